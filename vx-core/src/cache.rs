@@ -1,0 +1,344 @@
+//! The code cache: translated blocks, their lookup and chaining, and the
+//! index the fault handler uses to map a host address back to a guest one.
+//!
+//! Code memory is one memfd mapped twice, read-write for the translator and
+//! read-execute for running, so no mapping is ever writable and executable
+//! at once. Blocks are appended; a direct branch first jumps to a stub that
+//! exits to the dispatcher, which patches the branch to the target block
+//! (chaining). Invalidating a block (the guest wrote to its page) unpatches
+//! every branch into it and drops it from the lookup tables; its code stays
+//! until the next flush. The fault handler reads the block index lock-free:
+//! it is append-only between flushes, and flushes happen only while no code
+//! of this cache runs.
+
+use crate::emit::ExitSite;
+use crate::translate::Block;
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Size of one code cache.
+pub const CACHE_SIZE: usize = 64 << 20;
+const MAX_BLOCKS: usize = 1 << 18;
+const MAX_INSNS: usize = 1 << 22;
+
+/// What the fault handler needs: block start offsets and, per block, the
+/// (host offset, guest eip, swap) of each instruction, packed in a u64.
+pub(crate) struct BlockIndex {
+    pub rx: u64,
+    pub size: u64,
+    starts: Box<[AtomicU32]>,
+    first_insn: Box<[AtomicU32]>,
+    insns: Box<[AtomicU64]>,
+    nblocks: AtomicUsize,
+    ninsns: AtomicUsize,
+}
+
+/// The guest position of a host code address, as the fault handler finds it.
+pub(crate) struct HostPos {
+    pub eip: u32,
+    pub swap: u16,
+}
+
+impl BlockIndex {
+    fn new(rx: u64, size: u64) -> BlockIndex {
+        let z32 = |n| (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice();
+        BlockIndex {
+            rx,
+            size,
+            starts: z32(MAX_BLOCKS),
+            first_insn: z32(MAX_BLOCKS + 1),
+            insns: (0..MAX_INSNS).map(|_| AtomicU64::new(0)).collect::<Vec<_>>().into_boxed_slice(),
+            nblocks: AtomicUsize::new(0),
+            ninsns: AtomicUsize::new(0),
+        }
+    }
+
+    fn full(&self, insns: usize) -> bool {
+        self.nblocks.load(Ordering::Relaxed) + 1 >= MAX_BLOCKS || self.ninsns.load(Ordering::Relaxed) + insns >= MAX_INSNS
+    }
+
+    fn push(&self, start: u32, insns: &[(u32, u32, u16)]) {
+        let b = self.nblocks.load(Ordering::Relaxed);
+        let mut i = self.ninsns.load(Ordering::Relaxed);
+        self.starts[b].store(start, Ordering::Relaxed);
+        self.first_insn[b].store(i as u32, Ordering::Relaxed);
+        for &(off, eip, swap) in insns {
+            let packed = (eip as u64) | ((off as u64 & 0xffff) << 32) | ((swap as u64) << 48);
+            // Bits 48..64 hold the swap; the offset keeps 16 bits of room.
+            self.insns[i].store(packed, Ordering::Relaxed);
+            i += 1;
+        }
+        self.first_insn[b + 1].store(i as u32, Ordering::Relaxed);
+        self.ninsns.store(i, Ordering::Relaxed);
+        self.nblocks.store(b + 1, Ordering::Release);
+    }
+
+    /// Find the guest instruction whose host code contains `rip`.
+    /// Async-signal-safe: only atomic loads.
+    pub(crate) fn find(&self, rip: u64) -> Option<HostPos> {
+        if rip < self.rx || rip >= self.rx + self.size {
+            return None;
+        }
+        let off = (rip - self.rx) as u32;
+        let n = self.nblocks.load(Ordering::Acquire);
+        if n == 0 {
+            return None;
+        }
+        // last block whose start <= off
+        let (mut lo, mut hi) = (0usize, n);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if self.starts[mid].load(Ordering::Relaxed) <= off {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let start = self.starts[lo].load(Ordering::Relaxed);
+        if start > off {
+            return None;
+        }
+        let rel = off - start;
+        let (a, b) = (self.first_insn[lo].load(Ordering::Relaxed) as usize, self.first_insn[lo + 1].load(Ordering::Relaxed) as usize);
+        let mut best = None;
+        for i in a..b {
+            let p = self.insns[i].load(Ordering::Relaxed);
+            let o = ((p >> 32) & 0xffff) as u32;
+            if o <= rel {
+                best = Some(HostPos { eip: p as u32, swap: (p >> 48) as u16 });
+            } else {
+                break;
+            }
+        }
+        best
+    }
+
+    fn clear(&self) {
+        self.nblocks.store(0, Ordering::Release);
+        self.ninsns.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Host address ranges of all code caches, for the fault handler to tell
+/// translated code from host code.
+const MAX_CACHES: usize = 256;
+static RANGES: [AtomicU64; MAX_CACHES] = [const { AtomicU64::new(0) }; MAX_CACHES];
+
+/// Tell whether `rip` lies in some code cache. Async-signal-safe.
+pub(crate) fn in_any_cache(rip: u64) -> bool {
+    RANGES.iter().any(|r| {
+        let s = r.load(Ordering::Acquire);
+        s != 0 && rip >= s && rip < s + CACHE_SIZE as u64
+    })
+}
+
+struct BlockMeta {
+    eip: u32,
+    host: u32,
+    exits: Vec<ExitSite>,
+    /// Chained jumps into this block: (block id, exit index).
+    incoming: Vec<(usize, usize)>,
+    first_page: u32,
+    last_page: u32,
+    valid: bool,
+}
+
+/// One address space's translated code.
+pub(crate) struct CodeCache {
+    fd: libc::c_int,
+    rw: *mut u8,
+    rx: *mut u8,
+    used: usize,
+    pub index: Box<BlockIndex>,
+    blocks: Vec<BlockMeta>,
+    map: HashMap<u32, usize>,
+    pages: HashMap<u32, Vec<usize>>,
+    slot: usize,
+    /// Statistics: blocks translated, flushes, invalidations.
+    pub stats: CacheStats,
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+pub struct CacheStats {
+    pub blocks: u64,
+    pub flushes: u64,
+    pub invalidated: u64,
+    pub chained: u64,
+}
+
+// SAFETY: the cache owns its mappings; it is used by one thread at a time.
+unsafe impl Send for CodeCache {}
+
+impl CodeCache {
+    pub(crate) fn new() -> io::Result<CodeCache> {
+        // SAFETY: plain system calls on fresh objects we own.
+        unsafe {
+            let fd = libc::memfd_create(c"vx-code".as_ptr(), libc::MFD_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::ftruncate(fd, CACHE_SIZE as libc::off_t) != 0 {
+                let e = io::Error::last_os_error();
+                libc::close(fd);
+                return Err(e);
+            }
+            let rw = libc::mmap(std::ptr::null_mut(), CACHE_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+            let rx = libc::mmap(std::ptr::null_mut(), CACHE_SIZE, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, fd, 0);
+            if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
+                let e = io::Error::last_os_error();
+                libc::close(fd);
+                return Err(e);
+            }
+            let slot = RANGES
+                .iter()
+                .position(|r| r.compare_exchange(0, rx as u64, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+                .ok_or_else(|| io::Error::other("too many code caches"))?;
+            Ok(CodeCache {
+                fd,
+                rw: rw as *mut u8,
+                rx: rx as *mut u8,
+                used: 0,
+                index: Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)),
+                blocks: Vec::new(),
+                map: HashMap::new(),
+                pages: HashMap::new(),
+                slot,
+                stats: CacheStats::default(),
+            })
+        }
+    }
+
+    /// Return the host entry of the valid block for `eip`, if any.
+    pub(crate) fn lookup(&self, eip: u32) -> Option<u64> {
+        self.map.get(&eip).map(|&b| self.rx as u64 + self.blocks[b].host as u64)
+    }
+
+    /// Tell whether a block can be added without a flush.
+    pub(crate) fn has_room(&self, b: &Block) -> bool {
+        self.used + b.code.len() + 64 <= CACHE_SIZE && !self.index.full(b.insns.len())
+    }
+
+    /// Place a translated block; return its host entry. With `register`
+    /// false the block is reachable only through the returned address.
+    pub(crate) fn insert(&mut self, b: Block, register: bool) -> u64 {
+        let host = (self.used + 15) & !15;
+        // SAFETY: `has_room` was checked by the caller; we write into the
+        // RW view inside the mapping.
+        unsafe {
+            std::ptr::copy_nonoverlapping(b.code.as_ptr(), self.rw.add(host), b.code.len());
+        }
+        self.used = host + b.code.len();
+        self.index.push(host as u32, &b.insns);
+        self.stats.blocks += 1;
+        let id = self.blocks.len();
+        self.blocks.push(BlockMeta {
+            eip: b.eip,
+            host: host as u32,
+            exits: b.exits,
+            incoming: Vec::new(),
+            first_page: b.first_page,
+            last_page: b.last_page,
+            valid: register,
+        });
+        if register {
+            self.map.insert(b.eip, id);
+            for p in b.first_page..=b.last_page {
+                self.pages.entry(p).or_default().push(id);
+            }
+        }
+        self.rx as u64 + host as u64
+    }
+
+    fn write_rel32(&mut self, site: usize, target: usize) {
+        let rel = (target as i64 - (site as i64 + 4)) as i32;
+        // SAFETY: `site` is a 4-byte aligned rel32 field inside the cache;
+        // an aligned 4-byte store is atomic for concurrent instruction fetch.
+        unsafe {
+            (self.rw.add(site) as *mut AtomicU32).as_ref().unwrap().store(rel as u32, Ordering::Release);
+        }
+    }
+
+    /// Chain the jump whose rel32 field is at host address `site` to the
+    /// valid block for `target`.
+    pub(crate) fn chain(&mut self, site_addr: u64, target: u32) {
+        let Some(&to) = self.map.get(&target) else { return };
+        let site = (site_addr - self.rx as u64) as u32;
+        // Find the block and exit owning this site.
+        let from = match self.blocks.binary_search_by_key(&site, |b| b.host) {
+            Ok(i) => i,
+            Err(i) => i.wrapping_sub(1),
+        };
+        let Some(fb) = self.blocks.get(from) else { return };
+        if !fb.valid {
+            return;
+        }
+        let Some(k) = fb.exits.iter().position(|e| fb.host + e.site == site && e.target == target) else { return };
+        let to_host = self.blocks[to].host as usize;
+        self.write_rel32(site as usize, to_host);
+        self.blocks[to].incoming.push((from, k));
+        self.stats.chained += 1;
+    }
+
+    /// Drop every block made from guest page `page`; return the host
+    /// entries removed (for the indirect tables) and their eips.
+    pub(crate) fn invalidate_page(&mut self, page: u32) -> Vec<u32> {
+        let ids = self.pages.remove(&page).unwrap_or_default();
+        let mut eips = Vec::new();
+        for id in ids {
+            if !self.blocks[id].valid {
+                continue;
+            }
+            self.blocks[id].valid = false;
+            self.stats.invalidated += 1;
+            let eip = self.blocks[id].eip;
+            if self.map.get(&eip) == Some(&id) {
+                self.map.remove(&eip);
+            }
+            eips.push(eip);
+            for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
+                let fb = &self.blocks[from];
+                if fb.valid {
+                    let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
+                    self.write_rel32(site, stub);
+                }
+            }
+            let (a, b) = (self.blocks[id].first_page, self.blocks[id].last_page);
+            for p in a..=b {
+                if p != page {
+                    if let Some(v) = self.pages.get_mut(&p) {
+                        v.retain(|&x| x != id);
+                    }
+                }
+            }
+        }
+        eips
+    }
+
+    /// Pages that hold translated code.
+    pub(crate) fn code_pages(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pages.keys().copied()
+    }
+
+    /// Throw all translations away. No code of this cache may be running.
+    pub(crate) fn flush(&mut self) {
+        self.used = 0;
+        self.blocks.clear();
+        self.map.clear();
+        self.pages.clear();
+        self.index.clear();
+        self.stats.flushes += 1;
+    }
+}
+
+impl Drop for CodeCache {
+    fn drop(&mut self) {
+        RANGES[self.slot].store(0, Ordering::Release);
+        // SAFETY: our own mappings and descriptor; no code of ours runs now.
+        unsafe {
+            libc::munmap(self.rw as *mut libc::c_void, CACHE_SIZE);
+            libc::munmap(self.rx as *mut libc::c_void, CACHE_SIZE);
+            libc::close(self.fd);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The vCPU: the state block in host memory, the poll page in front of it,
+//! and the glue that enters and leaves translated code.
+//!
+//! `vx_enter` saves the host's callee-saved registers, loads the guest's
+//! registers, flags and FPU state and jumps into the code cache. Translated
+//! code leaves through `vx_exit` (guest registers live), `vx_chain_exit`
+//! (a direct branch to chain) or `vx_miss_exit` (an indirect-branch table
+//! miss); the fault handler leaves through `vx_fault_exit` after it saved
+//! the registers itself. All of them restore the host state and return from
+//! `vx_enter`. Preemption arms the poll page: every block starts by loading
+//! from it, so the next block entry faults at a clean instruction boundary.
+//!
+//! Host register use in translated code: guest eax..edi live in rax..rdi
+//! (same encoding numbers), guest esp in r12, the state block in r15, and
+//! r11, r13, r14 are scratch. This module is unsafe: it owns the state
+//! block's memory and the assembly glue.
+
+use crate::state::*;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+core::arch::global_asm!(
+    ".globl vx_enter",
+    ".p2align 4",
+    "vx_enter:",
+    "push rbx",
+    "push rbp",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "mov r15, rdi",
+    "mov [r15 + {host_rsp}], rsp",
+    "stmxcsr [r15 + {host_mxcsr}]",
+    "fnstcw [r15 + {host_fcw}]",
+    "cmp dword ptr [r15 + {use_wrgsbase}], 0",
+    "je 2f",
+    "mov rax, [r15 + {win_base}]",
+    "wrgsbase rax",
+    "2:",
+    "fxrstor [r15 + {fx}]",
+    "mov r13, rsi",
+    "mov eax, [r15 + {eflags}]",
+    "push rax",
+    "popfq",
+    "mov eax, [r15 + {regs}]",
+    "mov ecx, [r15 + {regs} + 4]",
+    "mov edx, [r15 + {regs} + 8]",
+    "mov ebx, [r15 + {regs} + 12]",
+    "mov r12d, [r15 + {regs} + 16]",
+    "mov ebp, [r15 + {regs} + 20]",
+    "mov esi, [r15 + {regs} + 24]",
+    "mov edi, [r15 + {regs} + 28]",
+    "jmp r13",
+    "",
+    ".globl vx_chain_exit",
+    ".p2align 4",
+    "vx_chain_exit:",
+    "mov [r15 + {patch}], r14",
+    "mov dword ptr [r15 + {reason}], {chain}",
+    "jmp vx_exit",
+    "",
+    ".globl vx_miss_exit",
+    ".p2align 4",
+    "vx_miss_exit:",
+    "mov [r15 + {next_eip}], r13d",
+    "mov dword ptr [r15 + {reason}], {miss}",
+    "jmp vx_exit",
+    "",
+    ".globl vx_exit",
+    ".p2align 4",
+    "vx_exit:",
+    "mov [r15 + {regs}], eax",
+    "mov [r15 + {regs} + 4], ecx",
+    "mov [r15 + {regs} + 8], edx",
+    "mov [r15 + {regs} + 12], ebx",
+    "mov [r15 + {regs} + 16], r12d",
+    "mov [r15 + {regs} + 20], ebp",
+    "mov [r15 + {regs} + 24], esi",
+    "mov [r15 + {regs} + 28], edi",
+    "pushfq",
+    "pop rax",
+    "mov [r15 + {eflags}], eax",
+    ".globl vx_fault_exit",
+    "vx_fault_exit:",
+    "fxsave [r15 + {fx}]",
+    "mov rsp, [r15 + {host_rsp}]",
+    "ldmxcsr [r15 + {host_mxcsr}]",
+    "fninit",
+    "fldcw [r15 + {host_fcw}]",
+    "push 2",
+    "popfq",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbp",
+    "pop rbx",
+    "ret",
+    host_rsp = const OFF_HOST_RSP,
+    host_mxcsr = const OFF_HOST_MXCSR,
+    host_fcw = const OFF_HOST_FCW,
+    use_wrgsbase = const OFF_USE_WRGSBASE,
+    win_base = const OFF_WIN_BASE,
+    fx = const OFF_FX,
+    eflags = const OFF_EFLAGS,
+    regs = const OFF_REGS,
+    patch = const OFF_PATCH,
+    reason = const OFF_REASON,
+    next_eip = const OFF_NEXT_EIP,
+    chain = const exit::CHAIN,
+    miss = const exit::MISS,
+);
+
+extern "C" {
+    fn vx_enter(state: *mut VcpuState, target: u64);
+    fn vx_exit();
+    fn vx_chain_exit();
+    fn vx_miss_exit();
+    fn vx_fault_exit();
+}
+
+/// Return the address the fault handler resumes at after saving state.
+pub(crate) fn fault_exit_addr() -> u64 {
+    vx_fault_exit as usize as u64
+}
+
+const POLL_SIZE: usize = 4096;
+
+/// Arms the poll page of one vCPU; safe to use from a signal handler or
+/// another thread.
+#[derive(Clone)]
+pub struct PreemptHandle {
+    poll: Arc<AtomicU64>,
+}
+
+impl PreemptHandle {
+    /// Ask the vCPU to leave translated code at its next block entry with
+    /// `Trap::Preempted`. Async-signal-safe.
+    pub fn request(&self) {
+        let p = self.poll.load(Ordering::Acquire);
+        if p != 0 {
+            // SAFETY: `p` is the vCPU's own poll page, alive while the handle
+            // is (the vCPU clears it before freeing the page).
+            unsafe {
+                libc::mprotect(p as *mut libc::c_void, POLL_SIZE, libc::PROT_NONE);
+            }
+        }
+    }
+}
+
+/// The host memory of one vCPU: poll page followed by the state block.
+pub(crate) struct Vcpu {
+    mem: *mut u8,
+    len: usize,
+    poll: Arc<AtomicU64>,
+}
+
+// SAFETY: the vCPU owns its memory; the translated code that touches it runs
+// on whichever thread owns the Vcpu.
+unsafe impl Send for Vcpu {}
+
+fn has_fsgsbase() -> bool {
+    // SAFETY: getauxval is always safe to call.
+    let hw2 = unsafe { libc::getauxval(libc::AT_HWCAP2) };
+    hw2 & 2 != 0
+}
+
+impl Vcpu {
+    /// Allocate a state block for a guest window based at `win_base`.
+    pub(crate) fn new(win_base: u64) -> io::Result<Vcpu> {
+        let len = POLL_SIZE + std::mem::size_of::<VcpuState>().next_multiple_of(4096);
+        // SAFETY: a fresh anonymous mapping; zero is a valid VcpuState bit pattern.
+        let mem = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if mem == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let v = Vcpu { mem: mem as *mut u8, len, poll: Arc::new(AtomicU64::new(mem as u64)) };
+        let s = v.state_mut();
+        s.win_base = win_base;
+        s.eflags = 0x202;
+        s.fx = FxArea::reset();
+        s.seg_sel = [USER_DS, USER_CS, USER_DS, USER_DS, 0, 0];
+        s.exit_ptr = vx_exit as usize as u64;
+        s.chain_ptr = vx_chain_exit as usize as u64;
+        s.miss_ptr = vx_miss_exit as usize as u64;
+        s.use_wrgsbase = has_fsgsbase() as u32;
+        Ok(v)
+    }
+
+    /// Return the state block.
+    pub(crate) fn state(&self) -> &VcpuState {
+        // SAFETY: the block lives right after the poll page, zero-initialised
+        // and aligned (page-aligned mapping), for as long as `self`.
+        unsafe { &*(self.mem.add(POLL_SIZE) as *const VcpuState) }
+    }
+
+    /// Return the state block for changes.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn state_mut(&self) -> &mut VcpuState {
+        // SAFETY: as in `state`; the Vcpu is used by one thread at a time and
+        // callers hold no other reference across this borrow.
+        unsafe { &mut *(self.mem.add(POLL_SIZE) as *mut VcpuState) }
+    }
+
+    pub(crate) fn state_ptr(&self) -> *mut VcpuState {
+        // SAFETY: in bounds of our mapping.
+        unsafe { self.mem.add(POLL_SIZE) as *mut VcpuState }
+    }
+
+    pub(crate) fn poll_page(&self) -> u64 {
+        self.mem as u64
+    }
+
+    pub(crate) fn preempt_handle(&self) -> PreemptHandle {
+        PreemptHandle { poll: self.poll.clone() }
+    }
+
+    /// Disarm the poll page.
+    pub(crate) fn disarm(&self) {
+        // SAFETY: our own poll page.
+        unsafe {
+            libc::mprotect(self.mem as *mut libc::c_void, POLL_SIZE, libc::PROT_READ);
+        }
+    }
+
+    /// Run translated code at `host` until it exits; return the exit reason.
+    pub(crate) fn enter(&self, host: u64) -> u32 {
+        let s = self.state_mut();
+        if s.use_wrgsbase == 0 {
+            // SAFETY: sets this thread's GS base; host code never uses GS.
+            unsafe {
+                libc::syscall(libc::SYS_arch_prctl, 0x1001 /* ARCH_SET_GS */, s.win_base);
+            }
+        }
+        s.exit_reason = 0;
+        // SAFETY: `host` is the entry of a block in a live code cache made
+        // for this vCPU's window, and the state block is valid.
+        unsafe { vx_enter(self.state_ptr(), host) };
+        self.state().exit_reason
+    }
+}
+
+impl Drop for Vcpu {
+    fn drop(&mut self) {
+        self.poll.store(0, Ordering::Release);
+        // SAFETY: our own mapping; no translated code runs on it now.
+        unsafe {
+            libc::munmap(self.mem as *mut libc::c_void, self.len);
+        }
+    }
+}

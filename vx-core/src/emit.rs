@@ -1,0 +1,165 @@
+//! Host code emission for the glue around rewritten guest instructions:
+//! exits, chainable jumps, the inline indirect-branch lookup and the
+//! preemption poll. Hand-encoded because these few sequences must keep the
+//! guest's EFLAGS (only mov, lea, movzx, xchg, jrcxz and jmp) and have a
+//! known layout for patching; rewritten guest instructions go through
+//! iced-x86's encoder instead (see `translate.rs`).
+
+use crate::state::*;
+use iced_x86::{Encoder, Instruction};
+
+/// Host registers by encoding number.
+pub const RAX: u8 = 0;
+pub const RCX: u8 = 1;
+pub const R11: u8 = 11;
+pub const R12: u8 = 12;
+pub const R13: u8 = 13;
+pub const R14: u8 = 14;
+
+/// A chainable exit: a jump whose rel32 first points at a stub that asks
+/// the dispatcher to translate `target` and patch the jump.
+pub struct ExitSite {
+    /// Offset of the rel32 field of the jump in the block.
+    pub site: u32,
+    /// Offset of the stub the jump points at until chained.
+    pub stub: u32,
+    pub target: u32,
+}
+
+/// Host code under construction for one block.
+pub struct Emitter {
+    pub code: Vec<u8>,
+    pub exits: Vec<ExitSite>,
+    enc: Encoder,
+}
+
+impl Emitter {
+    pub fn new() -> Emitter {
+        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), enc: Encoder::new(64) }
+    }
+
+    pub fn off(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.code.extend_from_slice(b);
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.code.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Encode one iced instruction (not RIP-relative).
+    pub fn ins(&mut self, ins: &Instruction) -> Result<(), String> {
+        self.enc.encode(ins, 0).map_err(|e| format!("{e}: {ins:?}"))?;
+        let b = self.enc.take_buffer();
+        self.code.extend_from_slice(&b);
+        Ok(())
+    }
+
+    /// `mov r14b, [r15 - 4096]`: faults when the poll page is armed.
+    pub fn poll(&mut self) {
+        self.bytes(&[0x45, 0x8a, 0xb7]);
+        self.u32((-4096i32) as u32);
+    }
+
+    /// `mov dword [r15 + off], imm32`.
+    pub fn store_state_imm(&mut self, off: usize, imm: u32) {
+        self.bytes(&[0x41, 0xc7, 0x87]);
+        self.u32(off as u32);
+        self.u32(imm);
+    }
+
+    /// `mov r32, [r15 + off]` for a host register number.
+    pub fn load_state32(&mut self, reg: u8, off: usize) {
+        self.bytes(&[0x41 | ((reg >> 3) << 2), 0x8b, 0x87 | ((reg & 7) << 3)]);
+        self.u32(off as u32);
+    }
+
+    /// `mov r64, [r15 + off]` for a host register number.
+    pub fn load_state64(&mut self, reg: u8, off: usize) {
+        self.bytes(&[0x49 | ((reg >> 3) << 2), 0x8b, 0x87 | ((reg & 7) << 3)]);
+        self.u32(off as u32);
+    }
+
+    /// `mov [r15 + off], r64`.
+    pub fn store_state64(&mut self, off: usize, reg: u8) {
+        self.bytes(&[0x49 | ((reg >> 3) << 2), 0x89, 0x87 | ((reg & 7) << 3)]);
+        self.u32(off as u32);
+    }
+
+    /// `jmp qword [r15 + off]`.
+    pub fn jmp_state(&mut self, off: usize) {
+        self.bytes(&[0x41, 0xff, 0xa7]);
+        self.u32(off as u32);
+    }
+
+    /// Leave translated code with `reason`, recording the instruction's
+    /// `eip`, the `next` eip and an argument.
+    pub fn exit(&mut self, reason: u32, eip: u32, next: u32, arg: u32) {
+        self.store_state_imm(OFF_EIP, eip);
+        self.store_state_imm(OFF_NEXT_EIP, next);
+        self.store_state_imm(OFF_EXIT_ARG, arg);
+        self.store_state_imm(OFF_REASON, reason);
+        self.jmp_state(OFF_EXIT_PTR);
+    }
+
+    fn align_for(&mut self, opcode_len: usize) {
+        // Keep rel32 fields 4-byte aligned so patching is one aligned store.
+        while !(self.code.len() + opcode_len).is_multiple_of(4) {
+            self.code.push(0x90);
+        }
+    }
+
+    /// A chainable `jmp` to guest `target`.
+    pub fn jmp_guest(&mut self, target: u32) {
+        self.align_for(1);
+        self.code.push(0xe9);
+        let site = self.off();
+        self.u32(0);
+        self.exits.push(ExitSite { site, stub: 0, target });
+    }
+
+    /// A chainable `jcc` (condition code `cc`) to guest `target`.
+    pub fn jcc_guest(&mut self, cc: u8, target: u32) {
+        self.align_for(2);
+        self.bytes(&[0x0f, 0x80 | cc]);
+        let site = self.off();
+        self.u32(0);
+        self.exits.push(ExitSite { site, stub: 0, target });
+    }
+
+    /// Jump to the guest address in r13d through the indirect-branch table.
+    pub fn lookup_r13(&mut self) {
+        self.bytes(&[0x45, 0x0f, 0xb7, 0xf5]); // movzx r14d, r13w
+        self.bytes(&[0x4f, 0x8d, 0x34, 0x36]); // lea r14, [r14+r14]
+        self.bytes(&[0x4f, 0x8b, 0x9c, 0xf7]); // mov r11, [r15+r14*8+IND]
+        self.u32(OFF_IND as u32);
+        self.bytes(&[0x4f, 0x8d, 0x5c, 0x2b, 0x01]); // lea r11, [r11+r13+1]
+        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
+        self.bytes(&[0xe3, 0x0a]); // jrcxz hit
+        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
+        self.jmp_state(OFF_MISS_PTR); // miss: r13d holds the target
+        self.bytes(&[0x4c, 0x87, 0xd9]); // hit: xchg r11, rcx
+        self.bytes(&[0x43, 0xff, 0xa4, 0xf7]); // jmp [r15+r14*8+IND+8]
+        self.u32(OFF_IND as u32 + 8);
+    }
+
+    /// Emit the stubs of all chainable exits; call once after the body.
+    pub fn finish_stubs(&mut self) {
+        for i in 0..self.exits.len() {
+            let stub = self.off();
+            let (site, target) = (self.exits[i].site, self.exits[i].target);
+            self.exits[i].stub = stub;
+            let rel = stub.wrapping_sub(site + 4);
+            self.code[site as usize..site as usize + 4].copy_from_slice(&rel.to_le_bytes());
+            self.store_state_imm(OFF_NEXT_EIP, target);
+            // lea r14, [rip + rel] -> the rel32 field of the jump
+            self.bytes(&[0x4c, 0x8d, 0x35]);
+            let after = self.off() + 4;
+            self.u32(site.wrapping_sub(after));
+            self.jmp_state(OFF_CHAIN_PTR);
+        }
+    }
+}

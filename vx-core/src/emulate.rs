@@ -1,0 +1,347 @@
+//! Instructions run in Rust instead of translated: the ones that do not
+//! exist in 64-bit mode (BCD adjust, bound, arpl, salc, 16-bit pusha/popa),
+//! segment register loads, far-pointer loads, cpuid, and enter with a
+//! nesting level. They are rare; each one costs an exit from translated
+//! code. Guest state is in the state block while this runs.
+
+use crate::cpuid::guest_cpuid;
+use crate::guest::{si, Guest, Trap};
+use crate::state::*;
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction, OpKind, Register};
+
+const CF: u32 = 1;
+const PF: u32 = 4;
+const AF: u32 = 0x10;
+const ZF: u32 = 0x40;
+const SF: u32 = 0x80;
+const OF: u32 = 0x800;
+
+fn gp() -> Option<Trap> {
+    Some(Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 })
+}
+
+fn reg_num(r: Register) -> usize {
+    (r.full_register32() as usize) - (Register::EAX as usize)
+}
+
+fn get_reg(st: &VcpuState, r: Register) -> u32 {
+    let v = st.regs[reg_num(r) & 7];
+    match r.size() {
+        1 if matches!(r, Register::AH | Register::CH | Register::DH | Register::BH) => {
+            (st.regs[(r as usize - Register::AH as usize) & 3] >> 8) & 0xff
+        }
+        1 => v & 0xff,
+        2 => v & 0xffff,
+        _ => v,
+    }
+}
+
+fn set_reg(st: &mut VcpuState, r: Register, v: u32) {
+    let n = reg_num(r) & 7;
+    match r.size() {
+        2 => st.regs[n] = (st.regs[n] & 0xffff_0000) | (v & 0xffff),
+        1 => st.regs[n] = (st.regs[n] & !0xff) | (v & 0xff),
+        _ => st.regs[n] = v,
+    }
+}
+
+fn seg_of(r: Register) -> usize {
+    match r {
+        Register::ES => SEG_ES,
+        Register::CS => SEG_CS,
+        Register::SS => SEG_SS,
+        Register::DS => SEG_DS,
+        Register::FS => SEG_FS,
+        _ => SEG_GS,
+    }
+}
+
+/// Effective guest address of the memory operand of `i`.
+fn ea(st: &VcpuState, i: &Instruction) -> u32 {
+    let mut a = i.memory_displacement32();
+    if i.memory_base() != Register::None {
+        a = a.wrapping_add(get_reg(st, i.memory_base()));
+    }
+    if i.memory_index() != Register::None {
+        a = a.wrapping_add(get_reg(st, i.memory_index()).wrapping_mul(i.memory_index_scale()));
+    }
+    let seg = i.memory_segment();
+    if seg == Register::FS || seg == Register::GS {
+        a = a.wrapping_add(st.seg_base[seg_of(seg)]);
+    }
+    a
+}
+
+fn parity(v: u32) -> u32 {
+    if (v as u8).count_ones() % 2 == 0 {
+        PF
+    } else {
+        0
+    }
+}
+
+fn szp8(v: u32) -> u32 {
+    let v = v & 0xff;
+    (if v == 0 { ZF } else { 0 }) | (if v & 0x80 != 0 { SF } else { 0 }) | parity(v)
+}
+
+/// Emulate the instruction at eip; None means continue running.
+pub(crate) fn step(g: &mut Guest) -> Option<Trap> {
+    let eip = g.cpu().eip;
+    let mut bytes = [0u8; 15];
+    let mut n = 15;
+    while n > 0 && g.window().check(eip, n, crate::window::pf::EXEC).is_err() {
+        n -= 1;
+    }
+    g.window().read_exec(eip, &mut bytes[..n]).ok()?;
+    let mut dec = Decoder::with_ip(32, &bytes[..n], eip as u64, DecoderOptions::NONE);
+    let i = dec.decode();
+    let next = i.next_ip32();
+    let r = exec(g, &i);
+    if r.is_none() {
+        g.cpu_mut().eip = next;
+    }
+    r
+}
+
+fn mem_fault(e: crate::window::MemFault, write: bool) -> Option<Trap> {
+    Some(Trap::PageFault { addr: e.addr, write, exec: false, mapped: e.mapped })
+}
+
+fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
+    let code = i.code();
+    let st = g.cpu_mut();
+    let fl = st.eflags;
+    let al = st.regs[EAX] & 0xff;
+    let ah = (st.regs[EAX] >> 8) & 0xff;
+    match code {
+        Code::Cpuid => {
+            let r = guest_cpuid(st.regs[EAX], st.regs[ECX]);
+            st.regs[EAX] = r[0];
+            st.regs[EBX] = r[1];
+            st.regs[ECX] = r[2];
+            st.regs[EDX] = r[3];
+        }
+        Code::Salc => set_reg(st, Register::AL, if fl & CF != 0 { 0xff } else { 0 }),
+        Code::Daa | Code::Das => {
+            let (old_al, old_cf) = (al, fl & CF);
+            let mut a = al;
+            let mut f = fl & !(CF | AF | ZF | SF | PF | OF);
+            let sub = code == Code::Das;
+            if (al & 0xf) > 9 || fl & AF != 0 {
+                a = if sub { a.wrapping_sub(6) } else { a.wrapping_add(6) } & 0xff;
+                f |= AF;
+                if sub && old_al < 6 || !sub && old_al + 6 > 0xff {
+                    f |= CF;
+                }
+                f |= old_cf;
+            }
+            if old_al > 0x99 || old_cf != 0 {
+                a = if sub { a.wrapping_sub(0x60) } else { a.wrapping_add(0x60) } & 0xff;
+                f |= CF;
+            }
+            f |= szp8(a);
+            set_reg(st, Register::AL, a);
+            st.eflags = f;
+        }
+        Code::Aaa | Code::Aas => {
+            let mut f = fl & !(CF | AF | ZF | SF | PF | OF);
+            let ax = st.regs[EAX] & 0xffff;
+            let nax = if (al & 0xf) > 9 || fl & AF != 0 {
+                f |= AF | CF;
+                if code == Code::Aaa {
+                    ax.wrapping_add(0x106)
+                } else {
+                    (ax.wrapping_sub(6) & 0xff) | ((ah.wrapping_sub(1) & 0xff) << 8)
+                }
+            } else {
+                ax
+            };
+            let nax = nax & 0xff0f;
+            f |= szp8(nax);
+            set_reg(st, Register::AX, nax);
+            st.eflags = f;
+        }
+        Code::Aam_imm8 => {
+            let base = i.immediate8() as u32;
+            if base == 0 {
+                return Some(Trap::Signal { signo: libc::SIGFPE, code: si::FPE_INTDIV, addr: st.eip });
+            }
+            let (h, l) = (al / base, al % base);
+            set_reg(st, Register::AX, (h << 8) | l);
+            st.eflags = (fl & !(CF | AF | ZF | SF | PF | OF)) | szp8(l);
+        }
+        Code::Aad_imm8 => {
+            let base = i.immediate8() as u32;
+            let l = (al + ah * base) & 0xff;
+            set_reg(st, Register::AX, l);
+            st.eflags = (fl & !(CF | AF | ZF | SF | PF | OF)) | szp8(l);
+        }
+        Code::Arpl_rm16_r16 | Code::Arpl_r32m16_r32 => {
+            let src = get_reg(st, i.op1_register()) & 0xffff;
+            if i.op0_kind() != OpKind::Register {
+                return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip });
+            }
+            let dst = get_reg(st, i.op0_register()) & 0xffff;
+            if dst & 3 < src & 3 {
+                set_reg(st, Register::try_from(reg_num(i.op0_register()) + Register::AX as usize).unwrap(), (dst & !3) | (src & 3));
+                st.eflags = fl | ZF;
+            } else {
+                st.eflags = fl & !ZF;
+            }
+        }
+        Code::Bound_r32_m3232 | Code::Bound_r16_m1616 => {
+            let a = ea(st, i);
+            let wide = code == Code::Bound_r32_m3232;
+            let idx = get_reg(st, i.op0_register());
+            let mut b = [0u8; 8];
+            let len = if wide { 8 } else { 4 };
+            if let Err(e) = g.read(a, &mut b[..len]) {
+                return mem_fault(e, false);
+            }
+            let (lo, hi, v) = if wide {
+                (i32::from_le_bytes(b[0..4].try_into().unwrap()), i32::from_le_bytes(b[4..8].try_into().unwrap()), idx as i32)
+            } else {
+                (i16::from_le_bytes([b[0], b[1]]) as i32, i16::from_le_bytes([b[2], b[3]]) as i32, idx as i16 as i32)
+            };
+            if v < lo || v > hi {
+                return gp();
+            }
+        }
+        Code::Mov_Sreg_rm16 | Code::Mov_Sreg_r32m16 => {
+            let seg = seg_of(i.op0_register());
+            if seg == SEG_CS {
+                return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip });
+            }
+            let v = if i.op1_kind() == OpKind::Register {
+                get_reg(st, i.op1_register())
+            } else {
+                let a = ea(st, i);
+                let mut b = [0u8; 2];
+                if let Err(e) = g.read(a, &mut b) {
+                    return mem_fault(e, false);
+                }
+                u16::from_le_bytes(b) as u32
+            };
+            if !g.load_segment(seg, v) {
+                return gp();
+            }
+        }
+        Code::Popd_ES | Code::Popd_SS | Code::Popd_DS | Code::Popd_FS | Code::Popd_GS
+        | Code::Popw_ES | Code::Popw_SS | Code::Popw_DS | Code::Popw_FS | Code::Popw_GS => {
+            let size = (-i.stack_pointer_increment()).unsigned_abs();
+            let esp = st.regs[ESP];
+            let mut b = [0u8; 2];
+            if let Err(e) = g.read(esp, &mut b) {
+                return mem_fault(e, false);
+            }
+            if !g.load_segment(seg_of(i.op0_register()), u16::from_le_bytes(b) as u32) {
+                return gp();
+            }
+            g.cpu_mut().regs[ESP] = esp.wrapping_add(size);
+        }
+        Code::Lds_r16_m1616 | Code::Lds_r32_m1632 | Code::Les_r16_m1616 | Code::Les_r32_m1632 | Code::Lss_r16_m1616
+        | Code::Lss_r32_m1632 | Code::Lfs_r16_m1616 | Code::Lfs_r32_m1632 | Code::Lgs_r16_m1616 | Code::Lgs_r32_m1632 => {
+            let seg = match code {
+                Code::Lds_r16_m1616 | Code::Lds_r32_m1632 => SEG_DS,
+                Code::Les_r16_m1616 | Code::Les_r32_m1632 => SEG_ES,
+                Code::Lss_r16_m1616 | Code::Lss_r32_m1632 => SEG_SS,
+                Code::Lfs_r16_m1616 | Code::Lfs_r32_m1632 => SEG_FS,
+                _ => SEG_GS,
+            };
+            let r = i.op0_register();
+            let osz = r.size() as u32;
+            let a = ea(st, i);
+            let mut b = [0u8; 6];
+            if let Err(e) = g.read(a, &mut b[..osz as usize + 2]) {
+                return mem_fault(e, false);
+            }
+            let off = if osz == 4 { u32::from_le_bytes(b[0..4].try_into().unwrap()) } else { u16::from_le_bytes([b[0], b[1]]) as u32 };
+            let sel = u16::from_le_bytes([b[osz as usize], b[osz as usize + 1]]) as u32;
+            if !g.load_segment(seg, sel) {
+                return gp();
+            }
+            set_reg(g.cpu_mut(), r, off);
+        }
+        Code::Enterd_imm16_imm8 | Code::Enterw_imm16_imm8 => {
+            let (size, level) = (i.immediate16() as u32, (i.immediate8_2nd() & 31) as u32);
+            let w: u32 = if code == Code::Enterd_imm16_imm8 { 4 } else { 2 };
+            let mut esp = st.regs[ESP];
+            let mut ebp = st.regs[EBP];
+            let push = |g: &mut Guest, esp: &mut u32, v: u32| -> Result<(), crate::window::MemFault> {
+                *esp = esp.wrapping_sub(w);
+                g.write(*esp, &v.to_le_bytes()[..w as usize])
+            };
+            if let Err(e) = push(g, &mut esp, ebp) {
+                return mem_fault(e, true);
+            }
+            let frame = esp;
+            for _ in 1..level {
+                ebp = ebp.wrapping_sub(w);
+                let mut b = [0u8; 4];
+                if let Err(e) = g.read(ebp, &mut b[..w as usize]) {
+                    return mem_fault(e, false);
+                }
+                if let Err(e) = push(g, &mut esp, u32::from_le_bytes(b)) {
+                    return mem_fault(e, true);
+                }
+            }
+            if level > 0 {
+                if let Err(e) = push(g, &mut esp, frame) {
+                    return mem_fault(e, true);
+                }
+            }
+            let st = g.cpu_mut();
+            if w == 4 {
+                st.regs[EBP] = frame;
+            } else {
+                set_reg(st, Register::BP, frame);
+            }
+            st.regs[ESP] = esp.wrapping_sub(size);
+        }
+        Code::Pushaw => {
+            let esp = st.regs[ESP];
+            let vals: Vec<u8> = [EDI, ESI, EBP, ESP, EBX, EDX, ECX, EAX].iter().flat_map(|&r| (st.regs[r] as u16).to_le_bytes()).collect();
+            let a = esp.wrapping_sub(16);
+            if let Err(e) = g.write(a, &vals) {
+                return mem_fault(e, true);
+            }
+            g.cpu_mut().regs[ESP] = a;
+        }
+        Code::Popaw => {
+            let esp = st.regs[ESP];
+            let mut b = [0u8; 16];
+            if let Err(e) = g.read(esp, &mut b) {
+                return mem_fault(e, false);
+            }
+            let st = g.cpu_mut();
+            for (k, r) in [EDI, ESI, EBP, ESP, EBX, EDX, ECX, EAX].iter().enumerate() {
+                if *r != ESP {
+                    st.regs[*r] = (st.regs[*r] & 0xffff_0000) | u16::from_le_bytes([b[2 * k], b[2 * k + 1]]) as u32;
+                }
+            }
+            st.regs[ESP] = esp.wrapping_add(16);
+        }
+        Code::Pushfw => {
+            let a = st.regs[ESP].wrapping_sub(2);
+            let v = (fl as u16).to_le_bytes();
+            if let Err(e) = g.write(a, &v) {
+                return mem_fault(e, true);
+            }
+            g.cpu_mut().regs[ESP] = a;
+        }
+        Code::Popfw => {
+            let esp = st.regs[ESP];
+            let mut b = [0u8; 2];
+            if let Err(e) = g.read(esp, &mut b) {
+                return mem_fault(e, false);
+            }
+            let st = g.cpu_mut();
+            const USER: u32 = 0xdd5; // CF PF AF ZF SF DF OF (TF dropped)
+            st.eflags = (fl & !USER) | (u16::from_le_bytes(b) as u32 & USER);
+            st.regs[ESP] = esp.wrapping_add(2);
+        }
+        _ => return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip }),
+    }
+    None
+}

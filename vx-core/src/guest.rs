@@ -1,0 +1,354 @@
+//! A guest: one address space window, its code cache and one vCPU, and
+//! `run()`, the dispatcher loop that translates, chains and runs blocks
+//! until something needs the embedder (a system call, a fault, a signal,
+//! preemption).
+
+use crate::cache::{CacheStats, CodeCache};
+use crate::cpu::{PreemptHandle, Vcpu};
+use crate::state::*;
+use crate::translate::{translate, trap};
+use crate::window::{pf, MemFault, Window, PAGE_SHIFT, PAGE_SIZE};
+use crate::{emulate, sigfault};
+use iced_x86::InstructionInfoFactory;
+use std::io;
+
+/// Why `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    /// `int 0x80`: the system call number and arguments are in the
+    /// registers; eip is past the instruction. Put the result in eax.
+    Syscall,
+    /// The preempt handle was used; eip is where to resume.
+    Preempted,
+    /// An access the window did not allow: `addr` is the guest address,
+    /// `mapped` tells whether the page exists (SEGV_ACCERR) or not
+    /// (SEGV_MAPERR). eip is the faulting instruction.
+    PageFault { addr: u32, write: bool, exec: bool, mapped: bool },
+    /// A synchronous signal as i386 Linux would raise it; eip is where
+    /// Linux reports it.
+    Signal { signo: i32, code: i32, addr: u32 },
+}
+
+/// Linux si_code values used here.
+pub mod si {
+    pub const SI_KERNEL: i32 = 0x80;
+    pub const ILL_ILLOPN: i32 = 2;
+    pub const FPE_INTDIV: i32 = 1;
+    pub const FPE_INTOVF: i32 = 2;
+    pub const SEGV_MAPERR: i32 = 1;
+    pub const SEGV_ACCERR: i32 = 2;
+    pub const BUS_ADRALN: i32 = 1;
+}
+
+/// Counters of one guest.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct GuestStats {
+    pub entries: u64,
+    pub syscalls: u64,
+    pub misses: u64,
+    pub smc_faults: u64,
+    pub helpers: u64,
+    pub cache: CacheStats,
+}
+
+/// An i386 guest: address space, translations and CPU state.
+pub struct Guest {
+    win: Window,
+    cache: CodeCache,
+    vcpu: Vcpu,
+    info: InstructionInfoFactory,
+    pending: Option<u64>,
+    stats: GuestStats,
+}
+
+impl Guest {
+    /// Create a guest with an empty address space.
+    pub fn new() -> io::Result<Guest> {
+        sigfault::install();
+        let win = Window::new()?;
+        let cache = CodeCache::new()?;
+        let vcpu = Vcpu::new(win.base())?;
+        vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
+        Ok(Guest { win, cache, vcpu, info: InstructionInfoFactory::new(), pending: None, stats: GuestStats::default() })
+    }
+
+    /// Return the CPU state (registers, eip, eflags, segments, FPU).
+    pub fn cpu(&self) -> &VcpuState {
+        self.vcpu.state()
+    }
+
+    /// Return the CPU state for changes.
+    pub fn cpu_mut(&mut self) -> &mut VcpuState {
+        self.vcpu.state_mut()
+    }
+
+    /// Return the address space window (read-only use; change mappings
+    /// through the Guest so translations stay consistent).
+    pub fn window(&self) -> &Window {
+        &self.win
+    }
+
+    /// Return the counters.
+    pub fn stats(&self) -> GuestStats {
+        GuestStats { cache: self.cache.stats, ..self.stats }
+    }
+
+    /// Return a handle that makes `run` return `Trap::Preempted` soon.
+    pub fn preempt_handle(&self) -> PreemptHandle {
+        self.vcpu.preempt_handle()
+    }
+
+    fn drop_code(&mut self, addr: u32, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let first = addr >> PAGE_SHIFT;
+        let last = ((addr as u64 + len - 1) >> PAGE_SHIFT) as u32;
+        for p in first..=last {
+            if self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0 {
+                self.invalidate_page(p);
+            }
+        }
+    }
+
+    fn invalidate_page(&mut self, page: u32) {
+        let eips = self.cache.invalidate_page(page);
+        let st = self.vcpu.state_mut();
+        for eip in eips {
+            let e = &mut st.ind[(eip & 0xffff) as usize];
+            if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
+                *e = IndEntry::default();
+            }
+        }
+        self.win.set_code(page, page, false);
+    }
+
+    /// Map zeroed memory (see `Window::map_anon`).
+    pub fn map_anon(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        self.drop_code(addr, len);
+        self.win.map_anon(addr, len, prot)
+    }
+
+    /// Change protection (see `Window::protect`).
+    pub fn protect(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        self.drop_code(addr, len);
+        self.win.protect(addr, len, prot)
+    }
+
+    /// Unmap (see `Window::unmap`).
+    pub fn unmap(&mut self, addr: u32, len: u64) -> io::Result<()> {
+        self.drop_code(addr, len);
+        self.win.unmap(addr, len)
+    }
+
+    /// Copy guest memory out, as the guest could read it.
+    pub fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.win.read(addr, buf)
+    }
+
+    /// Copy into guest memory where the guest could write, dropping
+    /// translations of the pages written.
+    pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), MemFault> {
+        self.win.check(addr, data.len(), pf::WRITE)?;
+        self.drop_code(addr, data.len() as u64);
+        self.win.write_raw(addr, data)
+    }
+
+    /// Read a little-endian u32 from guest memory.
+    pub fn read_u32(&self, addr: u32) -> Result<u32, MemFault> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Write a little-endian u32 to guest memory.
+    pub fn write_u32(&mut self, addr: u32, v: u32) -> Result<(), MemFault> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Install TLS descriptor `entry` (12..=14), as set_thread_area does,
+    /// and reload fs/gs if they use it.
+    pub fn set_tls(&mut self, entry: u32, d: TlsDesc) -> bool {
+        if !(TLS_ENTRY_MIN..TLS_ENTRY_MIN + 3).contains(&entry) {
+            return false;
+        }
+        let st = self.vcpu.state_mut();
+        st.tls[(entry - TLS_ENTRY_MIN) as usize] = d;
+        for seg in [SEG_FS, SEG_GS] {
+            if st.seg_sel[seg] >> 3 == entry {
+                st.seg_base[seg] = d.base;
+            }
+        }
+        true
+    }
+
+    /// Load a segment register as `mov sreg` does; false is a #GP.
+    pub fn load_segment(&mut self, seg: usize, sel: u32) -> bool {
+        let st = self.vcpu.state_mut();
+        let sel = sel & 0xffff;
+        let base = if sel & !3 == 0 {
+            if seg == SEG_SS || seg == SEG_CS {
+                return false;
+            }
+            0
+        } else if sel & 3 != 3 || sel & 4 != 0 {
+            return false; // kernel RPL or LDT (no modify_ldt yet)
+        } else if sel == USER_DS || (sel == USER_CS && seg != SEG_SS) {
+            0
+        } else {
+            let e = sel >> 3;
+            if !(TLS_ENTRY_MIN..TLS_ENTRY_MIN + 3).contains(&e) || seg == SEG_SS || seg == SEG_CS {
+                return false;
+            }
+            let d = st.tls[(e - TLS_ENTRY_MIN) as usize];
+            if !d.present {
+                return false;
+            }
+            d.base
+        };
+        st.seg_sel[seg] = sel;
+        st.seg_base[seg] = base;
+        true
+    }
+
+    fn entry_for(&mut self, eip: u32) -> u64 {
+        if let Some(h) = self.cache.lookup(eip) {
+            return h;
+        }
+        let b = translate(&self.win, eip, false, &mut self.info);
+        if !self.cache.has_room(&b) {
+            self.flush();
+        }
+        let (first, last) = (b.first_page, b.last_page);
+        let h = self.cache.insert(b, true);
+        self.win.set_code(first, last, true);
+        h
+    }
+
+    fn flush(&mut self) {
+        self.cache.flush();
+        let pages: Vec<u32> = (0..(1u32 << 20)).filter(|&p| self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0).collect();
+        for p in pages {
+            self.win.set_code(p, p, false);
+        }
+        let st = self.vcpu.state_mut();
+        st.ind.iter_mut().for_each(|e| *e = IndEntry::default());
+    }
+
+    /// Run the guest until it needs the embedder.
+    pub fn run(&mut self) -> Trap {
+        sigfault::ensure_altstack();
+        loop {
+            let host = match self.pending.take() {
+                Some(h) => h,
+                None => {
+                    let eip = self.vcpu.state().eip;
+                    self.entry_for(eip)
+                }
+            };
+            self.stats.entries += 1;
+            let reason = self.vcpu.enter(host);
+            let st = self.vcpu.state_mut();
+            match reason {
+                exit::CHAIN => {
+                    let (target, site) = (st.next_eip, st.patch_site);
+                    st.eip = target;
+                    let flushes = self.cache.stats.flushes;
+                    let h = self.entry_for(target);
+                    if self.cache.stats.flushes == flushes {
+                        self.cache.chain(site, target);
+                    }
+                    self.pending = Some(h);
+                }
+                exit::MISS => {
+                    let target = st.next_eip;
+                    st.eip = target;
+                    self.stats.misses += 1;
+                    let h = self.entry_for(target);
+                    let st = self.vcpu.state_mut();
+                    st.ind[(target & 0xffff) as usize] = IndEntry { neg_eip1: (target as u64 + 1).wrapping_neg(), host: h };
+                    self.pending = Some(h);
+                }
+                exit::SYSCALL => {
+                    st.eip = st.next_eip;
+                    self.stats.syscalls += 1;
+                    return Trap::Syscall;
+                }
+                exit::NOCHAIN => st.eip = st.next_eip,
+                exit::HELPER => {
+                    self.stats.helpers += 1;
+                    if let Some(t) = emulate::step(self) {
+                        return t;
+                    }
+                }
+                exit::TRAP => {
+                    let (kind, next) = (st.exit_arg, st.next_eip);
+                    let eip = st.eip;
+                    return match kind {
+                        trap::ILL => Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: eip },
+                        trap::BRK => {
+                            st.eip = next;
+                            Trap::Signal { signo: libc::SIGTRAP, code: si::SI_KERNEL, addr: 0 }
+                        }
+                        trap::FETCH => {
+                            let mapped = self.win.page_flags(next) & pf::MAPPED != 0;
+                            Trap::PageFault { addr: next, write: false, exec: true, mapped }
+                        }
+                        _ => Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 },
+                    };
+                }
+                exit::PREEMPT => {
+                    self.vcpu.disarm();
+                    return Trap::Preempted;
+                }
+                exit::FAULT => {
+                    if let Some(t) = self.fault() {
+                        return t;
+                    }
+                }
+                r => panic!("vx-core: unknown exit reason {r}"),
+            }
+        }
+    }
+
+    /// Handle a host fault in translated code; None means resume.
+    fn fault(&mut self) -> Option<Trap> {
+        let st = self.vcpu.state();
+        let f = st.fault;
+        let eip = st.eip;
+        match f.signo {
+            libc::SIGSEGV | libc::SIGBUS => {
+                let Some(ga) = self.win.guest_addr_of(f.host_addr) else {
+                    return Some(Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 });
+                };
+                if f.signo == libc::SIGBUS {
+                    return Some(Trap::Signal { signo: libc::SIGBUS, code: f.code, addr: ga });
+                }
+                let write = f.err & 2 != 0;
+                let flags = self.win.page_flags(ga);
+                if write && flags & pf::CODE != 0 && flags & pf::WRITE != 0 {
+                    // The guest wrote to a page we translated: drop its
+                    // translations, then run the writing instruction alone
+                    // so the rest of its block is translated afresh.
+                    self.stats.smc_faults += 1;
+                    self.invalidate_page(ga >> PAGE_SHIFT);
+                    let b = translate(&self.win, eip, true, &mut self.info);
+                    if !self.cache.has_room(&b) {
+                        self.flush();
+                    }
+                    self.pending = Some(self.cache.insert(b, false));
+                    return None;
+                }
+                let mapped = flags & pf::MAPPED != 0;
+                let addr = if f.host_addr >= self.win.base() + crate::window::GUEST_SIZE { ga } else { ga };
+                Some(Trap::PageFault { addr, write, exec: false, mapped })
+            }
+            libc::SIGFPE => Some(Trap::Signal { signo: libc::SIGFPE, code: f.code, addr: eip }),
+            libc::SIGILL => Some(Trap::Signal { signo: libc::SIGILL, code: f.code, addr: eip }),
+            s => Some(Trap::Signal { signo: s, code: f.code, addr: eip }),
+        }
+    }
+}
+
+/// Page size of the guest.
+pub const PAGE: u32 = PAGE_SIZE;

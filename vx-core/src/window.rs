@@ -1,0 +1,316 @@
+//! The guest address space window: 4 GiB of host virtual memory, aligned to
+//! 4 GiB, with guard regions on both sides.
+//!
+//! Translated code reaches guest memory only as `gs:[addr32]` with GS base
+//! set to the window base, so no guest address can leave the window; string
+//! instructions, which run with 64-bit host pointers, can step at most into
+//! a guard region and fault there. Because the base is 4 GiB aligned, the
+//! low 32 bits of a host pointer into the window are the guest address.
+//!
+//! The window keeps one flag byte per guest page: the guest's protection,
+//! whether the page is mapped, and whether translated code was made from it
+//! (such pages are write-protected on the host so writes invalidate the
+//! translations). This module is one of vx-core's few unsafe ones: it owns
+//! the host mappings and the raw copies in and out of guest memory.
+
+use std::io;
+
+/// Size of the guest address space.
+pub const GUEST_SIZE: u64 = 1 << 32;
+/// Guard region on each side of the window.
+pub const GUARD: u64 = 1 << 24;
+pub const PAGE_SIZE: u32 = 4096;
+pub const PAGE_SHIFT: u32 = 12;
+const NPAGES: usize = 1 << 20;
+
+/// Page flags kept by the window.
+pub mod pf {
+    pub const READ: u8 = 1;
+    pub const WRITE: u8 = 2;
+    pub const EXEC: u8 = 4;
+    pub const MAPPED: u8 = 8;
+    /// Translated code was made from this page.
+    pub const CODE: u8 = 16;
+    pub const PROT_MASK: u8 = READ | WRITE | EXEC;
+}
+
+/// Why a guest memory access failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemFault {
+    /// The first guest address that could not be accessed.
+    pub addr: u32,
+    /// The page was mapped, but not with the needed protection.
+    pub mapped: bool,
+}
+
+/// The host reservation behind one guest address space.
+pub struct Window {
+    reserve: *mut libc::c_void,
+    reserve_len: usize,
+    base: u64,
+    flags: Box<[u8]>,
+}
+
+// SAFETY: the window owns its reservation; moving it to another thread moves
+// that ownership. Concurrent guest access goes through host page tables.
+unsafe impl Send for Window {}
+
+fn page_range(addr: u32, len: u64) -> Option<(usize, usize)> {
+    if addr % PAGE_SIZE != 0 || len % PAGE_SIZE as u64 != 0 || addr as u64 + len > GUEST_SIZE {
+        return None;
+    }
+    let first = (addr >> PAGE_SHIFT) as usize;
+    Some((first, first + (len >> PAGE_SHIFT) as usize))
+}
+
+fn host_prot(flags: u8) -> libc::c_int {
+    if flags & pf::MAPPED == 0 {
+        return libc::PROT_NONE;
+    }
+    let mut p = libc::PROT_NONE;
+    // Guest code is never run from the window, so EXEC only needs READ.
+    if flags & (pf::READ | pf::EXEC) != 0 {
+        p |= libc::PROT_READ;
+    }
+    if flags & pf::WRITE != 0 && flags & pf::CODE == 0 {
+        p |= libc::PROT_WRITE;
+    }
+    p
+}
+
+impl Window {
+    /// Reserve a new, empty window.
+    pub fn new() -> io::Result<Window> {
+        let len = (3 * GUEST_SIZE) as usize;
+        // SAFETY: a fresh PROT_NONE reservation at an address the kernel picks.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let start = p as u64;
+        let base = (start + GUARD + GUEST_SIZE - 1) & !(GUEST_SIZE - 1);
+        debug_assert!(base + GUEST_SIZE + GUARD <= start + len as u64);
+        Ok(Window { reserve: p, reserve_len: len, base, flags: vec![0u8; NPAGES].into_boxed_slice() })
+    }
+
+    /// Return the host address of guest address 0.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Return the flags of the page holding `addr`.
+    pub fn page_flags(&self, addr: u32) -> u8 {
+        self.flags[(addr >> PAGE_SHIFT) as usize]
+    }
+
+    /// Tell whether a host address lies in the window or its guards, and
+    /// return the guest address it stands for.
+    pub fn guest_addr_of(&self, host: u64) -> Option<u32> {
+        if host + GUARD >= self.base && host < self.base + GUEST_SIZE + GUARD {
+            Some(host.wrapping_sub(self.base) as u32)
+        } else {
+            None
+        }
+    }
+
+    fn set_host_prot(&self, first: usize, end: usize) -> io::Result<()> {
+        let mut i = first;
+        while i < end {
+            let f = self.flags[i];
+            let mut j = i + 1;
+            while j < end && host_prot(self.flags[j]) == host_prot(f) {
+                j += 1;
+            }
+            let addr = self.base + ((i as u64) << PAGE_SHIFT);
+            // SAFETY: the range lies inside our own reservation.
+            let r = unsafe {
+                libc::mprotect(addr as *mut libc::c_void, (j - i) << PAGE_SHIFT, host_prot(f))
+            };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Map fresh zeroed memory at `[addr, addr+len)` with protection `prot`
+    /// (`pf::READ|WRITE|EXEC`), replacing whatever was there.
+    pub fn map_anon(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if first == end {
+            return Ok(());
+        }
+        let host = self.base + addr as u64;
+        // SAFETY: MAP_FIXED over a range inside our own reservation.
+        let p = unsafe {
+            libc::mmap(
+                host as *mut libc::c_void,
+                len as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        for f in &mut self.flags[first..end] {
+            *f = pf::MAPPED | (prot & pf::PROT_MASK);
+        }
+        self.set_host_prot(first, end)
+    }
+
+    /// Change the guest protection of mapped pages in a range. Returns
+    /// ENOMEM if part of the range is not mapped, as mprotect(2) does.
+    pub fn protect(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if self.flags[first..end].iter().any(|f| f & pf::MAPPED == 0) {
+            return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+        }
+        for f in &mut self.flags[first..end] {
+            *f = (*f & !pf::PROT_MASK) | (prot & pf::PROT_MASK);
+        }
+        self.set_host_prot(first, end)
+    }
+
+    /// Unmap a range; its pages read as unmapped afterwards.
+    pub fn unmap(&mut self, addr: u32, len: u64) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if first == end {
+            return Ok(());
+        }
+        let host = self.base + addr as u64;
+        // SAFETY: MAP_FIXED over a range inside our own reservation.
+        let p = unsafe {
+            libc::mmap(
+                host as *mut libc::c_void,
+                len as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        for f in &mut self.flags[first..end] {
+            *f = 0;
+        }
+        Ok(())
+    }
+
+    /// Mark pages as holding translated code (write-protected on the host)
+    /// or not. Returns whether anything changed.
+    pub(crate) fn set_code(&mut self, first_page: u32, last_page: u32, code: bool) -> bool {
+        let (a, b) = (first_page as usize, last_page as usize + 1);
+        let mut changed = false;
+        for f in &mut self.flags[a..b] {
+            let n = if code && *f & pf::MAPPED != 0 { *f | pf::CODE } else { *f & !pf::CODE };
+            changed |= n != *f;
+            *f = n;
+        }
+        if changed {
+            let _ = self.set_host_prot(a, b);
+        }
+        changed
+    }
+
+    /// Check that `[addr, addr+len)` is mapped with all of `need`.
+    pub fn check(&self, addr: u32, len: usize, need: u8) -> Result<(), MemFault> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr as u64 + len as u64;
+        if end > GUEST_SIZE {
+            // Find the first bad page below 4 GiB, else report the wrap.
+            self.check(addr, (GUEST_SIZE - addr as u64) as usize, need)?;
+            return Err(MemFault { addr: 0, mapped: false });
+        }
+        let mut page = addr >> PAGE_SHIFT;
+        let last = ((end - 1) >> PAGE_SHIFT) as u32;
+        while page <= last {
+            let f = self.flags[page as usize];
+            if f & pf::MAPPED == 0 || f & need != need {
+                let at = if page == addr >> PAGE_SHIFT { addr } else { page << PAGE_SHIFT };
+                return Err(MemFault { addr: at, mapped: f & pf::MAPPED != 0 });
+            }
+            page += 1;
+        }
+        Ok(())
+    }
+
+    /// Copy guest memory out, checking the guest's read permission.
+    pub fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.check(addr, buf.len(), pf::READ)?;
+        // SAFETY: the range was checked to be mapped and readable in the window.
+        unsafe {
+            std::ptr::copy_nonoverlapping((self.base + addr as u64) as *const u8, buf.as_mut_ptr(), buf.len());
+        }
+        Ok(())
+    }
+
+    /// Copy guest memory out without the permission check of `read`, for
+    /// code fetch (which checks EXEC itself).
+    pub(crate) fn read_exec(&self, addr: u32, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.check(addr, buf.len(), pf::EXEC)?;
+        // SAFETY: checked mapped; EXEC pages are host-readable.
+        unsafe {
+            std::ptr::copy_nonoverlapping((self.base + addr as u64) as *const u8, buf.as_mut_ptr(), buf.len());
+        }
+        Ok(())
+    }
+
+    /// Copy into guest memory, checking the guest's write permission.
+    /// Translated pages written this way must be invalidated by the caller
+    /// first (see `Guest::write`), since the host keeps them read-only.
+    pub(crate) fn write_raw(&self, addr: u32, data: &[u8]) -> Result<(), MemFault> {
+        self.check(addr, data.len(), pf::WRITE)?;
+        // SAFETY: the range was checked to be mapped and writable for the
+        // guest, and the caller lifted host write protection of CODE pages.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), (self.base + addr as u64) as *mut u8, data.len());
+        }
+        Ok(())
+    }
+
+    /// Read a NUL-terminated string of at most `max` bytes.
+    pub fn read_cstr(&self, addr: u32, max: usize) -> Result<Vec<u8>, MemFault> {
+        let mut out = Vec::new();
+        let mut a = addr;
+        loop {
+            let page_left = (PAGE_SIZE - (a % PAGE_SIZE)) as usize;
+            let mut chunk = vec![0u8; page_left.min(max + 1 - out.len())];
+            self.read(a, &mut chunk)?;
+            if let Some(n) = chunk.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..n]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk);
+            if out.len() > max {
+                return Err(MemFault { addr: a, mapped: true });
+            }
+            a = a.wrapping_add(chunk.len() as u32);
+        }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own reservation; nothing refers to it now.
+        unsafe {
+            libc::munmap(self.reserve, self.reserve_len);
+        }
+    }
+}
