@@ -1,1 +1,116 @@
-fn main(){}
+//! vxos: a user-level kernel that runs unmodified i386 Linux programs
+//! through the vx-core translator.
+//!
+//! This file is the command line; the kernel itself is in the modules.
+#![forbid(unsafe_code)]
+
+mod errno;
+mod exec;
+mod files;
+mod mm;
+mod process;
+mod syscall;
+
+use clap::{Parser, Subcommand};
+use process::{ExitStatus, Process};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "vxos",
+    version,
+    about = "Run unmodified i386 Linux programs in a user-level kernel"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a static i386 ELF program with the host's stdin, stdout and
+    /// stderr; exit with its status (128+N if signal N killed it).
+    Run {
+        /// Print system call and translator counters to stderr at exit.
+        #[arg(long)]
+        stats: bool,
+        /// Trace system calls to stderr.
+        #[arg(long, value_name = "WHAT")]
+        trace: Option<String>,
+        /// The program to run.
+        program: PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// List the system calls vxos implements and how completely.
+    Syscalls,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run {
+            stats,
+            trace,
+            program,
+            args,
+        } => std::process::exit(run(stats, trace, program, args)),
+        Cmd::Syscalls => {
+            for e in syscall::list() {
+                let s = match e.support {
+                    syscall::Support::Full => "full".to_string(),
+                    syscall::Support::Partial(why) => format!("partial: {why}"),
+                };
+                println!("{:4} {:20} {}", e.nr, e.name, s);
+            }
+        }
+    }
+}
+
+fn run(stats: bool, trace: Option<String>, program: PathBuf, args: Vec<OsString>) -> i32 {
+    let mut argv = vec![program.as_os_str().as_bytes().to_vec()];
+    argv.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+    let envp: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut s = k.as_bytes().to_vec();
+            s.push(b'=');
+            s.extend_from_slice(v.as_bytes());
+            s
+        })
+        .collect();
+    let mut p = match Process::spawn(&program, &argv, &envp) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vxos: {}: {}", program.display(), e);
+            return e.exit_status();
+        }
+    };
+    p.trace = trace
+        .as_deref()
+        .is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
+    let status = p.run();
+    if stats {
+        print_stats(&p, status);
+    }
+    status.shell_status()
+}
+
+fn print_stats(p: &Process, status: ExitStatus) {
+    let s = p.guest.stats();
+    eprintln!("vxos: exit {status:?}");
+    eprintln!(
+        "vxos: translator: {} blocks, {} chained, {} entries, {} indirect misses, {} helper exits, {} self-modifying writes, {} invalidated, {} flushes",
+        s.cache.blocks, s.cache.chained, s.entries, s.misses, s.helpers, s.smc_faults, s.cache.invalidated, s.cache.flushes
+    );
+    eprintln!("vxos: system calls: {}", s.syscalls);
+    for (nr, n) in &p.stats.counts {
+        let name = syscall::entry(*nr).map(|e| e.name).unwrap_or("?");
+        eprintln!("vxos:   {name:20} {n}");
+    }
+    for (nr, n) in &p.stats.unknown {
+        eprintln!("vxos:   unknown #{nr:<11} {n} (ENOSYS)");
+    }
+}

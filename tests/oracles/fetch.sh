@@ -29,7 +29,7 @@ force=0
 for a in "$@"; do
   case "$a" in
     -f|--force) force=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "fetch.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -40,17 +40,34 @@ die() { say "error: $*"; exit 1; }
 mkdir -p "$src" "$bin" "$obj" "$log"
 
 # ---------------------------------------------------------------- tools
-cc_ok() {
-  printf 'int main(void){return 0;}\n' > "$obj/cc-check.c"
-  gcc -m32 -static -o "$obj/cc-check" "$obj/cc-check.c" >/dev/null 2>&1
-}
-if ! command -v apt-get >/dev/null || ! command -v dpkg-source >/dev/null ||
-   ! command -v perl >/dev/null || ! cc_ok ||
-   ! apt-cache showsrc qemu 2>/dev/null | grep -q '^Package:'; then
-  say "prerequisites missing (gcc-multilib, dpkg-dev, deb-src entries); running scripts/setup.sh"
+# Checked only when something has to be fetched or built, so a run with
+# everything in place stays quick and quiet. scripts/setup.sh installs
+# gcc-multilib and dpkg-dev and adds the deb-src entries.
+setup_done=0
+run_setup() {
+  [ "$setup_done" = 1 ] && return 0
+  say "$1; running scripts/setup.sh"
   "$top/scripts/setup.sh" || die "scripts/setup.sh failed"
-  cc_ok || die "gcc -m32 -static cannot link a program (is gcc-multilib installed?)"
-fi
+  setup_done=1
+}
+have_deb_src() {
+  local out
+  out=$(apt-cache showsrc "$1" 2>/dev/null) || true
+  case "$out" in *"Package: $1"*) return 0 ;; esac
+  return 1
+}
+cc_checked=0
+need_cc() {
+  [ "$cc_checked" = 1 ] && return 0
+  printf 'int main(void){return 0;}\n' > "$obj/cc-check.c"
+  if ! gcc -m32 -static -o "$obj/cc-check" "$obj/cc-check.c" >/dev/null 2>&1; then
+    run_setup "gcc -m32 -static cannot link (gcc-multilib missing?)"
+    gcc -m32 -static -o "$obj/cc-check" "$obj/cc-check.c" >"$log/cc-check.log" 2>&1 ||
+      { cat "$log/cc-check.log" >&2; die "gcc -m32 -static cannot link a program (is gcc-multilib installed?)"; }
+  fi
+  rm -f "$obj/cc-check" "$obj/cc-check.c"
+  cc_checked=1
+}
 
 # ---------------------------------------------------------------- fetch
 # fetch PKG: download PKG's source package into $src unless a .dsc is there.
@@ -58,6 +75,8 @@ apt_updated=0
 fetch() {
   local pkg=$1
   ls "$src/${pkg}"_*.dsc >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null || die "apt-get is needed to fetch the source package $pkg"
+  have_deb_src "$pkg" || run_setup "no deb-src entry for $pkg"
   say "downloading the source package $pkg"
   if ! (cd "$src" && apt-get source --download-only -qq "$pkg" >"$log/apt-$pkg.log" 2>&1); then
     if [ "$apt_updated" = 0 ] && [ "$(id -u)" = 0 ]; then
@@ -107,6 +126,7 @@ V=$src/valgrind
 # with the same command.
 failed=()
 names=()
+rebuilt=()
 # The sources' identity: rebuild everything when a new package version arrives.
 srcver="$(cat "$src/qemu/.extracted" "$src/valgrind/.extracted" | tr '\n' ' ')"
 # replace_if_changed NEW OLD: move NEW over OLD unless they are the same, so
@@ -127,11 +147,12 @@ build() {
     for s in "${srcs[@]}"; do [ "$s" -nt "$bin/$name" ] && stale=1; done
     [ "$stale" = 0 ] && return 0
   fi
+  need_cc
   rm -f "$bin/$name" "$obj/$name.cmd"
   # shellcheck disable=SC2086  # cflags is a word list
   if gcc -m32 -static $cflags -o "$bin/$name" "${srcs[@]}" "${libs[@]}" >"$log/$name.log" 2>&1; then
     echo "$cmd" > "$obj/$name.cmd"
-    say "built $name"
+    rebuilt+=("$name")
   else
     say "FAILED to build $name (build/oracles/log/$name.log):"
     tail -n 5 "$log/$name.log" | sed 's/^/    /' >&2
@@ -141,40 +162,49 @@ build() {
 
 # -- QEMU tests/tcg/i386/test-i386.c -----------------------------------------
 # Upstream: -O0 -g -fno-strict-aliasing -fno-pie, with test-i386-code16.S and
-# test-i386-vm86.S linked in. TEST_VM86 is already off upstream; TEST_SEGS
-# (modify_ldt, LDT selectors, 16-bit code) is switched on unconditionally for
-# i386, so a copy of the file gets two small edits: `#define TEST_SEGS` is put
-# under `#ifndef NO_TEST_SEGS`, and each test_*() call in main() (and the
-# initcall loop, as `initcalls`) is put under
-#   #if !defined(NO_test_x) && (!defined(ONLY) || defined(ONLY_test_x))
+# test-i386-vm86.S linked in. TEST_VM86 is already off upstream, but TEST_SEGS
+# (modify_ldt, LDT selectors, 16-bit code) is on unconditionally for i386. So a
+# copy of the file gets small edits that change nothing by default:
+#  - `#define TEST_SEGS` goes under `#ifndef NO_TEST_SEGS`;
+#  - the EFLAGS.TF part at the end of test_exceptions() goes under
+#    `#ifndef NO_TF_EXCEPTION`;
+#  - each test_*() call in main() (and the initcall loop, as `initcalls`) goes
+#    under `#if !defined(NO_test_x) && (!defined(ONLY) || defined(ONLY_test_x))`,
 # so variants can leave sections out (-DNO_x) or keep only some (-DONLY -DONLY_x).
 T=$Q/i386
 ti=$obj/test-i386.c
 sed -e 's|^#define TEST_SEGS$|#ifndef NO_TEST_SEGS\n#define TEST_SEGS\n#endif|' \
-      -e '/^int main(/,/^}/{
-            s|^    \(test_[a-z0-9_]*\)();$|#if !defined(NO_\1) \&\& (!defined(ONLY) \|\| defined(ONLY_\1))\n    \1();\n#endif|
-            s|^    while (ptr != &__stop_initcall) {$|    while (RUN_INITCALLS \&\& ptr != \&__stop_initcall) {|
-          }' \
-      -e 's|^int main(int argc, char \*\*argv)$|#if !defined(NO_initcalls) \&\& (!defined(ONLY) \|\| defined(ONLY_initcalls))\n#define RUN_INITCALLS 1\n#else\n#define RUN_INITCALLS 0\n#endif\n&|' \
-      "$T/test-i386.c" > "$ti.tmp"
-  # The edits must all have applied, or the variants would silently differ.
-  [ "$(grep -c 'NO_TEST_SEGS' "$ti.tmp")" = 1 ] &&
-  [ "$(grep -c 'RUN_INITCALLS' "$ti.tmp")" = 3 ] &&
-  [ "$(grep -c '^#if !defined(NO_test_' "$ti.tmp")" -ge 15 ] ||
+    -e 's|^    printf("single step exception:\\n");$|#ifndef NO_TF_EXCEPTION\n&|' \
+    -e 's|^    printf("val=0x%x\\n", val);$|&\n#endif|' \
+    -e '/^int main(/,/^}/{
+          s|^    \(test_[a-z0-9_]*\)();$|#if !defined(NO_\1) \&\& (!defined(ONLY) \|\| defined(ONLY_\1))\n    \1();\n#endif|
+          s|^    while (ptr != &__stop_initcall) {$|    while (RUN_INITCALLS \&\& ptr != \&__stop_initcall) {|
+        }' \
+    -e 's|^int main(int argc, char \*\*argv)$|#if !defined(NO_initcalls) \&\& (!defined(ONLY) \|\| defined(ONLY_initcalls))\n#define RUN_INITCALLS 1\n#else\n#define RUN_INITCALLS 0\n#endif\n&|' \
+    "$T/test-i386.c" > "$ti.tmp"
+# The edits must all have applied, or the variants would silently differ.
+[ "$(grep -c 'NO_TEST_SEGS' "$ti.tmp")" = 1 ] &&
+[ "$(grep -c 'NO_TF_EXCEPTION' "$ti.tmp")" = 1 ] &&
+[ "$(grep -c '^#endif' "$ti.tmp")" -gt "$(grep -c '^#endif' "$T/test-i386.c")" ] &&
+[ "$(grep -c 'RUN_INITCALLS' "$ti.tmp")" = 3 ] &&
+[ "$(grep -c '^#if !defined(NO_test_' "$ti.tmp")" -ge 15 ] ||
   die "test-i386.c changed upstream: the section switches no longer apply (see fetch.sh)"
 replace_if_changed "$ti.tmp" "$ti"
 qflags="-O0 -g -fno-strict-aliasing -fno-pie -I$T"
 ti_srcs=("$ti" "$T/test-i386-code16.S" "$T/test-i386-vm86.S")
-# Core: every instruction section, without LDT/16-bit code and without signals.
+# Core: every instruction section (arithmetic/shift/bit initcalls, bsf/bsr,
+# mul/div, jcc, loop, x87, BCD, xchg/cmpxchg, string ops, xlat/far ret/iret/pop,
+# lea, self-modifying code, enter, conversions); no LDT, 16-bit code or signals.
 build test-i386 "$qflags -DNO_TEST_SEGS -DNO_test_exceptions -DNO_test_single_step" -- "${ti_srcs[@]}" -- -lm
 # Fault delivery: SIGFPE/SIGSEGV/SIGILL/SIGTRAP/SIGBUS with siginfo and the
-# ucontext trapno/err/EIP of each faulting instruction (no LDT parts).
-build test-i386-exceptions "$qflags -DNO_TEST_SEGS -DONLY -DONLY_test_exceptions" -- "${ti_srcs[@]}" -- -lm
-# Precise single-stepping with EFLAGS.TF (SIGTRAP after each instruction).
+# ucontext trapno/err/EIP of each faulting instruction; no LDT, no TF.
+build test-i386-exceptions "$qflags -DNO_TEST_SEGS -DNO_TF_EXCEPTION -DONLY -DONLY_test_exceptions" -- "${ti_srcs[@]}" -- -lm
+# Precise single-stepping with EFLAGS.TF (a SIGTRAP after each instruction).
 build test-i386-sstep "$qflags -DONLY -DONLY_test_single_step" -- "${ti_srcs[@]}" -- -lm
-# Segments: modify_ldt, LDT selectors in fs/gs/ss/ds, lar/lsl/arpl, lcall to a
-# 16-bit code segment, and the LDT part of the exception test.
-build test-i386-segs "$qflags -DONLY -DONLY_test_segs -DONLY_test_code16 -DONLY_test_exceptions" -- "${ti_srcs[@]}" -- -lm
+# Upstream's whole program: all of the above plus modify_ldt, LDT selectors in
+# fs/gs/ss/ds, lar/lsl/arpl, an lcall into a 16-bit code segment, and the LDT
+# and TF parts of the exception test.
+build test-i386-full "$qflags" -- "${ti_srcs[@]}" -- -lm
 
 # -- QEMU tests/tcg/i386: the small self-checking x87/SSE tests ---------------
 # Each prints little and exits non-zero on a wrong result.
@@ -184,6 +214,7 @@ for t in f2xm1 fbstp fisttp fldcst fp-exceptions fpatan fscale fxam fxtract \
   build "test-i386-$t" "$qflags" -- "$T/test-i386-$t.c" -- -lm
 done
 build test-i386-fprem "$qflags" -- "$T/test-i386-fprem.c" -- -lm
+build test-i386-bmi2 "-O2" -- "$T/test-i386-bmi2.c"
 build test-i386-pcmpistri "$qflags -msse4.2" -- "$T/test-i386-pcmpistri.c" -- -lm
 build test-i386-sse-exceptions "$qflags -msse4.1 -mfpmath=sse" -- "$T/test-i386-sse-exceptions.c" -- -lm
 
@@ -205,7 +236,8 @@ X=$V/none/tests/x86
 printf '%s\n' '#define VGO_linux 1' '#define VGA_x86 1' '#define VGP_x86_linux 1' \
   '#define VGPV_x86_linux_vanilla 1' > "$obj/config.h.tmp"
 replace_if_changed "$obj/config.h.tmp" "$obj/config.h"
-vflags="-g -O2 -Wall -Wno-long-long -fno-stack-protector -mmmx -msse -I$obj -I$V"
+vflags="-g -O2 -fno-pie -Wall -Wno-long-long -fno-stack-protector -mmmx -msse -I$obj -I$V"
+command -v perl >/dev/null || die "perl is needed to generate valgrind's insn_* tests"
 for t in insn_basic insn_cmov insn_fpu insn_mmx insn_mmxext insn_sse insn_sse2 insn_sse3 insn_ssse3; do
   perl "$X/gen_insn_test.pl" < "$X/$t.def" > "$obj/$t.c.tmp" 2>"$log/$t-gen.log" ||
     { names+=("$t"); failed+=("$t"); say "FAILED to generate $t.c (build/oracles/log/$t-gen.log)"; continue; }
@@ -215,14 +247,23 @@ done
 for t in aad_aam badseg bswapw bt_everything bt_literal bug125959-x86 bug126147-x86 \
          bug132813-x86 bug135421-x86 bug137714-x86 bug152818-x86 cet_nops cmpxchg8b \
          cse_fail fcmovnu faultstatus getseg incdec_alt jcxz lahf looper lzcnt32 movbe \
-         movx pushpopseg sbbmisc shift_ndep smc1 ssse3_misaligned x87trigOOR xadd; do
+         movx pushpopseg sbbmisc shift_ndep ssse3_misaligned x87trigOOR xadd; do
   build "$t" "$vflags" -- "$X/$t.c" -- -lm
 done
+# smc1 jumps into code it writes into a static array: fine on the NX-less
+# machines it was written for, SIGSEGV on today's. data-exec.c makes data and
+# bss executable (mprotect in a constructor) so the native run is meaningful.
+build smc1 "$vflags" -- "$X/smc1.c" "$here/data-exec.c"
 build fpu_lazy_eflags "${vflags/-O2/} -O2 -march=pentiumpro" -- "$X/fpu_lazy_eflags.c"
 build fxtract "$vflags -Wno-overflow" -- "$X/fxtract.c" -- -lm
 build x86locked "${vflags/-O2/-O}" -- "$X/x86locked.c"
 
 printf '%s\n' "${names[@]}" > "$out/tests.txt.tmp" && mv "$out/tests.txt.tmp" "$out/tests.txt"
+if [ "${#rebuilt[@]}" -gt 10 ]; then
+  say "built ${#rebuilt[@]} of ${#names[@]} oracles into build/oracles/bin"
+elif [ "${#rebuilt[@]}" -gt 0 ]; then
+  say "built ${rebuilt[*]}"
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
   die "${#failed[@]} oracle(s) failed to build: ${failed[*]}"
 fi

@@ -42,20 +42,29 @@ pub(crate) struct HostPos {
 
 impl BlockIndex {
     fn new(rx: u64, size: u64) -> BlockIndex {
-        let z32 = |n| (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice();
+        let z32 = |n| {
+            (0..n)
+                .map(|_| AtomicU32::new(0))
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+        };
         BlockIndex {
             rx,
             size,
             starts: z32(MAX_BLOCKS),
             first_insn: z32(MAX_BLOCKS + 1),
-            insns: (0..MAX_INSNS).map(|_| AtomicU64::new(0)).collect::<Vec<_>>().into_boxed_slice(),
+            insns: (0..MAX_INSNS)
+                .map(|_| AtomicU64::new(0))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
             nblocks: AtomicUsize::new(0),
             ninsns: AtomicUsize::new(0),
         }
     }
 
     fn full(&self, insns: usize) -> bool {
-        self.nblocks.load(Ordering::Relaxed) + 1 >= MAX_BLOCKS || self.ninsns.load(Ordering::Relaxed) + insns >= MAX_INSNS
+        self.nblocks.load(Ordering::Relaxed) + 1 >= MAX_BLOCKS
+            || self.ninsns.load(Ordering::Relaxed) + insns >= MAX_INSNS
     }
 
     fn push(&self, start: u32, insns: &[(u32, u32, u16)]) {
@@ -100,13 +109,19 @@ impl BlockIndex {
             return None;
         }
         let rel = off - start;
-        let (a, b) = (self.first_insn[lo].load(Ordering::Relaxed) as usize, self.first_insn[lo + 1].load(Ordering::Relaxed) as usize);
+        let (a, b) = (
+            self.first_insn[lo].load(Ordering::Relaxed) as usize,
+            self.first_insn[lo + 1].load(Ordering::Relaxed) as usize,
+        );
         let mut best = None;
         for i in a..b {
             let p = self.insns[i].load(Ordering::Relaxed);
             let o = ((p >> 32) & 0xffff) as u32;
             if o <= rel {
-                best = Some(HostPos { eip: p as u32, swap: (p >> 48) as u16 });
+                best = Some(HostPos {
+                    eip: p as u32,
+                    swap: (p >> 48) as u16,
+                });
             } else {
                 break;
             }
@@ -183,8 +198,22 @@ impl CodeCache {
                 libc::close(fd);
                 return Err(e);
             }
-            let rw = libc::mmap(std::ptr::null_mut(), CACHE_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
-            let rx = libc::mmap(std::ptr::null_mut(), CACHE_SIZE, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, fd, 0);
+            let rw = libc::mmap(
+                std::ptr::null_mut(),
+                CACHE_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            );
+            let rx = libc::mmap(
+                std::ptr::null_mut(),
+                CACHE_SIZE,
+                libc::PROT_READ | libc::PROT_EXEC,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            );
             if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
                 let e = io::Error::last_os_error();
                 libc::close(fd);
@@ -192,7 +221,10 @@ impl CodeCache {
             }
             let slot = RANGES
                 .iter()
-                .position(|r| r.compare_exchange(0, rx as u64, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+                .position(|r| {
+                    r.compare_exchange(0, rx as u64, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                })
                 .ok_or_else(|| io::Error::other("too many code caches"))?;
             Ok(CodeCache {
                 fd,
@@ -211,7 +243,9 @@ impl CodeCache {
 
     /// Return the host entry of the valid block for `eip`, if any.
     pub(crate) fn lookup(&self, eip: u32) -> Option<u64> {
-        self.map.get(&eip).map(|&b| self.rx as u64 + self.blocks[b].host as u64)
+        self.map
+            .get(&eip)
+            .map(|&b| self.rx as u64 + self.blocks[b].host as u64)
     }
 
     /// Tell whether a block can be added without a flush.
@@ -255,25 +289,38 @@ impl CodeCache {
         // SAFETY: `site` is a 4-byte aligned rel32 field inside the cache;
         // an aligned 4-byte store is atomic for concurrent instruction fetch.
         unsafe {
-            (self.rw.add(site) as *mut AtomicU32).as_ref().unwrap().store(rel as u32, Ordering::Release);
+            (self.rw.add(site) as *mut AtomicU32)
+                .as_ref()
+                .unwrap()
+                .store(rel as u32, Ordering::Release);
         }
     }
 
     /// Chain the jump whose rel32 field is at host address `site` to the
     /// valid block for `target`.
     pub(crate) fn chain(&mut self, site_addr: u64, target: u32) {
-        let Some(&to) = self.map.get(&target) else { return };
+        let Some(&to) = self.map.get(&target) else {
+            return;
+        };
         let site = (site_addr - self.rx as u64) as u32;
         // Find the block and exit owning this site.
         let from = match self.blocks.binary_search_by_key(&site, |b| b.host) {
             Ok(i) => i,
             Err(i) => i.wrapping_sub(1),
         };
-        let Some(fb) = self.blocks.get(from) else { return };
+        let Some(fb) = self.blocks.get(from) else {
+            return;
+        };
         if !fb.valid {
             return;
         }
-        let Some(k) = fb.exits.iter().position(|e| fb.host + e.site == site && e.target == target) else { return };
+        let Some(k) = fb
+            .exits
+            .iter()
+            .position(|e| fb.host + e.site == site && e.target == target)
+        else {
+            return;
+        };
         let to_host = self.blocks[to].host as usize;
         self.write_rel32(site as usize, to_host);
         self.blocks[to].incoming.push((from, k));
@@ -299,7 +346,10 @@ impl CodeCache {
             for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
                 let fb = &self.blocks[from];
                 if fb.valid {
-                    let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
+                    let (site, stub) = (
+                        (fb.host + fb.exits[k].site) as usize,
+                        (fb.host + fb.exits[k].stub) as usize,
+                    );
                     self.write_rel32(site, stub);
                 }
             }

@@ -35,7 +35,11 @@ pub struct Emitter {
 
 impl Emitter {
     pub fn new() -> Emitter {
-        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), enc: Encoder::new(64) }
+        Emitter {
+            code: Vec::with_capacity(1024),
+            exits: Vec::new(),
+            enc: Encoder::new(64),
+        }
     }
 
     pub fn off(&self) -> u32 {
@@ -52,7 +56,9 @@ impl Emitter {
 
     /// Encode one iced instruction (not RIP-relative).
     pub fn ins(&mut self, ins: &Instruction) -> Result<(), String> {
-        self.enc.encode(ins, 0).map_err(|e| format!("{e}: {ins:?}"))?;
+        self.enc
+            .encode(ins, 0)
+            .map_err(|e| format!("{e}: {ins:?}"))?;
         let b = self.enc.take_buffer();
         self.code.extend_from_slice(&b);
         Ok(())
@@ -118,7 +124,11 @@ impl Emitter {
         self.code.push(0xe9);
         let site = self.off();
         self.u32(0);
-        self.exits.push(ExitSite { site, stub: 0, target });
+        self.exits.push(ExitSite {
+            site,
+            stub: 0,
+            target,
+        });
     }
 
     /// A chainable `jcc` (condition code `cc`) to guest `target`.
@@ -127,7 +137,11 @@ impl Emitter {
         self.bytes(&[0x0f, 0x80 | cc]);
         let site = self.off();
         self.u32(0);
-        self.exits.push(ExitSite { site, stub: 0, target });
+        self.exits.push(ExitSite {
+            site,
+            stub: 0,
+            target,
+        });
     }
 
     /// Jump to the guest address in r13d through the indirect-branch table.

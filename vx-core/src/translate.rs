@@ -16,8 +16,8 @@ use crate::emit::*;
 use crate::state::*;
 use crate::window::{pf, Window, PAGE_SHIFT, PAGE_SIZE};
 use iced_x86::{
-    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
-    MemoryOperand, OpKind, Register,
+    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory,
+    MemoryOperand, Mnemonic, OpKind, Register,
 };
 
 /// Maximum guest instructions in one block.
@@ -174,11 +174,26 @@ struct GMem {
 
 impl GMem {
     fn op(&self) -> MemoryOperand {
-        let size = if self.base == Register::None && self.index == Register::None { 4 } else { 1 };
-        MemoryOperand::new(self.base, self.index, self.scale, self.disp as i32 as i64, size, false, Register::GS)
+        let size = if self.base == Register::None && self.index == Register::None {
+            4
+        } else {
+            1
+        };
+        MemoryOperand::new(
+            self.base,
+            self.index,
+            self.scale,
+            self.disp as i32 as i64,
+            size,
+            false,
+            Register::GS,
+        )
     }
     fn plus(&self, d: u32) -> GMem {
-        GMem { disp: self.disp.wrapping_add(d), ..*self }
+        GMem {
+            disp: self.disp.wrapping_add(d),
+            ..*self
+        }
     }
     fn uses(&self, r: Register) -> bool {
         self.base == r || self.index == r
@@ -186,7 +201,12 @@ impl GMem {
 }
 
 fn r12m(disp: i32) -> GMem {
-    GMem { base: Register::R12D, index: Register::None, scale: 1, disp: disp as u32 }
+    GMem {
+        base: Register::R12D,
+        index: Register::None,
+        scale: 1,
+        disp: disp as u32,
+    }
 }
 
 struct Tx<'a> {
@@ -241,7 +261,15 @@ fn mk_mem_imm(code: Code, m: MemoryOperand, imm: u32) -> R<Instruction> {
 }
 
 fn lea32(dst: Register, m: GMem) -> R<Instruction> {
-    let op = MemoryOperand::new(m.base, m.index, m.scale, m.disp as i32 as i64, 1, false, Register::None);
+    let op = MemoryOperand::new(
+        m.base,
+        m.index,
+        m.scale,
+        m.disp as i32 as i64,
+        1,
+        false,
+        Register::None,
+    );
     mk2(Code::Lea_r32_m, dst, op)
 }
 
@@ -259,12 +287,19 @@ impl Tx<'_> {
     fn guest_mem(&mut self, g: &Instruction) -> R<GMem> {
         let base = ren(g.memory_base());
         let index = ren(g.memory_index());
-        if matches!(base, Register::BX | Register::BP | Register::SI | Register::DI)
-            || matches!(index, Register::SI | Register::DI)
+        if matches!(
+            base,
+            Register::BX | Register::BP | Register::SI | Register::DI
+        ) || matches!(index, Register::SI | Register::DI)
         {
             return Err("16-bit addressing".into());
         }
-        let mut m = GMem { base, index, scale: g.memory_index_scale(), disp: g.memory_displacement32() };
+        let mut m = GMem {
+            base,
+            index,
+            scale: g.memory_index_scale(),
+            disp: g.memory_displacement32(),
+        };
         let seg = g.memory_segment();
         if seg == Register::FS || seg == Register::GS {
             let idx = seg_index(seg).unwrap();
@@ -278,7 +313,12 @@ impl Tx<'_> {
                 (false, false) => {
                     let sum = GMem { disp: 0, ..m };
                     self.ins(lea32(Register::R14D, sum))?;
-                    m = GMem { base: Register::R13D, index: Register::R14D, scale: 1, disp: m.disp };
+                    m = GMem {
+                        base: Register::R13D,
+                        index: Register::R14D,
+                        scale: 1,
+                        disp: m.disp,
+                    };
                 }
             }
         }
@@ -338,7 +378,20 @@ impl Tx<'_> {
             self.e.exit(exit::HELPER, eip, next, 0);
             return Ok(true);
         }
-        if g.is_privileged() || code == Code::Hlt || matches!(g.mnemonic(), Mnemonic::Insb | Mnemonic::Insw | Mnemonic::Insd | Mnemonic::Outsb | Mnemonic::Outsw | Mnemonic::Outsd | Mnemonic::In | Mnemonic::Out) {
+        if g.is_privileged()
+            || code == Code::Hlt
+            || matches!(
+                g.mnemonic(),
+                Mnemonic::Insb
+                    | Mnemonic::Insw
+                    | Mnemonic::Insd
+                    | Mnemonic::Outsb
+                    | Mnemonic::Outsw
+                    | Mnemonic::Outsd
+                    | Mnemonic::In
+                    | Mnemonic::Out
+            )
+        {
             self.trap(g, trap::GP, next);
             return Ok(true);
         }
@@ -381,7 +434,11 @@ impl Tx<'_> {
             FlowControl::Return => {
                 match code {
                     Code::Retnd | Code::Retnd_imm16 => {
-                        let extra = if code == Code::Retnd_imm16 { g.immediate16() as i32 } else { 0 };
+                        let extra = if code == Code::Retnd_imm16 {
+                            g.immediate16() as i32
+                        } else {
+                            0
+                        };
                         self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, r12m(0).op()))?;
                         self.ins(lea32(Register::R12D, r12m(4 + extra)))?;
                         self.e.lookup_r13();
@@ -392,7 +449,9 @@ impl Tx<'_> {
             }
             FlowControl::Interrupt => {
                 match code {
-                    Code::Int_imm8 if g.immediate8() == 0x80 => self.e.exit(exit::SYSCALL, eip, next, 0),
+                    Code::Int_imm8 if g.immediate8() == 0x80 => {
+                        self.e.exit(exit::SYSCALL, eip, next, 0)
+                    }
                     Code::Int3 => self.trap(g, trap::BRK, next),
                     Code::Into => {
                         // jno over the trap exit
@@ -410,9 +469,12 @@ impl Tx<'_> {
             FlowControl::Exception => {
                 let kind = match code {
                     Code::Int1 => trap::BRK,
-                    Code::Ud0 | Code::Ud0_r16_rm16 | Code::Ud0_r32_rm32 | Code::Ud1_r16_rm16 | Code::Ud1_r32_rm32 | Code::Ud2 => {
-                        trap::ILL
-                    }
+                    Code::Ud0
+                    | Code::Ud0_r16_rm16
+                    | Code::Ud0_r32_rm32
+                    | Code::Ud1_r16_rm16
+                    | Code::Ud1_r32_rm32
+                    | Code::Ud2 => trap::ILL,
                     _ => trap::GP,
                 };
                 self.trap(g, kind, next);
@@ -445,7 +507,9 @@ impl Tx<'_> {
             self.e.jmp_guest(next);
             return Ok(());
         }
-        if g.memory_size() != iced_x86::MemorySize::Unknown || !matches!(g.op0_kind(), OpKind::NearBranch32 | OpKind::NearBranch16) {
+        if g.memory_size() != iced_x86::MemorySize::Unknown
+            || !matches!(g.op0_kind(), OpKind::NearBranch32 | OpKind::NearBranch16)
+        {
             return Err("odd branch".into());
         }
         // loop/loope/loopne/jecxz with a 32-bit counter: 67 E0..E3 rel8
@@ -490,10 +554,18 @@ impl Tx<'_> {
         let code = g.code();
         match code {
             Code::Push_r32 | Code::Push_rm32 | Code::Push_r16 | Code::Push_rm16 => {
-                let size = if matches!(code, Code::Push_r16 | Code::Push_rm16) { 2 } else { 4 };
+                let size = if matches!(code, Code::Push_r16 | Code::Push_rm16) {
+                    2
+                } else {
+                    4
+                };
                 if g.op0_kind() == OpKind::Register {
                     let r = ren(g.op0_register());
-                    let (mc, d) = if size == 2 { (Code::Mov_rm16_r16, -2) } else { (Code::Mov_rm32_r32, -4) };
+                    let (mc, d) = if size == 2 {
+                        (Code::Mov_rm16_r16, -2)
+                    } else {
+                        (Code::Mov_rm32_r32, -4)
+                    };
                     self.ins(mk2(mc, r12m(d).op(), r))?;
                     self.ins(lea32(Register::R12D, r12m(d)))
                 } else {
@@ -503,13 +575,34 @@ impl Tx<'_> {
             }
             Code::Pushd_imm32 | Code::Pushd_imm8 => self.push_imm32(g.immediate(0) as u32),
             Code::Push_imm16 | Code::Pushw_imm8 => {
-                self.ins(Instruction::with2(Code::Mov_rm16_imm16, r12m(-2).op(), g.immediate(0) as u16 as u32).map_err(|e| e.to_string()))?;
+                self.ins(
+                    Instruction::with2(
+                        Code::Mov_rm16_imm16,
+                        r12m(-2).op(),
+                        g.immediate(0) as u16 as u32,
+                    )
+                    .map_err(|e| e.to_string()),
+                )?;
                 self.ins(lea32(Register::R12D, r12m(-2)))
             }
-            Code::Pushd_ES | Code::Pushd_CS | Code::Pushd_SS | Code::Pushd_DS | Code::Pushd_FS | Code::Pushd_GS
-            | Code::Pushw_ES | Code::Pushw_CS | Code::Pushw_SS | Code::Pushw_DS | Code::Pushw_FS | Code::Pushw_GS => {
+            Code::Pushd_ES
+            | Code::Pushd_CS
+            | Code::Pushd_SS
+            | Code::Pushd_DS
+            | Code::Pushd_FS
+            | Code::Pushd_GS
+            | Code::Pushw_ES
+            | Code::Pushw_CS
+            | Code::Pushw_SS
+            | Code::Pushw_DS
+            | Code::Pushw_FS
+            | Code::Pushw_GS => {
                 let idx = seg_index(g.op0_register()).ok_or("sreg")?;
-                let size = if g.stack_pointer_increment() == -2 { 2 } else { 4 };
+                let size = if g.stack_pointer_increment() == -2 {
+                    2
+                } else {
+                    4
+                };
                 self.e.load_state32(R13, OFF_SEG_SEL + 4 * idx);
                 // Recent CPUs store only 16 bits of a selector push.
                 self.ins(mk2(Code::Mov_rm16_r16, r12m(-size).op(), Register::R13W))?;
@@ -539,14 +632,23 @@ impl Tx<'_> {
                 if g.op0_kind() == OpKind::Register {
                     let r = ren(g.op0_register());
                     self.ins(lea32(Register::R12D, r12m(size as i32)))?;
-                    let mv = if size == 2 { Code::Mov_r16_rm16 } else { Code::Mov_r32_rm32 };
+                    let mv = if size == 2 {
+                        Code::Mov_r16_rm16
+                    } else {
+                        Code::Mov_r32_rm32
+                    };
                     return self.ins(mk2(mv, r, reg));
                 }
                 // The address uses esp after the pop; store first so a
                 // fault leaves esp as it was.
                 let mut m = self.guest_mem(g)?;
                 if m.uses(Register::R12D) {
-                    let k = if m.base == Register::R12D { 1 } else { 0 } + if m.index == Register::R12D { m.scale } else { 0 };
+                    let k = if m.base == Register::R12D { 1 } else { 0 }
+                        + if m.index == Register::R12D {
+                            m.scale
+                        } else {
+                            0
+                        };
                     m = m.plus(size.wrapping_mul(k));
                 }
                 self.ins(mk2(st, m.op(), reg))?;
@@ -565,7 +667,16 @@ impl Tx<'_> {
                 self.ins(lea32(Register::R12D, r12m(4)))
             }
             Code::Pushad => {
-                let order = [Register::EAX, Register::ECX, Register::EDX, Register::EBX, Register::R12D, Register::EBP, Register::ESI, Register::EDI];
+                let order = [
+                    Register::EAX,
+                    Register::ECX,
+                    Register::EDX,
+                    Register::EBX,
+                    Register::R12D,
+                    Register::EBP,
+                    Register::ESI,
+                    Register::EDI,
+                ];
                 for (i, r) in order.iter().enumerate() {
                     self.ins(mk2(Code::Mov_rm32_r32, r12m(-4 * (i as i32 + 1)).op(), *r))?;
                 }
@@ -575,7 +686,16 @@ impl Tx<'_> {
                 // Touch both ends first so no register changes before a fault.
                 self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, r12m(28).op()))?;
                 self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, r12m(0).op()))?;
-                let order = [Register::EDI, Register::ESI, Register::EBP, Register::None, Register::EBX, Register::EDX, Register::ECX, Register::EAX];
+                let order = [
+                    Register::EDI,
+                    Register::ESI,
+                    Register::EBP,
+                    Register::None,
+                    Register::EBX,
+                    Register::EDX,
+                    Register::ECX,
+                    Register::EAX,
+                ];
                 for (i, r) in order.iter().enumerate() {
                     if *r != Register::None {
                         self.ins(mk2(Code::Mov_r32_rm32, *r, r12m(4 * i as i32).op()))?;
@@ -590,7 +710,12 @@ impl Tx<'_> {
                 self.ins(lea32(Register::R12D, r12m(-(g.immediate16() as i32))))
             }
             Code::Leaved => {
-                let m = GMem { base: Register::EBP, index: Register::None, scale: 1, disp: 0 };
+                let m = GMem {
+                    base: Register::EBP,
+                    index: Register::None,
+                    scale: 1,
+                    disp: 0,
+                };
                 self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, m.op()))?;
                 self.ins(lea32(Register::R12D, m.plus(4)))?;
                 self.ins(mk2(Code::Mov_r32_rm32, Register::EBP, Register::R13D))
@@ -606,7 +731,9 @@ impl Tx<'_> {
         if seg == Register::FS || seg == Register::GS {
             return Err("fs/gs string source".into());
         }
-        if g.op_kind(g.op_count() - 1) == OpKind::MemorySegSI || matches!(g.op0_kind(), OpKind::MemoryESDI) {
+        if g.op_kind(g.op_count() - 1) == OpKind::MemorySegSI
+            || matches!(g.op0_kind(), OpKind::MemoryESDI)
+        {
             return Err("16-bit string addressing".into());
         }
         let size = g.memory_size().size();
@@ -674,7 +801,9 @@ impl Tx<'_> {
                     if g.code() == Code::Lea_r32_m || g.code() == Code::Lea_r16_m {
                         let b = ren(g.memory_base());
                         let i = ren(g.memory_index());
-                        if matches!(b, Register::BX | Register::BP | Register::SI | Register::DI) || matches!(i, Register::SI | Register::DI) {
+                        if matches!(b, Register::BX | Register::BP | Register::SI | Register::DI)
+                            || matches!(i, Register::SI | Register::DI)
+                        {
                             return Err("16-bit lea".into());
                         }
                         h.set_memory_base(b);
@@ -689,11 +818,15 @@ impl Tx<'_> {
                         h.set_memory_displacement32(m.disp);
                         if m.base == Register::None && m.index == Register::None {
                             h.set_memory_displ_size(4);
-                        } else if m.disp != g.memory_displacement32() || h.memory_displ_size() == 0 && m.disp != 0 {
+                        } else if m.disp != g.memory_displacement32()
+                            || h.memory_displ_size() == 0 && m.disp != 0
+                        {
                             h.set_memory_displ_size(4);
                         }
                         h.set_segment_prefix(Register::GS);
-                        rex_regs |= m.uses(Register::R12D) || m.uses(Register::R13D) || m.uses(Register::R14D);
+                        rex_regs |= m.uses(Register::R12D)
+                            || m.uses(Register::R13D)
+                            || m.uses(Register::R14D);
                     }
                 }
                 OpKind::MemorySegESI | OpKind::MemorySegEDI => {
@@ -718,11 +851,28 @@ impl Tx<'_> {
     /// register: swap each REX register with a free legacy register around
     /// it, and tell the fault handler about the swap.
     fn generic_swapped(&mut self, g: &Instruction, mut h: Instruction) -> R<()> {
-        let used: Vec<Register> = self.info.info(g).used_registers().iter().map(|u| u.register().full_register32()).collect();
-        let legacy = [Register::EBX, Register::ESI, Register::EDI, Register::EBP, Register::EDX, Register::ECX, Register::EAX];
+        let used: Vec<Register> = self
+            .info
+            .info(g)
+            .used_registers()
+            .iter()
+            .map(|u| u.register().full_register32())
+            .collect();
+        let legacy = [
+            Register::EBX,
+            Register::ESI,
+            Register::EDI,
+            Register::EBP,
+            Register::EDX,
+            Register::ECX,
+            Register::EAX,
+        ];
         let mut free = legacy.iter().filter(|r| !used.contains(r));
         let mut swaps: Vec<(Register, Register)> = Vec::new();
-        let map = |r: Register, swaps: &mut Vec<(Register, Register)>, free: &mut dyn Iterator<Item = &Register>| -> R<Register> {
+        let map = |r: Register,
+                   swaps: &mut Vec<(Register, Register)>,
+                   free: &mut dyn Iterator<Item = &Register>|
+         -> R<Register> {
             let full = r.full_register32();
             if !matches!(full, Register::R12D | Register::R13D | Register::R14D) {
                 return Ok(r);
@@ -735,7 +885,12 @@ impl Tx<'_> {
                     l
                 }
             };
-            Ok(if r.size() == 2 { Register::try_from(l as usize - Register::EAX as usize + Register::AX as usize).unwrap() } else { l })
+            Ok(if r.size() == 2 {
+                Register::try_from(l as usize - Register::EAX as usize + Register::AX as usize)
+                    .unwrap()
+            } else {
+                l
+            })
         };
         for n in 0..h.op_count() {
             if h.op_kind(n) == OpKind::Register {
@@ -762,7 +917,11 @@ impl Tx<'_> {
         let mut sw: u16 = 0xffff;
         for (i, s) in swaps.iter().enumerate().take(2) {
             let pair = (num(s.0) << 4) | num(s.1);
-            sw = if i == 0 { 0xff00 | pair } else { (sw & 0xff) | (pair << 8) };
+            sw = if i == 0 {
+                0xff00 | pair
+            } else {
+                (sw & 0xff) | (pair << 8)
+            };
         }
         let eip = g.ip32();
         self.insns.push((self.e.off(), eip, sw));
@@ -806,7 +965,11 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
 /// only (used to step over a write into the block's own page).
 pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
     let (bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
-    let mut tx = Tx { e: Emitter::new(), insns: Vec::new(), info };
+    let mut tx = Tx {
+        e: Emitter::new(),
+        insns: Vec::new(),
+        info,
+    };
     tx.mark(eip); // a preemption at the poll resumes at the block's start
     tx.e.poll();
     let mut dec = Decoder::with_ip(32, &bytes, eip as u64, DecoderOptions::NONE);

@@ -1,0 +1,160 @@
+//! A process: one guest (address space and CPU), its memory map, file
+//! descriptors, signal dispositions and identity, and the loop that runs
+//! it: run the guest, handle its system calls and faults, until it exits.
+//! (T1 runs one single-threaded process; T4 brings tasks and scheduling.)
+
+use crate::errno::Errno;
+use crate::exec::{self, ExecError};
+use crate::files::FdTable;
+use crate::mm::Mm;
+use crate::syscall;
+use std::path::PathBuf;
+use vx_core::state::EAX;
+use vx_core::{Guest, Trap};
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// The status a shell reports: the code, or 128 + the signal.
+    pub fn shell_status(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c & 0xff,
+            ExitStatus::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// A signal disposition as rt_sigaction(2) stores it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SigAction {
+    pub handler: u32,
+    pub flags: u32,
+    pub restorer: u32,
+    pub mask: u64,
+}
+
+/// Per-process system call counters (for `--stats`).
+#[derive(Default)]
+pub struct SysStats {
+    pub counts: std::collections::BTreeMap<u32, u64>,
+    pub unknown: std::collections::BTreeMap<u32, u64>,
+}
+
+pub struct Process {
+    pub guest: Guest,
+    pub mm: Mm,
+    pub files: FdTable,
+    pub cwd: PathBuf,
+    pub exe: PathBuf,
+    pub pid: u32,
+    pub ids: [u32; 4],
+    pub umask: u32,
+    pub sigactions: [SigAction; 65],
+    pub sigmask: u64,
+    pub exit: Option<ExitStatus>,
+    pub stats: SysStats,
+    pub trace: bool,
+}
+
+/// Signals whose default action is to ignore them.
+fn default_ignored(sig: u32) -> bool {
+    matches!(sig, 17 | 23 | 28) // SIGCHLD, SIGURG, SIGWINCH
+}
+
+impl Process {
+    /// Load `path` as a new process with `argv` and `envp`.
+    pub fn spawn(
+        path: &std::path::Path,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+    ) -> Result<Process, ExecError> {
+        let mut guest = Guest::new().map_err(ExecError::Memory)?;
+        let ids = [
+            rustix::process::getuid().as_raw(),
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        ];
+        let image = exec::load(&mut guest, path, argv, envp, ids)?;
+        let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok(Process {
+            guest,
+            mm: image.mm,
+            files: FdTable::with_stdio(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            exe,
+            pid: std::process::id(),
+            ids,
+            umask: 0o022,
+            sigactions: [SigAction::default(); 65],
+            sigmask: 0,
+            exit: None,
+            stats: SysStats::default(),
+            trace: false,
+        })
+    }
+
+    /// Deliver signal `sig` to the process. T1 has no handlers yet: a
+    /// signal whose action is the default either is ignored or ends the
+    /// process; a caught signal is dropped.
+    pub fn post_signal(&mut self, sig: u32) {
+        if sig == 0 || sig > 64 {
+            return;
+        }
+        let act = self.sigactions[sig as usize];
+        let blocked = self.sigmask & (1u64 << (sig - 1)) != 0;
+        if act.handler == 0 && !default_ignored(sig) && (!blocked || sig == 9 || sig == 19) {
+            self.exit = Some(ExitStatus::Signal(sig as i32));
+        }
+    }
+
+    /// End the process by a synchronous fault signal (it cannot be caught
+    /// or blocked in T1).
+    fn fault(&mut self, sig: i32) {
+        self.exit = Some(ExitStatus::Signal(sig));
+    }
+
+    /// Run until the process exits.
+    pub fn run(&mut self) -> ExitStatus {
+        loop {
+            match self.guest.run() {
+                Trap::Syscall => {
+                    let nr = self.guest.cpu().regs[EAX];
+                    let r = syscall::dispatch(self, nr);
+                    if let Some(st) = self.exit {
+                        return st;
+                    }
+                    self.guest.cpu_mut().regs[EAX] = match r {
+                        Ok(v) => v,
+                        Err(e) => (-(e as i32)) as u32,
+                    };
+                }
+                Trap::Preempted => {}
+                Trap::PageFault { .. } => self.fault(libc::SIGSEGV),
+                Trap::Signal { signo, .. } => self.fault(signo),
+            }
+            if let Some(st) = self.exit {
+                return st;
+            }
+        }
+    }
+
+    /// Resolve a guest path against the working directory (T1: host paths).
+    pub fn host_path(&self, p: &[u8]) -> Result<PathBuf, Errno> {
+        use std::os::unix::ffi::OsStrExt;
+        if p.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(p));
+        Ok(if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        })
+    }
+}

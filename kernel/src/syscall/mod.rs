@@ -1,0 +1,259 @@
+//! The i386 Linux system call table and dispatcher.
+//!
+//! The table is data: number, name, handler and how fully vxos supports
+//! the call. `--stats` and the docs' compatibility list read it. Arguments
+//! come in ebx, ecx, edx, esi, edi, ebp; the result goes back in eax as a
+//! value or `-errno`. Handlers live in one file per family.
+
+mod sys_file;
+mod sys_info;
+mod sys_mm;
+mod sys_proc;
+mod sys_time;
+
+use crate::errno::{Errno, SysResult};
+use crate::process::Process;
+use std::sync::OnceLock;
+use vx_core::state::*;
+
+/// The six argument registers of a system call.
+pub type Args = [u32; 6];
+pub type Handler = fn(&mut Process, Args) -> SysResult;
+
+/// How completely vxos implements a call.
+#[derive(Debug, Clone, Copy)]
+pub enum Support {
+    Full,
+    Partial(&'static str),
+}
+
+pub struct SysEntry {
+    pub nr: u32,
+    pub name: &'static str,
+    pub handler: Handler,
+    pub support: Support,
+}
+
+macro_rules! sys {
+    ($nr:expr, $name:ident, $h:path) => {
+        SysEntry {
+            nr: $nr,
+            name: stringify!($name),
+            handler: $h,
+            support: Support::Full,
+        }
+    };
+    ($nr:expr, $name:ident, $h:path, $why:expr) => {
+        SysEntry {
+            nr: $nr,
+            name: stringify!($name),
+            handler: $h,
+            support: Support::Partial($why),
+        }
+    };
+}
+
+use sys_file as f;
+use sys_info as i;
+use sys_mm as m;
+use sys_proc as p;
+use sys_time as t;
+
+/// Every system call vxos answers, by i386 number.
+pub static TABLE: &[SysEntry] = &[
+    sys!(1, exit, p::exit),
+    sys!(3, read, f::read),
+    sys!(4, write, f::write),
+    sys!(
+        5,
+        open,
+        f::open,
+        "host files, read-only (T3 brings namespaces)"
+    ),
+    sys!(6, close, f::close),
+    sys!(10, unlink, f::erofs, "read-only file system until T3"),
+    sys!(12, chdir, f::chdir),
+    sys!(13, time, t::time),
+    sys!(19, lseek, f::lseek),
+    sys!(20, getpid, p::getpid),
+    sys!(24, getuid, p::getuid),
+    sys!(33, access, f::access),
+    sys!(
+        37,
+        kill,
+        p::kill,
+        "signals to itself only; no handlers until T4"
+    ),
+    sys!(39, mkdir, f::erofs, "read-only file system until T3"),
+    sys!(41, dup, f::dup),
+    sys!(45, brk, m::brk),
+    sys!(47, getgid, p::getgid),
+    sys!(49, geteuid, p::geteuid),
+    sys!(50, getegid, p::getegid),
+    sys!(54, ioctl, f::ioctl, "TCGETS, TIOCGWINSZ, FIONREAD"),
+    sys!(60, umask, p::umask),
+    sys!(63, dup2, f::dup2),
+    sys!(64, getppid, p::getppid),
+    sys!(65, getpgrp, p::getpid),
+    sys!(78, gettimeofday, t::gettimeofday),
+    sys!(85, readlink, f::readlink),
+    sys!(
+        90,
+        mmap,
+        m::old_mmap,
+        "file mappings are private copies until T2"
+    ),
+    sys!(91, munmap, m::munmap),
+    sys!(122, uname, i::uname),
+    sys!(125, mprotect, m::mprotect),
+    sys!(140, _llseek, f::llseek),
+    sys!(145, readv, f::readv),
+    sys!(146, writev, f::writev),
+    sys!(162, nanosleep, t::nanosleep),
+    sys!(163, mremap, m::mremap),
+    sys!(173, rt_sigreturn, p::enosys),
+    sys!(
+        174,
+        rt_sigaction,
+        p::rt_sigaction,
+        "dispositions kept; delivery comes with T4"
+    ),
+    sys!(175, rt_sigprocmask, p::rt_sigprocmask),
+    sys!(180, pread64, f::pread64),
+    sys!(183, getcwd, f::getcwd),
+    sys!(186, sigaltstack, p::sigaltstack),
+    sys!(191, ugetrlimit, p::ugetrlimit),
+    sys!(
+        192,
+        mmap2,
+        m::mmap2,
+        "file mappings are private copies until T2"
+    ),
+    sys!(195, stat64, f::stat64),
+    sys!(196, lstat64, f::lstat64),
+    sys!(197, fstat64, f::fstat64),
+    sys!(199, getuid32, p::getuid),
+    sys!(200, getgid32, p::getgid),
+    sys!(201, geteuid32, p::geteuid),
+    sys!(202, getegid32, p::getegid),
+    sys!(219, madvise, m::madvise),
+    sys!(220, getdents64, f::getdents64),
+    sys!(221, fcntl64, f::fcntl64),
+    sys!(224, gettid, p::getpid),
+    sys!(238, tkill, p::tkill),
+    sys!(240, futex, p::futex, "single-threaded until T4"),
+    sys!(242, sched_getaffinity, p::sched_getaffinity),
+    sys!(243, set_thread_area, p::set_thread_area),
+    sys!(252, exit_group, p::exit),
+    sys!(258, set_tid_address, p::set_tid_address),
+    sys!(265, clock_gettime, t::clock_gettime),
+    sys!(266, clock_getres, t::clock_getres),
+    sys!(270, tgkill, p::tgkill),
+    sys!(
+        295,
+        openat,
+        f::openat,
+        "host files, read-only (T3 brings namespaces)"
+    ),
+    sys!(300, fstatat64, f::fstatat64),
+    sys!(305, readlinkat, f::readlinkat),
+    sys!(307, faccessat, f::faccessat),
+    sys!(311, set_robust_list, p::set_robust_list),
+    sys!(330, dup3, f::dup3),
+    sys!(340, prlimit64, p::prlimit64),
+    sys!(355, getrandom, i::getrandom),
+    sys!(383, statx, f::statx),
+    sys!(403, clock_gettime64, t::clock_gettime64),
+    sys!(439, faccessat2, f::faccessat2),
+];
+
+const MAX_NR: usize = 512;
+
+fn index() -> &'static [Option<&'static SysEntry>] {
+    static INDEX: OnceLock<Vec<Option<&'static SysEntry>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut v = vec![None; MAX_NR];
+        for e in TABLE {
+            v[e.nr as usize] = Some(e);
+        }
+        v
+    })
+}
+
+/// Return the table entry for a system call number.
+pub fn entry(nr: u32) -> Option<&'static SysEntry> {
+    index().get(nr as usize).copied().flatten()
+}
+
+/// Run system call `nr` for `p` with the arguments in its registers.
+pub fn dispatch(p: &mut Process, nr: u32) -> SysResult {
+    let r = &p.guest.cpu().regs;
+    let args = [r[EBX], r[ECX], r[EDX], r[ESI], r[EDI], r[EBP]];
+    match entry(nr) {
+        Some(e) => {
+            *p.stats.counts.entry(nr).or_default() += 1;
+            let res = (e.handler)(p, args);
+            if p.trace {
+                trace(e.name, &args, &res);
+            }
+            res
+        }
+        None => {
+            *p.stats.unknown.entry(nr).or_default() += 1;
+            if p.trace {
+                trace(&format!("syscall_{nr}"), &args, &Err(Errno::ENOSYS));
+            }
+            Err(Errno::ENOSYS)
+        }
+    }
+}
+
+fn trace(name: &str, a: &Args, r: &SysResult) {
+    let res = match r {
+        Ok(v) => format!("{v:#x}"),
+        Err(e) => format!("-1 {}", e.name()),
+    };
+    eprintln!(
+        "[vxos] {name}({:#x}, {:#x}, {:#x}, {:#x}) = {res}",
+        a[0], a[1], a[2], a[3]
+    );
+}
+
+/// Return the support level of each call, for `vxos syscalls`.
+pub fn list() -> impl Iterator<Item = &'static SysEntry> {
+    TABLE.iter()
+}
+
+/// Copy a NUL-terminated path from the guest.
+pub(crate) fn path_arg(p: &Process, addr: u32) -> SysResult<Vec<u8>> {
+    if addr == 0 {
+        return Err(Errno::EFAULT);
+    }
+    p.guest.window().read_cstr(addr, 4096).map_err(|e| {
+        if e.mapped {
+            Errno::ENAMETOOLONG
+        } else {
+            Errno::EFAULT
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        for w in TABLE.windows(2) {
+            assert!(w[0].nr < w[1].nr, "{} before {}", w[0].name, w[1].name);
+        }
+        assert!(TABLE.iter().all(|e| (e.nr as usize) < MAX_NR));
+    }
+
+    #[test]
+    fn looks_up_by_number() {
+        assert_eq!(entry(4).unwrap().name, "write");
+        assert_eq!(entry(252).unwrap().name, "exit_group");
+        assert!(entry(999).is_none());
+    }
+}
