@@ -17,6 +17,7 @@ top=$(cd "$here/.." && pwd)
 out=$top/build/bin
 cc=${CC:-gcc}
 base_flags=(-m32 -O2 -static -Wall -Wextra)
+libs=(-lm)
 
 force=0
 names=()
@@ -60,9 +61,9 @@ for n in "${names[@]}"; do
     continue
   fi
   # shellcheck disable=SC2046  # extra_flags is a list of words
-  if ! "$cc" "${base_flags[@]}" $(extra_flags "$n") -o "$bin.tmp" "$src"; then
+  if ! "$cc" "${base_flags[@]}" $(extra_flags "$n") -o "$bin.tmp" "$src" "${libs[@]}"; then
     rm -f "$bin.tmp"
-    die "failed to compile $n.c (command: $cc ${base_flags[*]} $(extra_flags "$n") $src)"
+    die "failed to compile $n.c (command: $cc ${base_flags[*]} $(extra_flags "$n") $src ${libs[*]})"
   fi
   mv -f "$bin.tmp" "$bin"
   built=$((built + 1))

@@ -32,6 +32,8 @@ static int dive(int depth, int n, int v)
         deepest = depth;
     if (depth == n)
         longjmp(env, v);
+    if (depth > n)
+        return -1;              /* not reached */
     return dive(depth + 1, n, v) + frame[depth % 64];
 }
 

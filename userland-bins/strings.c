@@ -53,9 +53,10 @@ struct tally {
     char first[120];
 };
 static struct tally T[] = {
-    { "memcpy" }, { "memmove" }, { "memset" }, { "strlen" }, { "strchr" },
-    { "strrchr" }, { "memchr" }, { "memcmp" }, { "strcmp" }, { "strstr" },
-    { "page-edge" },
+    { .name = "memcpy" }, { .name = "memmove" }, { .name = "memset" },
+    { .name = "strlen" }, { .name = "strchr" }, { .name = "strrchr" },
+    { .name = "memchr" }, { .name = "memcmp" }, { .name = "strcmp" },
+    { .name = "strstr" }, { .name = "page-edge" },
 };
 enum { MEMCPY, MEMMOVE, MEMSET, STRLEN, STRCHR, STRRCHR, MEMCHR, MEMCMP, STRCMP, STRSTR, EDGE };
 
@@ -314,7 +315,7 @@ static void test_page_edge(void)
     long pg = sysconf(_SC_PAGESIZE);
     unsigned char *m = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    unsigned char *lo, *hi, *end;
+    unsigned char *lo, *hi;
     size_t n;
 
     if (m == MAP_FAILED) {

@@ -8,7 +8,8 @@
 # instruction-level parts of tests/tcg/multiarch) and `valgrind`
 # (none/tests/x86), fetched with `apt-get source --download-only` into
 # build/oracles/src; only the test directories are extracted from the
-# upstream tarballs (Debian's patches do not touch them). Each test is built
+# upstream tarballs, and only the parts of Debian's patches that touch them
+# are applied (qemu's carry the 7.2.N stable releases). Each test is built
 # with `gcc -m32 -static` and the flags its upstream Makefile uses, into
 # build/oracles/bin. build/ is ignored by git: nothing fetched is committed.
 #
@@ -96,20 +97,66 @@ orig_tarball() {
   awk '/^Files:/{f=1;next} /^[^ ]/{f=0} f{print $3}' "$dsc" | grep -m1 '\.orig\.tar\.'
 }
 
-# extract PKG DIR PATTERN...: extract only the given paths (relative to the
-# tarball's top directory) of PKG's upstream tarball into $src/DIR.
+# debian_tarball PKG: the Debian packaging tarball named in PKG's .dsc.
+debian_tarball() {
+  local dsc
+  dsc=$(ls "$src/${1}"_*.dsc | sort -V | tail -n1)
+  awk '/^Files:/{f=1;next} /^[^ ]/{f=0} f{print $3}' "$dsc" | grep -m1 '\.debian\.tar\.' || true
+}
+
+# patch_subset PKG DIR PREFIX...: apply, in series order, the parts of
+# Debian's patches for PKG that touch files under the PREFIXes (the only files
+# extracted into $src/DIR). Debian's qemu carries the upstream stable releases
+# (v7.2.N.diff) as patches, and those change tests/tcg/i386 too. Patches are
+# cut into files at their `diff --git` lines; a patch that touches the
+# PREFIXes without such lines stops the script rather than being half-applied.
+patch_subset() {
+  local pkg=$1 dir=$2; shift 2
+  local deb pdir p cut re
+  deb=$(debian_tarball "$pkg")
+  [ -n "$deb" ] || return 0     # a native package or format 1.0: no patches
+  pdir=$src/$dir/.debian
+  rm -rf "$pdir"; mkdir -p "$pdir"
+  tar -xf "$src/$deb" -C "$pdir" debian/patches 2>/dev/null || return 0
+  [ -f "$pdir/debian/patches/series" ] || return 0
+  command -v patch >/dev/null || die "patch(1) is needed to apply Debian's patches to $pkg's tests"
+  re="^(---|\\+\\+\\+) [ab]/($(printf '%s|' "$@" | sed 's/|$//'))"
+  while read -r p _; do
+    case "$p" in ''|'#'*) continue ;; esac
+    [ -f "$pdir/debian/patches/$p" ] || die "Debian patch $p of $pkg is listed in series but missing"
+    cut=$pdir/cut.diff
+    awk -v prefixes="$*" '
+      BEGIN { n = split(prefixes, P, " ") }
+      /^diff --git / {
+        keep = 0
+        for (i = 1; i <= n; i++) if (index($3, "a/" P[i]) == 1) keep = 1
+      }
+      keep { print }' "$pdir/debian/patches/$p" > "$cut"
+    [ "$(grep -cE "$re" "$cut")" = "$(grep -cE "$re" "$pdir/debian/patches/$p")" ] ||
+      die "Debian patch $p of $pkg touches the tests without git headers; cannot apply only that part"
+    [ -s "$cut" ] || continue
+    patch -p1 -s -f --no-backup-if-mismatch -d "$src/$dir" < "$cut" >"$log/patch-$pkg.log" 2>&1 ||
+      { cat "$log/patch-$pkg.log" >&2; die "Debian patch $p of $pkg does not apply to the extracted tests"; }
+  done < "$pdir/debian/patches/series"
+  rm -rf "$pdir"
+}
+
+# extract PKG DIR PREFIX...: extract only the given paths (relative to the
+# tarball's top directory) of PKG's upstream tarball into $src/DIR, and apply
+# the parts of Debian's patches that touch them.
 extract() {
   local pkg=$1 dir=$2; shift 2
   local tarball stamp pats=()
   tarball=$(orig_tarball "$pkg") || die "no upstream tarball listed in $pkg's .dsc"
   stamp="$src/$dir/.extracted"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$tarball $*" ]; then return 0; fi
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$tarball $(debian_tarball "$pkg") $*" ]; then return 0; fi
   say "extracting the tests from $tarball"
   rm -rf "${src:?}/$dir"; mkdir -p "$src/$dir"
   for p in "$@"; do pats+=("*/$p"); done
   tar -xmf "$src/$tarball" -C "$src/$dir" --strip-components=1 --wildcards "${pats[@]}" ||
     die "cannot extract $* from $tarball"
-  echo "$tarball $*" > "$stamp"
+  patch_subset "$pkg" "$dir" "$@"
+  echo "$tarball $(debian_tarball "$pkg") $*" > "$stamp"
 }
 
 fetch qemu
@@ -215,6 +262,7 @@ for t in f2xm1 fbstp fisttp fldcst fp-exceptions fpatan fscale fxam fxtract \
 done
 build test-i386-fprem "$qflags" -- "$T/test-i386-fprem.c" -- -lm
 build test-i386-bmi2 "-O2" -- "$T/test-i386-bmi2.c"
+[ -f "$T/test-i386-adcox.c" ] && build test-i386-adcox "-O2" -- "$T/test-i386-adcox.c"
 build test-i386-pcmpistri "$qflags -msse4.2" -- "$T/test-i386-pcmpistri.c" -- -lm
 build test-i386-sse-exceptions "$qflags -msse4.1 -mfpmath=sse" -- "$T/test-i386-sse-exceptions.c" -- -lm
 
@@ -230,8 +278,11 @@ done
 # -- valgrind none/tests/x86 ----------------------------------------------
 # Upstream (Makefile.am + Makefile.tool-tests.am): -g -O2 (Debian's CFLAGS)
 # -Winline -Wall -Wshadow -Wno-long-long -fno-stack-protector -m32 -mmmx -msse,
-# with per-test exceptions below. The insn_* programs are generated from their
-# .def files by gen_insn_test.pl. A config.h stands in for valgrind's configure.
+# with per-test exceptions below, plus -fno-pie: built as PIE (gcc's default
+# here), insn_basic's asm reaches its `state` buffer through a register the
+# tested instruction clobbers (cdq) and crashes natively. The insn_* programs
+# are generated from their .def files by gen_insn_test.pl. A config.h stands
+# in for valgrind's configure.
 X=$V/none/tests/x86
 printf '%s\n' '#define VGO_linux 1' '#define VGA_x86 1' '#define VGP_x86_linux 1' \
   '#define VGPV_x86_linux_vanilla 1' > "$obj/config.h.tmp"
@@ -254,7 +305,7 @@ done
 # machines it was written for, SIGSEGV on today's. data-exec.c makes data and
 # bss executable (mprotect in a constructor) so the native run is meaningful.
 build smc1 "$vflags" -- "$X/smc1.c" "$here/data-exec.c"
-build fpu_lazy_eflags "${vflags/-O2/} -O2 -march=pentiumpro" -- "$X/fpu_lazy_eflags.c"
+build fpu_lazy_eflags "$vflags -march=pentiumpro" -- "$X/fpu_lazy_eflags.c"
 build fxtract "$vflags -Wno-overflow" -- "$X/fxtract.c" -- -lm
 build x86locked "${vflags/-O2/-O}" -- "$X/x86locked.c"
 

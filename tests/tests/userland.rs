@@ -1,0 +1,69 @@
+//! Our own guest programs (userland-bins) run natively and under vxos:
+//! stdout, stderr and exit status must be identical.
+
+use vxos_tests::*;
+
+fn check(name: &str, args: &[&str]) {
+    let b = bins();
+    same(&b.join(name), args, &b, None);
+}
+
+#[test]
+fn hello() {
+    check("hello", &[]);
+}
+
+#[test]
+fn args_env_auxv() {
+    check("args", &["one", "two words", "", "-x"]);
+}
+
+#[test]
+fn sha256() {
+    check("sha256", &[]);
+}
+
+#[test]
+fn qsort64() {
+    check("qsort64", &[]);
+}
+
+#[test]
+fn fp_x87() {
+    check("fp_x87", &[]);
+}
+
+#[test]
+fn fp_sse() {
+    check("fp_sse", &[]);
+}
+
+#[test]
+fn div64() {
+    check("div64", &[]);
+}
+
+#[test]
+fn setjmp() {
+    check("setjmp", &[]);
+}
+
+#[test]
+fn strings() {
+    check("strings", &[]);
+}
+
+#[test]
+fn faults_die_by_the_right_signal() {
+    let b = bins();
+    for (p, sig) in [
+        ("fault_null", 11),
+        ("fault_div0", 8),
+        ("fault_ud2", 4),
+        ("fault_int3", 5),
+        ("fault_hlt", 11),
+    ] {
+        let out = same(&b.join(p), &[], &b, None);
+        assert_eq!(out.status, 128 + sig, "{p}");
+    }
+}
