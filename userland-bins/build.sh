@@ -52,14 +52,25 @@ if [ ${#names[@]} -eq 0 ]; then
   done
 fi
 
+# Check once, before the first compile, that gcc can link static i386 programs.
+multilib_checked=0
+check_multilib() {
+  [ "$multilib_checked" = 1 ] && return
+  case $("$cc" -m32 -print-file-name=libc.a) in
+    /*) multilib_checked=1 ;;
+    *) die "$cc -m32 finds no static i386 libc (install gcc-multilib: run scripts/setup.sh)" ;;
+  esac
+}
+
 built=0
 for n in "${names[@]}"; do
   src=$here/$n.c
   bin=$out/$n
   [ -f "$src" ] || die "no source $src"
-  if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$0" ]; then
+  if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$here/build.sh" ]; then
     continue
   fi
+  check_multilib
   # shellcheck disable=SC2046  # extra_flags is a list of words
   if ! "$cc" "${base_flags[@]}" $(extra_flags "$n") -o "$bin.tmp" "$src" "${libs[@]}"; then
     rm -f "$bin.tmp"

@@ -8,7 +8,7 @@
  * divisions. The operands pass through volatile so none is folded at
  * compile time. INT64_MIN / -1 is left out: it is undefined in C.
  *
- * Usage: div64 [ITER]      (default 1; about 40 run for a second natively)
+ * Usage: div64 [ITER]      (default 1; about 28 run for a second natively)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ static const int64_t cases[][2] = {
 
 int main(int argc, char **argv)
 {
-    long iter = argc > 1 ? atol(argv[1]) : 1, r;
+    long long iter = argc > 1 ? atoll(argv[1]) : 1, total = iter * 1000000, r;
     volatile int64_t vn, vd;
     volatile uint64_t un, ud;
     uint64_t x = 0x9e3779b97f4a7c15ULL, sum = 0;
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
                (unsigned long long)(un % ud));
     }
 
-    for (r = 0; r < iter * 1000000; r++) {
+    for (r = 0; r < total; r++) {
         int64_t n, d, q, m;
         uint64_t uq, um;
 
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
             bad++;
         sum = sum * 1000003 + (uint64_t)q + (uint64_t)m * 3 + uq * 5 + um * 7;
     }
-    printf("divisions %ld checksum %016llx identity %s\n", iter * 1000000,
+    printf("divisions %lld checksum %016llx identity %s\n", total,
            (unsigned long long)sum, bad ? "BROKEN" : "ok");
     return bad ? 1 : 0;
 }

@@ -2,8 +2,10 @@
  * fault_null: a store to address 0 must kill the program with SIGSEGV, as on
  * Linux. Exercises the translator's fault path (a host fault inside
  * translated code becomes a precise guest trap) and the kernel's default
- * action for SIGSEGV. The pointer is volatile so that gcc cannot see the
- * null dereference and replace it with a ud2 (it does that at -O2).
+ * action for SIGSEGV. Both the pointer and what it points to are volatile:
+ * with a plain pointer gcc sees the null dereference and turns it into a
+ * ud2 (SIGILL), and with only `int *volatile p` its points-to analysis
+ * still knows p points nowhere and deletes the store.
  *
  * Usage: fault_null        (prints one line, then dies by SIGSEGV)
  */
@@ -11,7 +13,7 @@
 
 int main(void)
 {
-    int *volatile p = 0;
+    volatile int *volatile p = 0;
 
     printf("about to fault\n");
     fflush(stdout);

@@ -7,8 +7,8 @@
  * translator must keep as guest state across system calls and host code.
  * Results are printed exactly, with %a.
  *
- * Usage: fp_sse [ITER]     (ITER passes over the vector loops; default 20;
- *                           about 25000 run for a second natively)
+ * Usage: fp_sse [ITER]     (ITER passes over the vector loops; default 1000;
+ *                           about 3000000 run for a second natively)
  */
 #include <emmintrin.h>
 #include <fenv.h>
@@ -50,7 +50,7 @@ static double ddot(const double *x, const double *y)
 
 int main(int argc, char **argv)
 {
-    long iter = argc > 1 ? atol(argv[1]) : 20, r;
+    long iter = argc > 1 ? atol(argv[1]) : 1000, r;
     volatile double vzero = 0.0, vone = 1.0, vthree = 3.0, vtiny = 0x1p-1022;
     volatile float fone = 1.0f, fthree = 3.0f;
     static const int modes[] = { FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO };

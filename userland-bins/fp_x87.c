@@ -9,7 +9,7 @@
  * %.18Lg and as its 80 bits in hex (sign+exponent:mantissa).
  *
  * Usage: fp_x87 [ITER]     (series of ITER*100000 terms; default 1;
- *                           about 300 run for a second natively)
+ *                           about 55 run for a second natively)
  */
 #include <fenv.h>
 #include <float.h>

@@ -11,7 +11,7 @@
  * is ever raised).
  *
  * Usage: setjmp [ITER]     (ITER*100000 jumps in the loop; default 1;
- *                           about 100 run for a second natively)
+ *                           about 1700 run for a second natively)
  */
 #include <setjmp.h>
 #include <signal.h>

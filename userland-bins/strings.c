@@ -13,7 +13,7 @@
  * blocks and must never fault past the end of a string.
  *
  * Usage: strings [ITER]    (runs everything ITER times; default 1;
- *                           about 10 run for a second natively)
+ *                           about 15 run for a second natively)
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -366,8 +366,9 @@ static void run_all(void)
             for (da = 0; da < NSOME; da++) {
                 test_copy_set(n, sa, some_align[da]);
                 test_move(n, sa, some_align[da]);
-                test_compare(n, sa, some_align[da]);
             }
+            for (da = 0; da < NFEW; da++)
+                test_compare(n, sa, few_align[da]);
             test_search(n, sa);
             test_strstr(n, sa);
         }
@@ -378,7 +379,8 @@ static void run_all(void)
             for (da = 0; da < NFEW; da++) {
                 test_copy_set(n, few_align[sa], few_align[da]);
                 test_move(n, few_align[sa], few_align[da]);
-                test_compare(n, few_align[sa], few_align[da]);
+                if (n <= 4096 || da == sa || da == 0)
+                    test_compare(n, few_align[sa], few_align[da]);
             }
             test_search(n, few_align[sa]);
             if (n <= 4096 || sa == 0)

@@ -130,9 +130,6 @@ mod tests {
         assert_eq!(Errno::from_host(2), Errno::ENOENT);
         assert_eq!(Errno::from_host(38), Errno::ENOSYS);
         assert_eq!(Errno::from_host(9999), Errno::EIO);
-        assert_eq!(
-            Errno::from(std::io::Error::from_raw_os_error(13)),
-            Errno::EACCES
-        );
+        assert_eq!(Errno::from(std::io::Error::from_raw_os_error(13)), Errno::EACCES);
     }
 }

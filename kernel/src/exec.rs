@@ -76,40 +76,24 @@ pub struct Image {
 }
 
 /// Load the ELF file `path` into `g` and build its stack.
-pub fn load(
-    g: &mut Guest,
-    path: &Path,
-    argv: &[Vec<u8>],
-    envp: &[Vec<u8>],
-    ids: [u32; 4],
-) -> Result<Image, ExecError> {
+pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids: [u32; 4]) -> Result<Image, ExecError> {
     let file = std::fs::read(path).map_err(ExecError::Io)?;
     let elf = Elf::parse(&file).map_err(ExecError::Elf)?;
     if elf.interp(&file).is_some() {
         return Err(ExecError::Dynamic);
     }
-    let bias = if elf.e_type == vx_core::elf::ET_DYN {
-        DYN_BASE
-    } else {
-        0
-    };
+    let bias = if elf.e_type == vx_core::elf::ET_DYN { DYN_BASE } else { 0 };
 
     // Union of protections per page over all segments, so pages shared by
     // two segments get both.
-    let loads: Vec<_> = elf
-        .phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.memsz > 0)
-        .collect();
+    let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.memsz > 0).collect();
     let mut pages: std::collections::BTreeMap<u32, u8> = std::collections::BTreeMap::new();
     let mut end = 0u64;
     for p in &loads {
         let start = (p.vaddr.wrapping_add(bias)) & !(PAGE - 1);
         let stop = page_up(p.vaddr as u64 + bias as u64 + p.memsz as u64);
         if stop > STACK_TOP as u64 - STACK_SIZE as u64 {
-            return Err(ExecError::Elf(ElfError::Malformed(
-                "segment overlaps the stack",
-            )));
+            return Err(ExecError::Elf(ElfError::Malformed("segment overlaps the stack")));
         }
         let mut a = start as u64;
         while a < stop {
@@ -120,8 +104,7 @@ pub fn load(
         end = end.max(stop);
     }
     for (&a, _) in pages.iter() {
-        g.map_anon(a, PAGE as u64, pf::READ | pf::WRITE)
-            .map_err(ExecError::Memory)?;
+        g.map_anon(a, PAGE as u64, pf::READ | pf::WRITE).map_err(ExecError::Memory)?;
     }
     for p in &loads {
         let data = &file[p.offset as usize..p.offset as usize + p.filesz as usize];
@@ -144,8 +127,7 @@ pub fn load(
 
     // The stack.
     let stack_low = STACK_TOP - STACK_SIZE;
-    g.map_anon(stack_low, STACK_SIZE as u64, pf::READ | pf::WRITE)
-        .map_err(ExecError::Memory)?;
+    g.map_anon(stack_low, STACK_SIZE as u64, pf::READ | pf::WRITE).map_err(ExecError::Memory)?;
     let mut sp = STACK_TOP;
     let mut put = |g: &mut Guest, sp: &mut u32, bytes: &[u8]| -> u32 {
         *sp -= bytes.len() as u32;
@@ -217,10 +199,7 @@ pub fn load(
     st.regs[ESP] = sp;
     st.eip = elf.entry.wrapping_add(bias);
     st.eflags = 0x202;
-    Ok(Image {
-        mm: Mm::new(end as u32),
-        entry: elf.entry.wrapping_add(bias),
-    })
+    Ok(Image { mm: Mm::new(end as u32), entry: elf.entry.wrapping_add(bias) })
 }
 
 /// Fill `buf` from the host's random source.

@@ -13,11 +13,7 @@ pub enum Object {
     /// A host file opened read-only.
     File(File),
     /// A host directory; `pos` counts entries already returned.
-    Dir {
-        path: PathBuf,
-        file: File,
-        pos: usize,
-    },
+    Dir { path: PathBuf, file: File, pos: usize },
     /// One of the host's standard streams, by host descriptor number.
     Stdio(File, i32),
 }
@@ -63,14 +59,7 @@ impl FdTable {
             };
             match dup {
                 Ok(f) => {
-                    t.install_at(
-                        n as usize,
-                        OpenFile {
-                            obj: Object::Stdio(f, n),
-                            flags,
-                        },
-                        false,
-                    );
+                    t.install_at(n as usize, OpenFile { obj: Object::Stdio(f, n), flags }, false);
                 }
                 Err(_) => t.fds.push(None),
             }
@@ -82,10 +71,7 @@ impl FdTable {
         if self.fds.len() <= n {
             self.fds.resize_with(n + 1, || None);
         }
-        self.fds[n] = Some(Fd {
-            file: std::rc::Rc::new(std::cell::RefCell::new(f)),
-            cloexec,
-        });
+        self.fds[n] = Some(Fd { file: std::rc::Rc::new(std::cell::RefCell::new(f)), cloexec });
     }
 
     /// Install an open file at the lowest free descriptor at or above `min`.
@@ -99,23 +85,15 @@ impl FdTable {
     }
 
     fn lowest_free(&self, min: usize) -> usize {
-        (min..)
-            .find(|&i| self.fds.get(i).is_none_or(|f| f.is_none()))
-            .unwrap()
+        (min..).find(|&i| self.fds.get(i).is_none_or(|f| f.is_none())).unwrap()
     }
 
     pub fn get(&self, fd: u32) -> SysResult<&Fd> {
-        self.fds
-            .get(fd as usize)
-            .and_then(|f| f.as_ref())
-            .ok_or(Errno::EBADF)
+        self.fds.get(fd as usize).and_then(|f| f.as_ref()).ok_or(Errno::EBADF)
     }
 
     pub fn get_mut(&mut self, fd: u32) -> SysResult<&mut Fd> {
-        self.fds
-            .get_mut(fd as usize)
-            .and_then(|f| f.as_mut())
-            .ok_or(Errno::EBADF)
+        self.fds.get_mut(fd as usize).and_then(|f| f.as_mut()).ok_or(Errno::EBADF)
     }
 
     pub fn close(&mut self, fd: u32) -> SysResult<u32> {
@@ -202,13 +180,9 @@ impl OpenFile {
             _ => return Err(Errno::EINVAL),
         };
         match &mut self.obj {
-            Object::File(f) | Object::Stdio(f, _) => f.seek(pos).map_err(|e| {
-                if e.raw_os_error() == Some(libc::EINVAL) {
-                    Errno::EINVAL
-                } else {
-                    e.into()
-                }
-            }),
+            Object::File(f) | Object::Stdio(f, _) => {
+                f.seek(pos).map_err(|e| if e.raw_os_error() == Some(libc::EINVAL) { Errno::EINVAL } else { e.into() })
+            }
             Object::Dir { pos: p, .. } => {
                 if let SeekFrom::Start(0) = pos {
                     *p = 0;
@@ -222,9 +196,7 @@ impl OpenFile {
 
     pub fn metadata(&self) -> SysResult<std::fs::Metadata> {
         match &self.obj {
-            Object::File(f) | Object::Stdio(f, _) | Object::Dir { file: f, .. } => {
-                Ok(f.metadata()?)
-            }
+            Object::File(f) | Object::Stdio(f, _) | Object::Dir { file: f, .. } => Ok(f.metadata()?),
         }
     }
 

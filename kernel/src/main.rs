@@ -18,11 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "vxos",
-    version,
-    about = "Run unmodified i386 Linux programs in a user-level kernel"
-)]
+#[command(name = "vxos", version, about = "Run unmodified i386 Linux programs in a user-level kernel")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -52,12 +48,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run {
-            stats,
-            trace,
-            program,
-            args,
-        } => std::process::exit(run(stats, trace, program, args)),
+        Cmd::Run { stats, trace, program, args } => std::process::exit(run(stats, trace, program, args)),
         Cmd::Syscalls => {
             for e in syscall::list() {
                 let s = match e.support {
@@ -88,10 +79,14 @@ fn run(stats: bool, trace: Option<String>, program: PathBuf, args: Vec<OsString>
             return e.exit_status();
         }
     };
-    p.trace = trace
-        .as_deref()
-        .is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
+    p.trace = trace.as_deref().is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
     let status = p.run();
+    if let Some(path) = std::env::var_os("VXOS_DUMP_CODE") {
+        let (code, blocks) = p.guest.dump_code();
+        let _ = std::fs::write(&path, code);
+        let list: String = blocks.iter().map(|(h, e)| format!("{h:x} {e:x}\n")).collect();
+        let _ = std::fs::write(std::path::Path::new(&path).with_extension("blocks"), list);
+    }
     if stats {
         print_stats(&p, status);
     }

@@ -43,18 +43,14 @@ pub struct Mm {
 
 impl Mm {
     pub fn new(brk_start: u32) -> Mm {
-        Mm {
-            brk_start,
-            brk: brk_start,
-        }
+        Mm { brk_start, brk: brk_start }
     }
 
     fn free(g: &Guest, addr: u32, len: u64) -> bool {
         if addr as u64 + len > STACK_TOP as u64 - STACK_SIZE as u64 + 1 && addr < STACK_TOP {
             return false;
         }
-        (0..len / PAGE as u64)
-            .all(|i| g.window().page_flags(addr + (i as u32) * PAGE) & pf::MAPPED == 0)
+        (0..len / PAGE as u64).all(|i| g.window().page_flags(addr + (i as u32) * PAGE) & pf::MAPPED == 0)
     }
 
     /// Find a free range of `len` bytes, top-down from MMAP_BASE.
@@ -109,9 +105,7 @@ impl Mm {
             if new_end > MMAP_BASE as u64 || !Self::free(g, old_end as u32, len) {
                 return self.brk;
             }
-            if g.map_anon(old_end as u32, len, pf::READ | pf::WRITE)
-                .is_err()
-            {
+            if g.map_anon(old_end as u32, len, pf::READ | pf::WRITE).is_err() {
                 return self.brk;
             }
         } else if new_end < old_end {

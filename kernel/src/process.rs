@@ -68,11 +68,7 @@ fn default_ignored(sig: u32) -> bool {
 
 impl Process {
     /// Load `path` as a new process with `argv` and `envp`.
-    pub fn spawn(
-        path: &std::path::Path,
-        argv: &[Vec<u8>],
-        envp: &[Vec<u8>],
-    ) -> Result<Process, ExecError> {
+    pub fn spawn(path: &std::path::Path, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Process, ExecError> {
         let mut guest = Guest::new().map_err(ExecError::Memory)?;
         let ids = [
             rustix::process::getuid().as_raw(),
@@ -151,10 +147,6 @@ impl Process {
             return Err(Errno::ENOENT);
         }
         let path = std::path::Path::new(std::ffi::OsStr::from_bytes(p));
-        Ok(if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.cwd.join(path)
-        })
+        Ok(if path.is_absolute() { path.to_path_buf() } else { self.cwd.join(path) })
     }
 }

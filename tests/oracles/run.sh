@@ -12,7 +12,8 @@
 #                 that the native output is deterministic on this host
 #
 # Environment: VXOS (default target/release/vxos; run as `$VXOS run PROGRAM`),
-# ORACLE_TIMEOUT (seconds for one run, default 60; test-i386-fprem gets 10x).
+# ORACLE_TIMEOUT (seconds for one run, default 60; test-i386-fprem gets 10x),
+# ORACLE_NATIVE_TUNABLES (GLIBC_TUNABLES for the native run; see below).
 #
 # A test passes when its stdout and exit status (128+N for a signal N) under
 # vxos are those of the native run; for tests that report on stderr
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
     --all) all=1 ;;
     --no-fetch) fetch=0 ;;
     --selfcheck) selfcheck=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -57,6 +58,13 @@ if [ "$selfcheck" = 0 ] && [ ! -x "$vxos" ]; then
   exit 2
 fi
 command -v timeout >/dev/null || { echo "run.sh: needs timeout(1) (coreutils)" >&2; exit 2; }
+
+# The native run sees the host CPU, the guest sees vxos's cpuid, which hides
+# AVX/AVX2/FMA/BMI/AVX-512/XSAVE (vx-core/src/cpuid.rs). glibc picks its ifunc
+# variants by cpuid, and some differ in results: fmaf's NaN payloads with FMA
+# vs without (float_madds). So the native run gets glibc's hwcaps tunable
+# masking those features: the reference is what a CPU like the guest's gives.
+native_tunables=${ORACLE_NATIVE_TUNABLES-glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-BMI1,-BMI2,-LZCNT,-XSAVE,-XSAVEC,-AVX512F,-AVX512CD,-AVX512BW,-AVX512DQ,-AVX512VL,-AVX512ER,-AVX512PF}
 
 # Tests whose verdict is printed on stderr: compare stdout and stderr together.
 with_stderr=" faultstatus ssse3_misaligned "
@@ -127,9 +135,9 @@ for t in "${tests[@]}"; do
     continue
   fi
   rm -f "$work/$t".*
-  run_one "$t" native "$bin/$t"; nst=$status
+  run_one "$t" native env GLIBC_TUNABLES="$native_tunables" "$bin/$t"; nst=$status
   if [ "$selfcheck" = 1 ]; then
-    run_one "$t" vxos "$bin/$t"; vst=$status; other="second native run"
+    run_one "$t" vxos env GLIBC_TUNABLES="$native_tunables" "$bin/$t"; vst=$status; other="second native run"
   else
     run_one "$t" vxos "$vxos" run "$bin/$t"; vst=$status; other="vxos"
   fi
@@ -150,13 +158,14 @@ for t in "${tests[@]}"; do
     echo "FAIL $t ($why)"
     fail=$((fail + 1))
     if [ "$verbose" = 1 ]; then
-      {
-        diff -u --label "$t (native)" --label "$t ($other)" "$work/$t.native" "$work/$t.vxos"
-        if [ -s "$work/$t.vxos.err" ]; then
-          echo "--- stderr ($other), last lines:"
-          tail -n 10 "$work/$t.vxos.err"
-        fi
-      } | head -n 40 | sed 's/^/    /'
+      # A guest killed by a signal loses its unflushed stdout (a file is
+      # block-buffered), so the diff ends before the faulting instruction.
+      diff -u --label "$t (native)" --label "$t ($other)" "$work/$t.native" "$work/$t.vxos" |
+        head -n 40 | sed 's/^/    /'
+      if [ -s "$work/$t.vxos.err" ]; then
+        echo "    --- stderr ($other), last lines:"
+        tail -n 5 "$work/$t.vxos.err" | sed 's/^/    /'
+      fi
     fi
   fi
 done

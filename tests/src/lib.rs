@@ -9,10 +9,7 @@ use std::sync::OnceLock;
 
 /// Return the workspace root.
 pub fn top() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Return the release vxos binary, building it once if needed.
@@ -43,10 +40,7 @@ pub fn bins() -> PathBuf {
                 .arg(top().join("userland-bins/build.sh"))
                 .status()
                 .expect("run userland-bins/build.sh");
-            assert!(
-                st.success(),
-                "userland-bins/build.sh failed (is gcc-multilib installed? run scripts/setup.sh)"
-            );
+            assert!(st.success(), "userland-bins/build.sh failed (is gcc-multilib installed? run scripts/setup.sh)");
             top().join("build/bin")
         })
         .clone()
@@ -55,11 +49,7 @@ pub fn bins() -> PathBuf {
 /// Return Debian's busybox-static (i386) unpacked by scripts/setup.sh.
 pub fn busybox() -> PathBuf {
     let p = top().join("build/rootfs/bin/busybox");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run scripts/setup.sh", p.display());
     p
 }
 
@@ -82,24 +72,13 @@ pub struct Outcome {
 impl Outcome {
     fn from(o: Output) -> Outcome {
         use std::os::unix::process::ExitStatusExt;
-        let status = o
-            .status
-            .code()
-            .unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0));
-        Outcome {
-            stdout: o.stdout,
-            stderr: o.stderr,
-            status,
-        }
+        let status = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0));
+        Outcome { stdout: o.stdout, stderr: o.stderr, status }
     }
 }
 
 fn prepared(mut c: Command, dir: &Path, stdin: Option<&Path>) -> Command {
-    c.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("LANG", "C")
-        .env("HOME", "/")
-        .current_dir(dir);
+    c.env_clear().env("PATH", "/usr/bin:/bin").env("LANG", "C").env("HOME", "/").current_dir(dir);
     c.stdin(match stdin {
         Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
         None => Stdio::null(),
@@ -111,10 +90,7 @@ fn prepared(mut c: Command, dir: &Path, stdin: Option<&Path>) -> Command {
 pub fn native(prog: &Path, args: &[&str], dir: &Path, stdin: Option<&Path>) -> Outcome {
     let mut c = prepared(Command::new(prog), dir, stdin);
     c.args(args);
-    Outcome::from(
-        c.output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", prog.display())),
-    )
+    Outcome::from(c.output().unwrap_or_else(|e| panic!("run {}: {e}", prog.display())))
 }
 
 /// Run `prog args` under `vxos run`.
@@ -150,10 +126,7 @@ pub fn same(prog: &Path, args: &[&str], dir: &Path, stdin: Option<&Path>) -> Out
 /// pseudo-random bytes, once.
 pub fn data_file(name: &str, size: usize) -> PathBuf {
     let p = scratch("data").join(name);
-    if p.metadata()
-        .map(|m| m.len() as usize == size)
-        .unwrap_or(false)
-    {
+    if p.metadata().map(|m| m.len() as usize == size).unwrap_or(false) {
         return p;
     }
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ size as u64;
@@ -172,9 +145,7 @@ pub fn data_file(name: &str, size: usize) -> PathBuf {
             }
         } else {
             line += 1;
-            out.extend_from_slice(
-                format!("{} line {} value {}\n", x % 1000, line, x >> 40).as_bytes(),
-            );
+            out.extend_from_slice(format!("{} line {} value {}\n", x % 1000, line, x >> 40).as_bytes());
         }
     }
     out.truncate(size);

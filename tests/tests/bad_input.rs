@@ -7,20 +7,14 @@ use vxos_tests::*;
 
 fn run(path: &std::path::Path) -> (i32, String) {
     let o = Command::new(vxos()).arg("run").arg(path).output().unwrap();
-    (
-        o.status.code().expect("vxos exited by a signal"),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (o.status.code().expect("vxos exited by a signal"), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 #[test]
 fn missing_program() {
     let (st, err) = run(std::path::Path::new("/no/such/program"));
     assert_eq!(st, 127);
-    assert!(
-        err.contains("/no/such/program") && err.lines().count() == 1,
-        "{err}"
-    );
+    assert!(err.contains("/no/such/program") && err.lines().count() == 1, "{err}");
 }
 
 #[test]
@@ -31,11 +25,7 @@ fn not_elf_and_malformed() {
         ("text", b"just some text\n".to_vec(), "not an ELF"),
         ("empty", Vec::new(), "not an ELF"),
         ("truncated-header", hello[..40].to_vec(), "malformed"),
-        (
-            "truncated-body",
-            hello[..hello.len() / 3].to_vec(),
-            "malformed",
-        ),
+        ("truncated-body", hello[..hello.len() / 3].to_vec(), "malformed"),
         ("x86-64", std::fs::read("/bin/true").unwrap(), "not an i386"),
     ];
     for (name, bytes, why) in cases {
@@ -43,10 +33,7 @@ fn not_elf_and_malformed() {
         std::fs::write(&p, bytes).unwrap();
         let (st, err) = run(&p);
         assert_eq!(st, 126, "{name}: {err}");
-        assert!(
-            err.contains(name) && err.contains(why) && err.lines().count() == 1,
-            "{name}: {err}"
-        );
+        assert!(err.contains(name) && err.contains(why) && err.lines().count() == 1, "{name}: {err}");
     }
 }
 
@@ -72,15 +59,7 @@ fn random_garbage_elves_never_crash_vxos() {
         }
         let p = d.join(format!("fuzzed-{i}"));
         std::fs::write(&p, &f).unwrap();
-        let o = Command::new(vxos())
-            .arg("run")
-            .arg(&p)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            o.status.code().is_some(),
-            "vxos died by a signal on fuzzed-{i}"
-        );
+        let o = Command::new(vxos()).arg("run").arg(&p).stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(o.status.code().is_some(), "vxos died by a signal on fuzzed-{i}");
     }
 }

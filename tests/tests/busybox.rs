@@ -41,14 +41,7 @@ fn sort_and_awk() {
     data_file("mixed-1m", 1 << 20);
     bb(&["sort", "mixed-1m"], None);
     bb(&["sort", "-n", "-r", "mixed-1m"], None);
-    bb(
-        &[
-            "awk",
-            "{ n[$1] += $5 } END { for (k in n) s += n[k] * k; print s, NR }",
-            "mixed-1m",
-        ],
-        None,
-    );
+    bb(&["awk", "{ n[$1] += $5 } END { for (k in n) s += n[k] * k; print s, NR }", "mixed-1m"], None);
 }
 
 #[test]

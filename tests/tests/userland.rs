@@ -56,13 +56,7 @@ fn strings() {
 #[test]
 fn faults_die_by_the_right_signal() {
     let b = bins();
-    for (p, sig) in [
-        ("fault_null", 11),
-        ("fault_div0", 8),
-        ("fault_ud2", 4),
-        ("fault_int3", 5),
-        ("fault_hlt", 11),
-    ] {
+    for (p, sig) in [("fault_null", 11), ("fault_div0", 8), ("fault_ud2", 4), ("fault_int3", 5), ("fault_hlt", 11)] {
         let out = same(&b.join(p), &[], &b, None);
         assert_eq!(out.status, 128 + sig, "{p}");
     }

@@ -42,21 +42,13 @@ pub(crate) struct HostPos {
 
 impl BlockIndex {
     fn new(rx: u64, size: u64) -> BlockIndex {
-        let z32 = |n| {
-            (0..n)
-                .map(|_| AtomicU32::new(0))
-                .collect::<Vec<_>>()
-                .into_boxed_slice()
-        };
+        let z32 = |n| (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice();
         BlockIndex {
             rx,
             size,
             starts: z32(MAX_BLOCKS),
             first_insn: z32(MAX_BLOCKS + 1),
-            insns: (0..MAX_INSNS)
-                .map(|_| AtomicU64::new(0))
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
+            insns: (0..MAX_INSNS).map(|_| AtomicU64::new(0)).collect::<Vec<_>>().into_boxed_slice(),
             nblocks: AtomicUsize::new(0),
             ninsns: AtomicUsize::new(0),
         }
@@ -118,10 +110,7 @@ impl BlockIndex {
             let p = self.insns[i].load(Ordering::Relaxed);
             let o = ((p >> 32) & 0xffff) as u32;
             if o <= rel {
-                best = Some(HostPos {
-                    eip: p as u32,
-                    swap: (p >> 48) as u16,
-                });
+                best = Some(HostPos { eip: p as u32, swap: (p >> 48) as u16 });
             } else {
                 break;
             }
@@ -154,8 +143,7 @@ struct BlockMeta {
     exits: Vec<ExitSite>,
     /// Chained jumps into this block: (block id, exit index).
     incoming: Vec<(usize, usize)>,
-    first_page: u32,
-    last_page: u32,
+    pages: Vec<u32>,
     valid: bool,
 }
 
@@ -221,10 +209,7 @@ impl CodeCache {
             }
             let slot = RANGES
                 .iter()
-                .position(|r| {
-                    r.compare_exchange(0, rx as u64, Ordering::AcqRel, Ordering::Relaxed)
-                        .is_ok()
-                })
+                .position(|r| r.compare_exchange(0, rx as u64, Ordering::AcqRel, Ordering::Relaxed).is_ok())
                 .ok_or_else(|| io::Error::other("too many code caches"))?;
             Ok(CodeCache {
                 fd,
@@ -243,9 +228,7 @@ impl CodeCache {
 
     /// Return the host entry of the valid block for `eip`, if any.
     pub(crate) fn lookup(&self, eip: u32) -> Option<u64> {
-        self.map
-            .get(&eip)
-            .map(|&b| self.rx as u64 + self.blocks[b].host as u64)
+        self.map.get(&eip).map(|&b| self.rx as u64 + self.blocks[b].host as u64)
     }
 
     /// Tell whether a block can be added without a flush.
@@ -256,7 +239,7 @@ impl CodeCache {
     /// Place a translated block; return its host entry. With `register`
     /// false the block is reachable only through the returned address.
     pub(crate) fn insert(&mut self, b: Block, register: bool) -> u64 {
-        let host = (self.used + 15) & !15;
+        let host = (self.used + 63) & !63;
         // SAFETY: `has_room` was checked by the caller; we write into the
         // RW view inside the mapping.
         unsafe {
@@ -271,13 +254,12 @@ impl CodeCache {
             host: host as u32,
             exits: b.exits,
             incoming: Vec::new(),
-            first_page: b.first_page,
-            last_page: b.last_page,
+            pages: b.pages.clone(),
             valid: register,
         });
         if register {
             self.map.insert(b.eip, id);
-            for p in b.first_page..=b.last_page {
+            for &p in &b.pages {
                 self.pages.entry(p).or_default().push(id);
             }
         }
@@ -289,10 +271,7 @@ impl CodeCache {
         // SAFETY: `site` is a 4-byte aligned rel32 field inside the cache;
         // an aligned 4-byte store is atomic for concurrent instruction fetch.
         unsafe {
-            (self.rw.add(site) as *mut AtomicU32)
-                .as_ref()
-                .unwrap()
-                .store(rel as u32, Ordering::Release);
+            (self.rw.add(site) as *mut AtomicU32).as_ref().unwrap().store(rel as u32, Ordering::Release);
         }
     }
 
@@ -314,11 +293,7 @@ impl CodeCache {
         if !fb.valid {
             return;
         }
-        let Some(k) = fb
-            .exits
-            .iter()
-            .position(|e| fb.host + e.site == site && e.target == target)
-        else {
+        let Some(k) = fb.exits.iter().position(|e| fb.host + e.site == site && e.target == target) else {
             return;
         };
         let to_host = self.blocks[to].host as usize;
@@ -346,15 +321,11 @@ impl CodeCache {
             for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
                 let fb = &self.blocks[from];
                 if fb.valid {
-                    let (site, stub) = (
-                        (fb.host + fb.exits[k].site) as usize,
-                        (fb.host + fb.exits[k].stub) as usize,
-                    );
+                    let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
                     self.write_rel32(site, stub);
                 }
             }
-            let (a, b) = (self.blocks[id].first_page, self.blocks[id].last_page);
-            for p in a..=b {
+            for p in std::mem::take(&mut self.blocks[id].pages) {
                 if p != page {
                     if let Some(v) = self.pages.get_mut(&p) {
                         v.retain(|&x| x != id);
@@ -363,6 +334,15 @@ impl CodeCache {
             }
         }
         eips
+    }
+
+    /// Return a copy of the code and (host offset, guest eip) of each block,
+    /// for debugging and teaching tools.
+    pub(crate) fn dump(&self) -> (Vec<u8>, Vec<(u32, u32)>) {
+        let mut code = vec![0u8; self.used];
+        // SAFETY: reading the initialised part of our own RW mapping.
+        unsafe { std::ptr::copy_nonoverlapping(self.rw, code.as_mut_ptr(), self.used) };
+        (code, self.blocks.iter().map(|b| (b.host, b.eip)).collect())
     }
 
     /// Pages that hold translated code.

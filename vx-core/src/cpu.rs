@@ -185,11 +185,7 @@ impl Vcpu {
         if mem == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let v = Vcpu {
-            mem: mem as *mut u8,
-            len,
-            poll: Arc::new(AtomicU64::new(mem as u64)),
-        };
+        let v = Vcpu { mem: mem as *mut u8, len, poll: Arc::new(AtomicU64::new(mem as u64)) };
         let s = v.state_mut();
         s.win_base = win_base;
         s.eflags = 0x202;
@@ -227,9 +223,7 @@ impl Vcpu {
     }
 
     pub(crate) fn preempt_handle(&self) -> PreemptHandle {
-        PreemptHandle {
-            poll: self.poll.clone(),
-        }
+        PreemptHandle { poll: self.poll.clone() }
     }
 
     /// Disarm the poll page.
@@ -246,11 +240,7 @@ impl Vcpu {
         if s.use_wrgsbase == 0 {
             // SAFETY: sets this thread's GS base; host code never uses GS.
             unsafe {
-                libc::syscall(
-                    libc::SYS_arch_prctl,
-                    0x1001, /* ARCH_SET_GS */
-                    s.win_base,
-                );
+                libc::syscall(libc::SYS_arch_prctl, 0x1001 /* ARCH_SET_GS */, s.win_base);
             }
         }
         s.exit_reason = 0;

@@ -8,8 +8,7 @@ pub fn host_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     [r.eax, r.ebx, r.ecx, r.edx]
 }
 
-const L1_ECX: u32 =
-    1 << 0 | 1 << 1 | 1 << 3 | 1 << 9 | 1 << 19 | 1 << 20 | 1 << 22 | 1 << 23 | 1 << 25 | 1 << 30;
+const L1_ECX: u32 = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 9 | 1 << 19 | 1 << 20 | 1 << 22 | 1 << 23 | 1 << 25 | 1 << 30;
 const L1_EDX_DROP: u32 = 1 << 11; // SEP: no sysenter
 const L7_EBX: u32 = 1 << 9 | 1 << 18 | 1 << 29; // ERMS, RDSEED, SHA
 const L7_EDX: u32 = 1 << 4; // FSRM

@@ -134,13 +134,7 @@ impl Elf {
         if !phdrs.iter().any(|p| p.p_type == PT_LOAD) {
             return Err(ElfError::Malformed("no loadable segment"));
         }
-        Ok(Elf {
-            e_type,
-            entry,
-            phoff,
-            phentsize,
-            phdrs,
-        })
+        Ok(Elf { e_type, entry, phoff, phentsize, phdrs })
     }
 
     /// Return the interpreter path if the file asks for one.

@@ -35,11 +35,7 @@ pub struct Emitter {
 
 impl Emitter {
     pub fn new() -> Emitter {
-        Emitter {
-            code: Vec::with_capacity(1024),
-            exits: Vec::new(),
-            enc: Encoder::new(64),
-        }
+        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), enc: Encoder::new(64) }
     }
 
     pub fn off(&self) -> u32 {
@@ -56,9 +52,7 @@ impl Emitter {
 
     /// Encode one iced instruction (not RIP-relative).
     pub fn ins(&mut self, ins: &Instruction) -> Result<(), String> {
-        self.enc
-            .encode(ins, 0)
-            .map_err(|e| format!("{e}: {ins:?}"))?;
+        self.enc.encode(ins, 0).map_err(|e| format!("{e}: {ins:?}"))?;
         let b = self.enc.take_buffer();
         self.code.extend_from_slice(&b);
         Ok(())
@@ -112,10 +106,25 @@ impl Emitter {
     }
 
     fn align_for(&mut self, opcode_len: usize) {
-        // Keep rel32 fields 4-byte aligned so patching is one aligned store.
-        while !(self.code.len() + opcode_len).is_multiple_of(4) {
+        // Blocks start 64-byte aligned; keep each rel32 field inside one
+        // cache line so patching it is a single atomic store.
+        while (self.code.len() + opcode_len) % 64 > 60 {
             self.code.push(0x90);
         }
+    }
+
+    /// A jump to host offset `to` inside this block.
+    pub fn jmp_local(&mut self, to: u32) {
+        self.code.push(0xe9);
+        let rel = to.wrapping_sub(self.off() + 4);
+        self.u32(rel);
+    }
+
+    /// A conditional jump to host offset `to` inside this block.
+    pub fn jcc_local(&mut self, cc: u8, to: u32) {
+        self.bytes(&[0x0f, 0x80 | cc]);
+        let rel = to.wrapping_sub(self.off() + 4);
+        self.u32(rel);
     }
 
     /// A chainable `jmp` to guest `target`.
@@ -124,11 +133,7 @@ impl Emitter {
         self.code.push(0xe9);
         let site = self.off();
         self.u32(0);
-        self.exits.push(ExitSite {
-            site,
-            stub: 0,
-            target,
-        });
+        self.exits.push(ExitSite { site, stub: 0, target });
     }
 
     /// A chainable `jcc` (condition code `cc`) to guest `target`.
@@ -137,11 +142,7 @@ impl Emitter {
         self.bytes(&[0x0f, 0x80 | cc]);
         let site = self.off();
         self.u32(0);
-        self.exits.push(ExitSite {
-            site,
-            stub: 0,
-            target,
-        });
+        self.exits.push(ExitSite { site, stub: 0, target });
     }
 
     /// Jump to the guest address in r13d through the indirect-branch table.

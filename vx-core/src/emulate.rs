@@ -17,11 +17,7 @@ const SF: u32 = 0x80;
 const OF: u32 = 0x800;
 
 fn gp() -> Option<Trap> {
-    Some(Trap::Signal {
-        signo: libc::SIGSEGV,
-        code: si::SI_KERNEL,
-        addr: 0,
-    })
+    Some(Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 })
 }
 
 fn reg_num(r: Register) -> usize {
@@ -109,12 +105,7 @@ pub(crate) fn step(g: &mut Guest) -> Option<Trap> {
 }
 
 fn mem_fault(e: crate::window::MemFault, write: bool) -> Option<Trap> {
-    Some(Trap::PageFault {
-        addr: e.addr,
-        write,
-        exec: false,
-        mapped: e.mapped,
-    })
+    Some(Trap::PageFault { addr: e.addr, write, exec: false, mapped: e.mapped })
 }
 
 fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
@@ -138,11 +129,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             let mut f = fl & !(CF | AF | ZF | SF | PF | OF);
             let sub = code == Code::Das;
             if (al & 0xf) > 9 || fl & AF != 0 {
-                a = if sub {
-                    a.wrapping_sub(6)
-                } else {
-                    a.wrapping_add(6)
-                } & 0xff;
+                a = if sub { a.wrapping_sub(6) } else { a.wrapping_add(6) } & 0xff;
                 f |= AF;
                 if sub && old_al < 6 || !sub && old_al + 6 > 0xff {
                     f |= CF;
@@ -150,11 +137,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
                 f |= old_cf;
             }
             if old_al > 0x99 || old_cf != 0 {
-                a = if sub {
-                    a.wrapping_sub(0x60)
-                } else {
-                    a.wrapping_add(0x60)
-                } & 0xff;
+                a = if sub { a.wrapping_sub(0x60) } else { a.wrapping_add(0x60) } & 0xff;
                 f |= CF;
             }
             f |= szp8(a);
@@ -182,11 +165,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
         Code::Aam_imm8 => {
             let base = i.immediate8() as u32;
             if base == 0 {
-                return Some(Trap::Signal {
-                    signo: libc::SIGFPE,
-                    code: si::FPE_INTDIV,
-                    addr: st.eip,
-                });
+                return Some(Trap::Signal { signo: libc::SIGFPE, code: si::FPE_INTDIV, addr: st.eip });
             }
             let (h, l) = (al / base, al % base);
             set_reg(st, Register::AX, (h << 8) | l);
@@ -201,11 +180,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
         Code::Arpl_rm16_r16 | Code::Arpl_r32m16_r32 => {
             let src = get_reg(st, i.op1_register()) & 0xffff;
             if i.op0_kind() != OpKind::Register {
-                return Some(Trap::Signal {
-                    signo: libc::SIGILL,
-                    code: si::ILL_ILLOPN,
-                    addr: st.eip,
-                });
+                return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip });
             }
             let dst = get_reg(st, i.op0_register()) & 0xffff;
             if dst & 3 < src & 3 {
@@ -235,11 +210,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
                     idx as i32,
                 )
             } else {
-                (
-                    i16::from_le_bytes([b[0], b[1]]) as i32,
-                    i16::from_le_bytes([b[2], b[3]]) as i32,
-                    idx as i16 as i32,
-                )
+                (i16::from_le_bytes([b[0], b[1]]) as i32, i16::from_le_bytes([b[2], b[3]]) as i32, idx as i16 as i32)
             };
             if v < lo || v > hi {
                 return gp();
@@ -248,11 +219,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
         Code::Mov_Sreg_rm16 | Code::Mov_Sreg_r32m16 => {
             let seg = seg_of(i.op0_register());
             if seg == SEG_CS {
-                return Some(Trap::Signal {
-                    signo: libc::SIGILL,
-                    code: si::ILL_ILLOPN,
-                    addr: st.eip,
-                });
+                return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip });
             }
             let v = if i.op1_kind() == OpKind::Register {
                 get_reg(st, i.op1_register())
@@ -326,18 +293,13 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
         }
         Code::Enterd_imm16_imm8 | Code::Enterw_imm16_imm8 => {
             let (size, level) = (i.immediate16() as u32, (i.immediate8_2nd() & 31) as u32);
-            let w: u32 = if code == Code::Enterd_imm16_imm8 {
-                4
-            } else {
-                2
-            };
+            let w: u32 = if code == Code::Enterd_imm16_imm8 { 4 } else { 2 };
             let mut esp = st.regs[ESP];
             let mut ebp = st.regs[EBP];
-            let push =
-                |g: &mut Guest, esp: &mut u32, v: u32| -> Result<(), crate::window::MemFault> {
-                    *esp = esp.wrapping_sub(w);
-                    g.write(*esp, &v.to_le_bytes()[..w as usize])
-                };
+            let push = |g: &mut Guest, esp: &mut u32, v: u32| -> Result<(), crate::window::MemFault> {
+                *esp = esp.wrapping_sub(w);
+                g.write(*esp, &v.to_le_bytes()[..w as usize])
+            };
             if let Err(e) = push(g, &mut esp, ebp) {
                 return mem_fault(e, true);
             }
@@ -386,8 +348,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             let st = g.cpu_mut();
             for (k, r) in [EDI, ESI, EBP, ESP, EBX, EDX, ECX, EAX].iter().enumerate() {
                 if *r != ESP {
-                    st.regs[*r] = (st.regs[*r] & 0xffff_0000)
-                        | u16::from_le_bytes([b[2 * k], b[2 * k + 1]]) as u32;
+                    st.regs[*r] = (st.regs[*r] & 0xffff_0000) | u16::from_le_bytes([b[2 * k], b[2 * k + 1]]) as u32;
                 }
             }
             st.regs[ESP] = esp.wrapping_add(16);
@@ -411,13 +372,7 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             st.eflags = (fl & !USER) | (u16::from_le_bytes(b) as u32 & USER);
             st.regs[ESP] = esp.wrapping_add(2);
         }
-        _ => {
-            return Some(Trap::Signal {
-                signo: libc::SIGILL,
-                code: si::ILL_ILLOPN,
-                addr: st.eip,
-            })
-        }
+        _ => return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip }),
     }
     None
 }

@@ -23,12 +23,7 @@ pub enum Trap {
     /// An access the window did not allow: `addr` is the guest address,
     /// `mapped` tells whether the page exists (SEGV_ACCERR) or not
     /// (SEGV_MAPERR). eip is the faulting instruction.
-    PageFault {
-        addr: u32,
-        write: bool,
-        exec: bool,
-        mapped: bool,
-    },
+    PageFault { addr: u32, write: bool, exec: bool, mapped: bool },
     /// A synchronous signal as i386 Linux would raise it; eip is where
     /// Linux reports it.
     Signal { signo: i32, code: i32, addr: u32 },
@@ -74,14 +69,7 @@ impl Guest {
         let cache = CodeCache::new()?;
         let vcpu = Vcpu::new(win.base())?;
         vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
-        Ok(Guest {
-            win,
-            cache,
-            vcpu,
-            info: InstructionInfoFactory::new(),
-            pending: None,
-            stats: GuestStats::default(),
-        })
+        Ok(Guest { win, cache, vcpu, info: InstructionInfoFactory::new(), pending: None, stats: GuestStats::default() })
     }
 
     /// Return the CPU state (registers, eip, eflags, segments, FPU).
@@ -102,10 +90,13 @@ impl Guest {
 
     /// Return the counters.
     pub fn stats(&self) -> GuestStats {
-        GuestStats {
-            cache: self.cache.stats,
-            ..self.stats
-        }
+        GuestStats { cache: self.cache.stats, ..self.stats }
+    }
+
+    /// Return the translated code and the (host offset, guest eip) of each
+    /// block in it, for debugging and teaching tools.
+    pub fn dump_code(&self) -> (Vec<u8>, Vec<(u32, u32)>) {
+        self.cache.dump()
     }
 
     /// Return a handle that makes `run` return `Trap::Preempted` soon.
@@ -234,17 +225,18 @@ impl Guest {
         if !self.cache.has_room(&b) {
             self.flush();
         }
-        let (first, last) = (b.first_page, b.last_page);
+        let pages = b.pages.clone();
         let h = self.cache.insert(b, true);
-        self.win.set_code(first, last, true);
+        for p in pages {
+            self.win.set_code(p, p, true);
+        }
         h
     }
 
     fn flush(&mut self) {
         self.cache.flush();
-        let pages: Vec<u32> = (0..(1u32 << 20))
-            .filter(|&p| self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0)
-            .collect();
+        let pages: Vec<u32> =
+            (0..(1u32 << 20)).filter(|&p| self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0).collect();
         for p in pages {
             self.win.set_code(p, p, false);
         }
@@ -283,10 +275,8 @@ impl Guest {
                     self.stats.misses += 1;
                     let h = self.entry_for(target);
                     let st = self.vcpu.state_mut();
-                    st.ind[(target & 0xffff) as usize] = IndEntry {
-                        neg_eip1: (target as u64 + 1).wrapping_neg(),
-                        host: h,
-                    };
+                    st.ind[(target & 0xffff) as usize] =
+                        IndEntry { neg_eip1: (target as u64 + 1).wrapping_neg(), host: h };
                     self.pending = Some(h);
                 }
                 exit::SYSCALL => {
@@ -305,33 +295,16 @@ impl Guest {
                     let (kind, next) = (st.exit_arg, st.next_eip);
                     let eip = st.eip;
                     return match kind {
-                        trap::ILL => Trap::Signal {
-                            signo: libc::SIGILL,
-                            code: si::ILL_ILLOPN,
-                            addr: eip,
-                        },
+                        trap::ILL => Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: eip },
                         trap::BRK => {
                             st.eip = next;
-                            Trap::Signal {
-                                signo: libc::SIGTRAP,
-                                code: si::SI_KERNEL,
-                                addr: 0,
-                            }
+                            Trap::Signal { signo: libc::SIGTRAP, code: si::SI_KERNEL, addr: 0 }
                         }
                         trap::FETCH => {
                             let mapped = self.win.page_flags(next) & pf::MAPPED != 0;
-                            Trap::PageFault {
-                                addr: next,
-                                write: false,
-                                exec: true,
-                                mapped,
-                            }
+                            Trap::PageFault { addr: next, write: false, exec: true, mapped }
                         }
-                        _ => Trap::Signal {
-                            signo: libc::SIGSEGV,
-                            code: si::SI_KERNEL,
-                            addr: 0,
-                        },
+                        _ => Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 },
                     };
                 }
                 exit::PREEMPT => {
@@ -356,18 +329,10 @@ impl Guest {
         match f.signo {
             libc::SIGSEGV | libc::SIGBUS => {
                 let Some(ga) = self.win.guest_addr_of(f.host_addr) else {
-                    return Some(Trap::Signal {
-                        signo: libc::SIGSEGV,
-                        code: si::SI_KERNEL,
-                        addr: 0,
-                    });
+                    return Some(Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 });
                 };
                 if f.signo == libc::SIGBUS {
-                    return Some(Trap::Signal {
-                        signo: libc::SIGBUS,
-                        code: f.code,
-                        addr: ga,
-                    });
+                    return Some(Trap::Signal { signo: libc::SIGBUS, code: f.code, addr: ga });
                 }
                 let write = f.err & 2 != 0;
                 let flags = self.win.page_flags(ga);
@@ -385,33 +350,12 @@ impl Guest {
                     return None;
                 }
                 let mapped = flags & pf::MAPPED != 0;
-                let addr = if f.host_addr >= self.win.base() + crate::window::GUEST_SIZE {
-                    ga
-                } else {
-                    ga
-                };
-                Some(Trap::PageFault {
-                    addr,
-                    write,
-                    exec: false,
-                    mapped,
-                })
+                let addr = if f.host_addr >= self.win.base() + crate::window::GUEST_SIZE { ga } else { ga };
+                Some(Trap::PageFault { addr, write, exec: false, mapped })
             }
-            libc::SIGFPE => Some(Trap::Signal {
-                signo: libc::SIGFPE,
-                code: f.code,
-                addr: eip,
-            }),
-            libc::SIGILL => Some(Trap::Signal {
-                signo: libc::SIGILL,
-                code: f.code,
-                addr: eip,
-            }),
-            s => Some(Trap::Signal {
-                signo: s,
-                code: f.code,
-                addr: eip,
-            }),
+            libc::SIGFPE => Some(Trap::Signal { signo: libc::SIGFPE, code: f.code, addr: eip }),
+            libc::SIGILL => Some(Trap::Signal { signo: libc::SIGILL, code: f.code, addr: eip }),
+            s => Some(Trap::Signal { signo: s, code: f.code, addr: eip }),
         }
     }
 }

@@ -70,11 +70,7 @@ pub(crate) fn ensure_altstack() {
                     0,
                 );
                 if p != libc::MAP_FAILED {
-                    let st = libc::stack_t {
-                        ss_sp: p,
-                        ss_flags: 0,
-                        ss_size: size,
-                    };
+                    let st = libc::stack_t { ss_sp: p, ss_flags: 0, ss_size: size };
                     libc::sigaltstack(&st, std::ptr::null_mut());
                 }
             }
@@ -102,8 +98,7 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_
     } else if old.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: calling the previous three-argument handler as it expects.
         unsafe {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                std::mem::transmute(h);
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = std::mem::transmute(h);
             f(sig, info, ctx);
         }
     } else {
@@ -178,11 +173,8 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
             err: g[libc::REG_ERR as usize] as u64,
         };
         let poll = g[libc::REG_R15 as usize] as u64 - 4096;
-        st.exit_reason = if sig == libc::SIGSEGV && addr >= poll && addr < poll + 4096 {
-            exit::PREEMPT
-        } else {
-            exit::FAULT
-        };
+        st.exit_reason =
+            if sig == libc::SIGSEGV && addr >= poll && addr < poll + 4096 { exit::PREEMPT } else { exit::FAULT };
         if pos.is_none() {
             // A fault in a stub or lookup sequence: a translator bug. Make it
             // a guest SIGSEGV at an unknown eip rather than crash the host.

@@ -16,8 +16,8 @@ use crate::emit::*;
 use crate::state::*;
 use crate::window::{pf, Window, PAGE_SHIFT, PAGE_SIZE};
 use iced_x86::{
-    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory,
-    MemoryOperand, Mnemonic, OpKind, Register,
+    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemoryOperand,
+    Mnemonic, OpKind, Register,
 };
 
 /// Maximum guest instructions in one block.
@@ -47,9 +47,9 @@ pub struct Block {
     /// values are exchanged at that point (see `sigfault.rs`).
     pub insns: Vec<(u32, u32, u16)>,
     pub exits: Vec<ExitSite>,
-    /// Guest pages the block's instructions were read from.
-    pub first_page: u32,
-    pub last_page: u32,
+    /// Guest pages the block's translation depends on (its instructions,
+    /// and code it inlined from elsewhere).
+    pub pages: Vec<u32>,
 }
 
 fn ren(r: Register) -> Register {
@@ -174,26 +174,11 @@ struct GMem {
 
 impl GMem {
     fn op(&self) -> MemoryOperand {
-        let size = if self.base == Register::None && self.index == Register::None {
-            4
-        } else {
-            1
-        };
-        MemoryOperand::new(
-            self.base,
-            self.index,
-            self.scale,
-            self.disp as i32 as i64,
-            size,
-            false,
-            Register::GS,
-        )
+        let size = if self.base == Register::None && self.index == Register::None { 4 } else { 1 };
+        MemoryOperand::new(self.base, self.index, self.scale, self.disp as i32 as i64, size, false, Register::GS)
     }
     fn plus(&self, d: u32) -> GMem {
-        GMem {
-            disp: self.disp.wrapping_add(d),
-            ..*self
-        }
+        GMem { disp: self.disp.wrapping_add(d), ..*self }
     }
     fn uses(&self, r: Register) -> bool {
         self.base == r || self.index == r
@@ -201,15 +186,12 @@ impl GMem {
 }
 
 fn r12m(disp: i32) -> GMem {
-    GMem {
-        base: Register::R12D,
-        index: Register::None,
-        scale: 1,
-        disp: disp as u32,
-    }
+    GMem { base: Register::R12D, index: Register::None, scale: 1, disp: disp as u32 }
 }
 
 struct Tx<'a> {
+    win: &'a Window,
+    extra_pages: Vec<u32>,
     e: Emitter,
     insns: Vec<(u32, u32, u16)>,
     info: &'a mut InstructionInfoFactory,
@@ -261,15 +243,7 @@ fn mk_mem_imm(code: Code, m: MemoryOperand, imm: u32) -> R<Instruction> {
 }
 
 fn lea32(dst: Register, m: GMem) -> R<Instruction> {
-    let op = MemoryOperand::new(
-        m.base,
-        m.index,
-        m.scale,
-        m.disp as i32 as i64,
-        1,
-        false,
-        Register::None,
-    );
+    let op = MemoryOperand::new(m.base, m.index, m.scale, m.disp as i32 as i64, 1, false, Register::None);
     mk2(Code::Lea_r32_m, dst, op)
 }
 
@@ -287,19 +261,12 @@ impl Tx<'_> {
     fn guest_mem(&mut self, g: &Instruction) -> R<GMem> {
         let base = ren(g.memory_base());
         let index = ren(g.memory_index());
-        if matches!(
-            base,
-            Register::BX | Register::BP | Register::SI | Register::DI
-        ) || matches!(index, Register::SI | Register::DI)
+        if matches!(base, Register::BX | Register::BP | Register::SI | Register::DI)
+            || matches!(index, Register::SI | Register::DI)
         {
             return Err("16-bit addressing".into());
         }
-        let mut m = GMem {
-            base,
-            index,
-            scale: g.memory_index_scale(),
-            disp: g.memory_displacement32(),
-        };
+        let mut m = GMem { base, index, scale: g.memory_index_scale(), disp: g.memory_displacement32() };
         let seg = g.memory_segment();
         if seg == Register::FS || seg == Register::GS {
             let idx = seg_index(seg).unwrap();
@@ -313,12 +280,7 @@ impl Tx<'_> {
                 (false, false) => {
                     let sum = GMem { disp: 0, ..m };
                     self.ins(lea32(Register::R14D, sum))?;
-                    m = GMem {
-                        base: Register::R13D,
-                        index: Register::R14D,
-                        scale: 1,
-                        disp: m.disp,
-                    };
+                    m = GMem { base: Register::R13D, index: Register::R14D, scale: 1, disp: m.disp };
                 }
             }
         }
@@ -364,6 +326,37 @@ impl Tx<'_> {
         }
     }
 
+    /// Host offset of guest instruction `eip` if this block translated it.
+    fn local(&self, eip: u32) -> Option<u32> {
+        self.insns.iter().find(|i| i.1 == eip && i.2 == 0xffff).map(|i| i.0)
+    }
+
+    /// Jump to guest `target`: inside the block when it is here, else a
+    /// chainable exit.
+    fn jmp_to(&mut self, target: u32) {
+        match self.local(target) {
+            Some(off) => self.e.jmp_local(off),
+            None => self.e.jmp_guest(target),
+        }
+    }
+
+    /// Conditional form of `jmp_to`.
+    fn jcc_to(&mut self, cc: u8, target: u32) {
+        match self.local(target) {
+            Some(off) => self.e.jcc_local(cc, off),
+            None => self.e.jcc_guest(cc, target),
+        }
+    }
+
+    /// Preemption point. Every cycle in guest control flow contains a branch
+    /// to a lower or equal address or an indirect one, so polling only
+    /// before those bounds the time between polls.
+    fn poll_if_backward(&mut self, g: &Instruction, target: u32) {
+        if target <= g.ip32() {
+            self.e.poll();
+        }
+    }
+
     fn trap(&mut self, g: &Instruction, kind: u32, next: u32) {
         self.e.exit(exit::TRAP, g.ip32(), next, kind);
     }
@@ -400,10 +393,14 @@ impl Tx<'_> {
         }
         match g.flow_control() {
             FlowControl::Next => {}
-            FlowControl::ConditionalBranch => return self.cond_branch(g).map(|_| true),
+            // Blocks continue past conditional branches: the not-taken
+            // path falls through with no jump at all.
+            FlowControl::ConditionalBranch => return self.cond_branch(g).map(|_| false),
             FlowControl::UnconditionalBranch => {
                 if g.op0_kind() == OpKind::NearBranch32 || g.op0_kind() == OpKind::NearBranch16 {
-                    self.e.jmp_guest(g.near_branch_target() as u32);
+                    let target = g.near_branch_target() as u32;
+                    self.poll_if_backward(g, target);
+                    self.jmp_to(target);
                 } else {
                     self.trap(g, trap::GP, next); // far jmp
                 }
@@ -411,8 +408,17 @@ impl Tx<'_> {
             }
             FlowControl::Call => {
                 if g.op0_kind() == OpKind::NearBranch32 {
+                    let target = g.near_branch_target() as u32;
+                    if let Some(reg) = self.pc_thunk(target) {
+                        // call __x86.get_pc_thunk.REG: REG = return address;
+                        // the stack slot below esp is written as the call would.
+                        self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
+                        self.ins(Instruction::with2(Code::Mov_r32_imm32, reg, next).map_err(|e| e.to_string()))?;
+                        return Ok(false);
+                    }
+                    self.poll_if_backward(g, target);
                     self.push_imm32(next)?;
-                    self.e.jmp_guest(g.near_branch_target() as u32);
+                    self.jmp_to(target);
                 } else {
                     self.trap(g, trap::GP, next); // 16-bit or far call
                 }
@@ -420,6 +426,7 @@ impl Tx<'_> {
             }
             FlowControl::IndirectBranch | FlowControl::IndirectCall => {
                 if matches!(code, Code::Jmp_rm32 | Code::Call_rm32) {
+                    self.e.poll();
                     self.load_op_r13(g, 0)?;
                     if code == Code::Call_rm32 {
                         self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
@@ -434,11 +441,8 @@ impl Tx<'_> {
             FlowControl::Return => {
                 match code {
                     Code::Retnd | Code::Retnd_imm16 => {
-                        let extra = if code == Code::Retnd_imm16 {
-                            g.immediate16() as i32
-                        } else {
-                            0
-                        };
+                        self.e.poll();
+                        let extra = if code == Code::Retnd_imm16 { g.immediate16() as i32 } else { 0 };
                         self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, r12m(0).op()))?;
                         self.ins(lea32(Register::R12D, r12m(4 + extra)))?;
                         self.e.lookup_r13();
@@ -449,9 +453,7 @@ impl Tx<'_> {
             }
             FlowControl::Interrupt => {
                 match code {
-                    Code::Int_imm8 if g.immediate8() == 0x80 => {
-                        self.e.exit(exit::SYSCALL, eip, next, 0)
-                    }
+                    Code::Int_imm8 if g.immediate8() == 0x80 => self.e.exit(exit::SYSCALL, eip, next, 0),
                     Code::Int3 => self.trap(g, trap::BRK, next),
                     Code::Into => {
                         // jno over the trap exit
@@ -499,12 +501,28 @@ impl Tx<'_> {
         self.generic(g).map(|_| false)
     }
 
+    /// Recognise `mov REG, [esp]; ret` (gcc's __x86.get_pc_thunk.REG) at
+    /// `target`, and remember its page: the inlined copy depends on it.
+    fn pc_thunk(&mut self, target: u32) -> Option<Register> {
+        let mut b = [0u8; 4];
+        self.win.read_exec(target, &mut b).ok()?;
+        if b[0] != 0x8b || b[2] != 0x24 || b[3] != 0xc3 || b[1] & 0xc7 != 0x04 {
+            return None;
+        }
+        let r = (b[1] >> 3) & 7;
+        if r == 4 {
+            return None;
+        }
+        self.extra_pages.push(target >> PAGE_SHIFT);
+        Register::try_from(Register::EAX as usize + r as usize).ok()
+    }
+
     fn cond_branch(&mut self, g: &Instruction) -> R<()> {
         let target = g.near_branch_target() as u32;
         let next = g.next_ip32();
+        self.poll_if_backward(g, target);
         if let Some(cc) = cond_code(g.mnemonic()) {
-            self.e.jcc_guest(cc, target);
-            self.e.jmp_guest(next);
+            self.jcc_to(cc, target);
             return Ok(());
         }
         if g.memory_size() != iced_x86::MemorySize::Unknown
@@ -520,14 +538,14 @@ impl Tx<'_> {
             Code::Jecxz_rel8_32 | Code::Jecxz_rel8_16 => 0xe3,
             _ => return Err("16-bit counter loop".into()),
         };
-        // op taken(+2) ; jmp short fall ; taken: jmp target ; fall: jmp next
+        // op taken(+2) ; jmp short fall ; taken: jmp target ; fall: ...
+        let _ = next;
         self.e.bytes(&[0x67, op, 0x02, 0xeb]);
         let patch_at = self.e.code.len();
         self.e.code.push(0);
         self.e.jmp_guest(target);
         let fall = self.e.code.len();
         self.e.code[patch_at] = (fall - patch_at - 1) as u8;
-        self.e.jmp_guest(next);
         Ok(())
     }
 
@@ -554,18 +572,10 @@ impl Tx<'_> {
         let code = g.code();
         match code {
             Code::Push_r32 | Code::Push_rm32 | Code::Push_r16 | Code::Push_rm16 => {
-                let size = if matches!(code, Code::Push_r16 | Code::Push_rm16) {
-                    2
-                } else {
-                    4
-                };
+                let size = if matches!(code, Code::Push_r16 | Code::Push_rm16) { 2 } else { 4 };
                 if g.op0_kind() == OpKind::Register {
                     let r = ren(g.op0_register());
-                    let (mc, d) = if size == 2 {
-                        (Code::Mov_rm16_r16, -2)
-                    } else {
-                        (Code::Mov_rm32_r32, -4)
-                    };
+                    let (mc, d) = if size == 2 { (Code::Mov_rm16_r16, -2) } else { (Code::Mov_rm32_r32, -4) };
                     self.ins(mk2(mc, r12m(d).op(), r))?;
                     self.ins(lea32(Register::R12D, r12m(d)))
                 } else {
@@ -576,12 +586,8 @@ impl Tx<'_> {
             Code::Pushd_imm32 | Code::Pushd_imm8 => self.push_imm32(g.immediate(0) as u32),
             Code::Push_imm16 | Code::Pushw_imm8 => {
                 self.ins(
-                    Instruction::with2(
-                        Code::Mov_rm16_imm16,
-                        r12m(-2).op(),
-                        g.immediate(0) as u16 as u32,
-                    )
-                    .map_err(|e| e.to_string()),
+                    Instruction::with2(Code::Mov_rm16_imm16, r12m(-2).op(), g.immediate(0) as u16 as u32)
+                        .map_err(|e| e.to_string()),
                 )?;
                 self.ins(lea32(Register::R12D, r12m(-2)))
             }
@@ -598,11 +604,7 @@ impl Tx<'_> {
             | Code::Pushw_FS
             | Code::Pushw_GS => {
                 let idx = seg_index(g.op0_register()).ok_or("sreg")?;
-                let size = if g.stack_pointer_increment() == -2 {
-                    2
-                } else {
-                    4
-                };
+                let size = if g.stack_pointer_increment() == -2 { 2 } else { 4 };
                 self.e.load_state32(R13, OFF_SEG_SEL + 4 * idx);
                 // Recent CPUs store only 16 bits of a selector push.
                 self.ins(mk2(Code::Mov_rm16_r16, r12m(-size).op(), Register::R13W))?;
@@ -632,11 +634,7 @@ impl Tx<'_> {
                 if g.op0_kind() == OpKind::Register {
                     let r = ren(g.op0_register());
                     self.ins(lea32(Register::R12D, r12m(size as i32)))?;
-                    let mv = if size == 2 {
-                        Code::Mov_r16_rm16
-                    } else {
-                        Code::Mov_r32_rm32
-                    };
+                    let mv = if size == 2 { Code::Mov_r16_rm16 } else { Code::Mov_r32_rm32 };
                     return self.ins(mk2(mv, r, reg));
                 }
                 // The address uses esp after the pop; store first so a
@@ -644,11 +642,7 @@ impl Tx<'_> {
                 let mut m = self.guest_mem(g)?;
                 if m.uses(Register::R12D) {
                     let k = if m.base == Register::R12D { 1 } else { 0 }
-                        + if m.index == Register::R12D {
-                            m.scale
-                        } else {
-                            0
-                        };
+                        + if m.index == Register::R12D { m.scale } else { 0 };
                     m = m.plus(size.wrapping_mul(k));
                 }
                 self.ins(mk2(st, m.op(), reg))?;
@@ -710,12 +704,7 @@ impl Tx<'_> {
                 self.ins(lea32(Register::R12D, r12m(-(g.immediate16() as i32))))
             }
             Code::Leaved => {
-                let m = GMem {
-                    base: Register::EBP,
-                    index: Register::None,
-                    scale: 1,
-                    disp: 0,
-                };
+                let m = GMem { base: Register::EBP, index: Register::None, scale: 1, disp: 0 };
                 self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, m.op()))?;
                 self.ins(lea32(Register::R12D, m.plus(4)))?;
                 self.ins(mk2(Code::Mov_r32_rm32, Register::EBP, Register::R13D))
@@ -731,9 +720,7 @@ impl Tx<'_> {
         if seg == Register::FS || seg == Register::GS {
             return Err("fs/gs string source".into());
         }
-        if g.op_kind(g.op_count() - 1) == OpKind::MemorySegSI
-            || matches!(g.op0_kind(), OpKind::MemoryESDI)
-        {
+        if g.op_kind(g.op_count() - 1) == OpKind::MemorySegSI || matches!(g.op0_kind(), OpKind::MemoryESDI) {
             return Err("16-bit string addressing".into());
         }
         let size = g.memory_size().size();
@@ -818,15 +805,11 @@ impl Tx<'_> {
                         h.set_memory_displacement32(m.disp);
                         if m.base == Register::None && m.index == Register::None {
                             h.set_memory_displ_size(4);
-                        } else if m.disp != g.memory_displacement32()
-                            || h.memory_displ_size() == 0 && m.disp != 0
-                        {
+                        } else if m.disp != g.memory_displacement32() || h.memory_displ_size() == 0 && m.disp != 0 {
                             h.set_memory_displ_size(4);
                         }
                         h.set_segment_prefix(Register::GS);
-                        rex_regs |= m.uses(Register::R12D)
-                            || m.uses(Register::R13D)
-                            || m.uses(Register::R14D);
+                        rex_regs |= m.uses(Register::R12D) || m.uses(Register::R13D) || m.uses(Register::R14D);
                     }
                 }
                 OpKind::MemorySegESI | OpKind::MemorySegEDI => {
@@ -851,22 +834,10 @@ impl Tx<'_> {
     /// register: swap each REX register with a free legacy register around
     /// it, and tell the fault handler about the swap.
     fn generic_swapped(&mut self, g: &Instruction, mut h: Instruction) -> R<()> {
-        let used: Vec<Register> = self
-            .info
-            .info(g)
-            .used_registers()
-            .iter()
-            .map(|u| u.register().full_register32())
-            .collect();
-        let legacy = [
-            Register::EBX,
-            Register::ESI,
-            Register::EDI,
-            Register::EBP,
-            Register::EDX,
-            Register::ECX,
-            Register::EAX,
-        ];
+        let used: Vec<Register> =
+            self.info.info(g).used_registers().iter().map(|u| u.register().full_register32()).collect();
+        let legacy =
+            [Register::EBX, Register::ESI, Register::EDI, Register::EBP, Register::EDX, Register::ECX, Register::EAX];
         let mut free = legacy.iter().filter(|r| !used.contains(r));
         let mut swaps: Vec<(Register, Register)> = Vec::new();
         let map = |r: Register,
@@ -886,8 +857,7 @@ impl Tx<'_> {
                 }
             };
             Ok(if r.size() == 2 {
-                Register::try_from(l as usize - Register::EAX as usize + Register::AX as usize)
-                    .unwrap()
+                Register::try_from(l as usize - Register::EAX as usize + Register::AX as usize).unwrap()
             } else {
                 l
             })
@@ -917,11 +887,7 @@ impl Tx<'_> {
         let mut sw: u16 = 0xffff;
         for (i, s) in swaps.iter().enumerate().take(2) {
             let pair = (num(s.0) << 4) | num(s.1);
-            sw = if i == 0 {
-                0xff00 | pair
-            } else {
-                (sw & 0xff) | (pair << 8)
-            };
+            sw = if i == 0 { 0xff00 | pair } else { (sw & 0xff) | (pair << 8) };
         }
         let eip = g.ip32();
         self.insns.push((self.e.off(), eip, sw));
@@ -965,13 +931,7 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
 /// only (used to step over a write into the block's own page).
 pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
     let (bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
-    let mut tx = Tx {
-        e: Emitter::new(),
-        insns: Vec::new(),
-        info,
-    };
-    tx.mark(eip); // a preemption at the poll resumes at the block's start
-    tx.e.poll();
+    let mut tx = Tx { win, extra_pages: Vec::new(), e: Emitter::new(), insns: Vec::new(), info };
     let mut dec = Decoder::with_ip(32, &bytes, eip as u64, DecoderOptions::NONE);
     let mut g = Instruction::default();
     let mut n = 0;
@@ -1031,12 +991,9 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         }
     }
     tx.e.finish_stubs();
-    Block {
-        eip,
-        code: tx.e.code,
-        insns: tx.insns,
-        exits: tx.e.exits,
-        first_page: eip >> PAGE_SHIFT,
-        last_page: last_byte.max(eip) >> PAGE_SHIFT,
-    }
+    let mut pages: Vec<u32> = ((eip >> PAGE_SHIFT)..=(last_byte.max(eip) >> PAGE_SHIFT)).collect();
+    pages.extend(&tx.extra_pages);
+    pages.sort_unstable();
+    pages.dedup();
+    Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages }
 }

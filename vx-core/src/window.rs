@@ -99,12 +99,7 @@ impl Window {
         let start = p as u64;
         let base = (start + GUARD + GUEST_SIZE - 1) & !(GUEST_SIZE - 1);
         debug_assert!(base + GUEST_SIZE + GUARD <= start + len as u64);
-        Ok(Window {
-            reserve: p,
-            reserve_len: len,
-            base,
-            flags: vec![0u8; NPAGES].into_boxed_slice(),
-        })
+        Ok(Window { reserve: p, reserve_len: len, base, flags: vec![0u8; NPAGES].into_boxed_slice() })
     }
 
     /// Return the host address of guest address 0.
@@ -137,13 +132,7 @@ impl Window {
             }
             let addr = self.base + ((i as u64) << PAGE_SHIFT);
             // SAFETY: the range lies inside our own reservation.
-            let r = unsafe {
-                libc::mprotect(
-                    addr as *mut libc::c_void,
-                    (j - i) << PAGE_SHIFT,
-                    host_prot(f),
-                )
-            };
+            let r = unsafe { libc::mprotect(addr as *mut libc::c_void, (j - i) << PAGE_SHIFT, host_prot(f)) };
             if r != 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -155,8 +144,7 @@ impl Window {
     /// Map fresh zeroed memory at `[addr, addr+len)` with protection `prot`
     /// (`pf::READ|WRITE|EXEC`), replacing whatever was there.
     pub fn map_anon(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
-        let (first, end) =
-            page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         if first == end {
             return Ok(());
         }
@@ -184,8 +172,7 @@ impl Window {
     /// Change the guest protection of mapped pages in a range. Returns
     /// ENOMEM if part of the range is not mapped, as mprotect(2) does.
     pub fn protect(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
-        let (first, end) =
-            page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         if self.flags[first..end].iter().any(|f| f & pf::MAPPED == 0) {
             return Err(io::Error::from_raw_os_error(libc::ENOMEM));
         }
@@ -197,8 +184,7 @@ impl Window {
 
     /// Unmap a range; its pages read as unmapped afterwards.
     pub fn unmap(&mut self, addr: u32, len: u64) -> io::Result<()> {
-        let (first, end) =
-            page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         if first == end {
             return Ok(());
         }
@@ -229,11 +215,7 @@ impl Window {
         let (a, b) = (first_page as usize, last_page as usize + 1);
         let mut changed = false;
         for f in &mut self.flags[a..b] {
-            let n = if code && *f & pf::MAPPED != 0 {
-                *f | pf::CODE
-            } else {
-                *f & !pf::CODE
-            };
+            let n = if code && *f & pf::MAPPED != 0 { *f | pf::CODE } else { *f & !pf::CODE };
             changed |= n != *f;
             *f = n;
         }
@@ -252,25 +234,15 @@ impl Window {
         if end > GUEST_SIZE {
             // Find the first bad page below 4 GiB, else report the wrap.
             self.check(addr, (GUEST_SIZE - addr as u64) as usize, need)?;
-            return Err(MemFault {
-                addr: 0,
-                mapped: false,
-            });
+            return Err(MemFault { addr: 0, mapped: false });
         }
         let mut page = addr >> PAGE_SHIFT;
         let last = ((end - 1) >> PAGE_SHIFT) as u32;
         while page <= last {
             let f = self.flags[page as usize];
             if f & pf::MAPPED == 0 || f & need != need {
-                let at = if page == addr >> PAGE_SHIFT {
-                    addr
-                } else {
-                    page << PAGE_SHIFT
-                };
-                return Err(MemFault {
-                    addr: at,
-                    mapped: f & pf::MAPPED != 0,
-                });
+                let at = if page == addr >> PAGE_SHIFT { addr } else { page << PAGE_SHIFT };
+                return Err(MemFault { addr: at, mapped: f & pf::MAPPED != 0 });
             }
             page += 1;
         }
@@ -282,11 +254,7 @@ impl Window {
         self.check(addr, buf.len(), pf::READ)?;
         // SAFETY: the range was checked to be mapped and readable in the window.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                (self.base + addr as u64) as *const u8,
-                buf.as_mut_ptr(),
-                buf.len(),
-            );
+            std::ptr::copy_nonoverlapping((self.base + addr as u64) as *const u8, buf.as_mut_ptr(), buf.len());
         }
         Ok(())
     }
@@ -297,11 +265,7 @@ impl Window {
         self.check(addr, buf.len(), pf::EXEC)?;
         // SAFETY: checked mapped; EXEC pages are host-readable.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                (self.base + addr as u64) as *const u8,
-                buf.as_mut_ptr(),
-                buf.len(),
-            );
+            std::ptr::copy_nonoverlapping((self.base + addr as u64) as *const u8, buf.as_mut_ptr(), buf.len());
         }
         Ok(())
     }
@@ -314,11 +278,7 @@ impl Window {
         // SAFETY: the range was checked to be mapped and writable for the
         // guest, and the caller lifted host write protection of CODE pages.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                (self.base + addr as u64) as *mut u8,
-                data.len(),
-            );
+            std::ptr::copy_nonoverlapping(data.as_ptr(), (self.base + addr as u64) as *mut u8, data.len());
         }
         Ok(())
     }
@@ -337,10 +297,7 @@ impl Window {
             }
             out.extend_from_slice(&chunk);
             if out.len() > max {
-                return Err(MemFault {
-                    addr: a,
-                    mapped: true,
-                });
+                return Err(MemFault { addr: a, mapped: true });
             }
             a = a.wrapping_add(chunk.len() as u32);
         }

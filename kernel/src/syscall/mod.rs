@@ -36,20 +36,10 @@ pub struct SysEntry {
 
 macro_rules! sys {
     ($nr:expr, $name:ident, $h:path) => {
-        SysEntry {
-            nr: $nr,
-            name: stringify!($name),
-            handler: $h,
-            support: Support::Full,
-        }
+        SysEntry { nr: $nr, name: stringify!($name), handler: $h, support: Support::Full }
     };
     ($nr:expr, $name:ident, $h:path, $why:expr) => {
-        SysEntry {
-            nr: $nr,
-            name: stringify!($name),
-            handler: $h,
-            support: Support::Partial($why),
-        }
+        SysEntry { nr: $nr, name: stringify!($name), handler: $h, support: Support::Partial($why) }
     };
 }
 
@@ -64,12 +54,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(1, exit, p::exit),
     sys!(3, read, f::read),
     sys!(4, write, f::write),
-    sys!(
-        5,
-        open,
-        f::open,
-        "host files, read-only (T3 brings namespaces)"
-    ),
+    sys!(5, open, f::open, "host files, read-only (T3 brings namespaces)"),
     sys!(6, close, f::close),
     sys!(10, unlink, f::erofs, "read-only file system until T3"),
     sys!(12, chdir, f::chdir),
@@ -78,12 +63,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(20, getpid, p::getpid),
     sys!(24, getuid, p::getuid),
     sys!(33, access, f::access),
-    sys!(
-        37,
-        kill,
-        p::kill,
-        "signals to itself only; no handlers until T4"
-    ),
+    sys!(37, kill, p::kill, "signals to itself only; no handlers until T4"),
     sys!(39, mkdir, f::erofs, "read-only file system until T3"),
     sys!(41, dup, f::dup),
     sys!(45, brk, m::brk),
@@ -97,12 +77,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(65, getpgrp, p::getpid),
     sys!(78, gettimeofday, t::gettimeofday),
     sys!(85, readlink, f::readlink),
-    sys!(
-        90,
-        mmap,
-        m::old_mmap,
-        "file mappings are private copies until T2"
-    ),
+    sys!(90, mmap, m::old_mmap, "file mappings are private copies until T2"),
     sys!(91, munmap, m::munmap),
     sys!(122, uname, i::uname),
     sys!(125, mprotect, m::mprotect),
@@ -112,23 +87,13 @@ pub static TABLE: &[SysEntry] = &[
     sys!(162, nanosleep, t::nanosleep),
     sys!(163, mremap, m::mremap),
     sys!(173, rt_sigreturn, p::enosys),
-    sys!(
-        174,
-        rt_sigaction,
-        p::rt_sigaction,
-        "dispositions kept; delivery comes with T4"
-    ),
+    sys!(174, rt_sigaction, p::rt_sigaction, "dispositions kept; delivery comes with T4"),
     sys!(175, rt_sigprocmask, p::rt_sigprocmask),
     sys!(180, pread64, f::pread64),
     sys!(183, getcwd, f::getcwd),
     sys!(186, sigaltstack, p::sigaltstack),
     sys!(191, ugetrlimit, p::ugetrlimit),
-    sys!(
-        192,
-        mmap2,
-        m::mmap2,
-        "file mappings are private copies until T2"
-    ),
+    sys!(192, mmap2, m::mmap2, "file mappings are private copies until T2"),
     sys!(195, stat64, f::stat64),
     sys!(196, lstat64, f::lstat64),
     sys!(197, fstat64, f::fstat64),
@@ -149,12 +114,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(265, clock_gettime, t::clock_gettime),
     sys!(266, clock_getres, t::clock_getres),
     sys!(270, tgkill, p::tgkill),
-    sys!(
-        295,
-        openat,
-        f::openat,
-        "host files, read-only (T3 brings namespaces)"
-    ),
+    sys!(295, openat, f::openat, "host files, read-only (T3 brings namespaces)"),
     sys!(300, fstatat64, f::fstatat64),
     sys!(305, readlinkat, f::readlinkat),
     sys!(307, faccessat, f::faccessat),
@@ -213,10 +173,7 @@ fn trace(name: &str, a: &Args, r: &SysResult) {
         Ok(v) => format!("{v:#x}"),
         Err(e) => format!("-1 {}", e.name()),
     };
-    eprintln!(
-        "[vxos] {name}({:#x}, {:#x}, {:#x}, {:#x}) = {res}",
-        a[0], a[1], a[2], a[3]
-    );
+    eprintln!("[vxos] {name}({:#x}, {:#x}, {:#x}, {:#x}) = {res}", a[0], a[1], a[2], a[3]);
 }
 
 /// Return the support level of each call, for `vxos syscalls`.
@@ -229,13 +186,7 @@ pub(crate) fn path_arg(p: &Process, addr: u32) -> SysResult<Vec<u8>> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
-    p.guest.window().read_cstr(addr, 4096).map_err(|e| {
-        if e.mapped {
-            Errno::ENAMETOOLONG
-        } else {
-            Errno::EFAULT
-        }
-    })
+    p.guest.window().read_cstr(addr, 4096).map_err(|e| if e.mapped { Errno::ENAMETOOLONG } else { Errno::EFAULT })
 }
 
 #[cfg(test)]

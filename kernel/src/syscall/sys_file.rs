@@ -23,9 +23,7 @@ pub fn read(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let len = len.min(CHUNK);
-    p.guest
-        .window()
-        .check(buf, len, vx_core::window::pf::WRITE)?;
+    p.guest.window().check(buf, len, vx_core::window::pf::WRITE)?;
     let mut tmp = vec![0u8; len];
     let n = file.borrow_mut().read(&mut tmp)?;
     p.guest.write(buf, &tmp[..n])?;
@@ -110,36 +108,23 @@ fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32) -> SysResult {
     if flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
         // T1 serves host files read-only.
         let hp = resolve(p, dirfd, &name)?;
-        return Err(if hp.exists() || flags & O_CREAT == 0 {
-            Errno::EROFS
-        } else {
-            Errno::EROFS
-        });
+        return Err(if hp.exists() || flags & O_CREAT == 0 { Errno::EROFS } else { Errno::EROFS });
     }
     let hp = resolve(p, dirfd, &name)?;
-    let meta = if flags & O_NOFOLLOW != 0 {
-        std::fs::symlink_metadata(&hp)?
-    } else {
-        std::fs::metadata(&hp)?
-    };
+    let meta = if flags & O_NOFOLLOW != 0 { std::fs::symlink_metadata(&hp)? } else { std::fs::metadata(&hp)? };
     if flags & O_NOFOLLOW != 0 && meta.file_type().is_symlink() {
         return Err(Errno::ELOOP);
     }
     let file = std::fs::File::open(&hp)?;
     let obj = if meta.is_dir() {
-        Object::Dir {
-            path: hp,
-            file,
-            pos: 0,
-        }
+        Object::Dir { path: hp, file, pos: 0 }
     } else {
         if flags & O_DIRECTORY != 0 {
             return Err(Errno::ENOTDIR);
         }
         Object::File(file)
     };
-    p.files
-        .install(OpenFile { obj, flags }, flags & O_CLOEXEC != 0)
+    p.files.install(OpenFile { obj, flags }, flags & O_CLOEXEC != 0)
 }
 
 fn resolve(p: &Process, dirfd: u32, name: &[u8]) -> SysResult<std::path::PathBuf> {
@@ -279,8 +264,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
     match req {
         0x5401 => {
             // TCGETS
-            let t =
-                rustix::termios::tcgetattr(host).map_err(|e| Errno::from_host(e.raw_os_error()))?;
+            let t = rustix::termios::tcgetattr(host).map_err(|e| Errno::from_host(e.raw_os_error()))?;
             let mut b = [0u8; 36];
             b[0..4].copy_from_slice(&(t.input_modes.bits() as u32).to_le_bytes());
             b[4..8].copy_from_slice(&(t.output_modes.bits() as u32).to_le_bytes());
@@ -296,8 +280,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
         }
         0x5413 => {
             // TIOCGWINSZ
-            let w = rustix::termios::tcgetwinsize(host)
-                .map_err(|e| Errno::from_host(e.raw_os_error()))?;
+            let w = rustix::termios::tcgetwinsize(host).map_err(|e| Errno::from_host(e.raw_os_error()))?;
             let mut b = [0u8; 8];
             b[0..2].copy_from_slice(&w.ws_row.to_le_bytes());
             b[2..4].copy_from_slice(&w.ws_col.to_le_bytes());
@@ -357,11 +340,7 @@ fn stat_path(p: &Process, dirfd: u32, path: u32, flags: u32) -> SysResult<std::f
         return p.files.get(dirfd)?.file.borrow().metadata();
     }
     let hp = resolve(p, dirfd, &name)?;
-    Ok(if flags & AT_SYMLINK_NOFOLLOW != 0 {
-        std::fs::symlink_metadata(hp)?
-    } else {
-        std::fs::metadata(hp)?
-    })
+    Ok(if flags & AT_SYMLINK_NOFOLLOW != 0 { std::fs::symlink_metadata(hp)? } else { std::fs::metadata(hp)? })
 }
 
 /// stat64(2).
@@ -406,11 +385,9 @@ pub fn statx(p: &mut Process, a: Args) -> SysResult {
     put(&mut b, 32, &m.ino().to_le_bytes());
     put(&mut b, 40, &m.size().to_le_bytes());
     put(&mut b, 48, &m.blocks().to_le_bytes());
-    for (o, s, ns) in [
-        (64, m.atime(), m.atime_nsec()),
-        (96, m.ctime(), m.ctime_nsec()),
-        (112, m.mtime(), m.mtime_nsec()),
-    ] {
+    for (o, s, ns) in
+        [(64, m.atime(), m.atime_nsec()), (96, m.ctime(), m.ctime_nsec()), (112, m.mtime(), m.mtime_nsec())]
+    {
         put(&mut b, o, &s.to_le_bytes());
         put(&mut b, o + 8, &(ns as u32).to_le_bytes());
     }

@@ -20,15 +20,7 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
     Ok(p.mm.set_brk(&mut p.guest, a[0]))
 }
 
-fn do_mmap(
-    p: &mut Process,
-    addr: u32,
-    len: u32,
-    prot: u32,
-    flags: u32,
-    fd: u32,
-    off: u64,
-) -> SysResult {
+fn do_mmap(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u64) -> SysResult {
     if len == 0 || flags & (MAP_SHARED | MAP_PRIVATE) == 0 || off % PAGE as u64 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -38,8 +30,7 @@ fn do_mmap(
     }
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     if flags & MAP_FIXED_NOREPLACE != 0
-        && (0..size / PAGE as u64)
-            .any(|i| p.guest.window().page_flags(addr + i as u32 * PAGE) & pf::MAPPED != 0)
+        && (0..size / PAGE as u64).any(|i| p.guest.window().page_flags(addr + i as u32 * PAGE) & pf::MAPPED != 0)
     {
         return Err(Errno::EEXIST);
     }
@@ -53,9 +44,7 @@ fn do_mmap(
         None
     };
     let at = p.mm.place(&p.guest, addr, size, fixed)?;
-    p.guest
-        .map_anon(at, size, pf::READ | pf::WRITE)
-        .map_err(|_| Errno::ENOMEM)?;
+    p.guest.map_anon(at, size, pf::READ | pf::WRITE).map_err(|_| Errno::ENOMEM)?;
     if let Some(f) = file {
         let mut data = vec![0u8; size as usize];
         let mut done = 0;
@@ -68,9 +57,7 @@ fn do_mmap(
         }
         p.guest.write(at, &data[..done])?;
     }
-    p.guest
-        .protect(at, size, prot_flags(prot))
-        .map_err(|_| Errno::ENOMEM)?;
+    p.guest.protect(at, size, prot_flags(prot)).map_err(|_| Errno::ENOMEM)?;
     Ok(at)
 }
 
@@ -115,9 +102,7 @@ pub fn munmap(p: &mut Process, a: Args) -> SysResult {
 /// mprotect(2).
 pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
     let size = range(a[0], a[1])?;
-    p.guest
-        .protect(a[0], size, prot_flags(a[2]))
-        .map_err(|e| Errno::from(e))?;
+    p.guest.protect(a[0], size, prot_flags(a[2])).map_err(|e| Errno::from(e))?;
     Ok(0)
 }
 
@@ -137,43 +122,31 @@ pub fn mremap(p: &mut Process, a: Args) -> SysResult {
     let prot = w.page_flags(old) & pf::PROT_MASK;
     if new_size <= old_size {
         if new_size < old_size {
-            p.guest
-                .unmap(old + new_size as u32, old_size - new_size)
-                .map_err(|_| Errno::EINVAL)?;
+            p.guest.unmap(old + new_size as u32, old_size - new_size).map_err(|_| Errno::EINVAL)?;
         }
         return Ok(old);
     }
     let tail = old as u64 + old_size;
     let grow = new_size - old_size;
     let tail_free = tail + grow <= crate::mm::MMAP_BASE as u64
-        && (0..grow / PAGE as u64)
-            .all(|i| w.page_flags(tail as u32 + i as u32 * PAGE) & pf::MAPPED == 0);
+        && (0..grow / PAGE as u64).all(|i| w.page_flags(tail as u32 + i as u32 * PAGE) & pf::MAPPED == 0);
     if tail_free {
-        p.guest
-            .map_anon(tail as u32, grow, prot)
-            .map_err(|_| Errno::ENOMEM)?;
+        p.guest.map_anon(tail as u32, grow, prot).map_err(|_| Errno::ENOMEM)?;
         return Ok(old);
     }
     if flags & 1 == 0 {
         return Err(Errno::ENOMEM);
     }
     let at = p.mm.find_free(&p.guest, new_size)?;
-    p.guest
-        .map_anon(at, new_size, pf::READ | pf::WRITE)
-        .map_err(|_| Errno::ENOMEM)?;
+    p.guest.map_anon(at, new_size, pf::READ | pf::WRITE).map_err(|_| Errno::ENOMEM)?;
     let mut data = vec![0u8; old_size as usize];
     // Copy what the guest could read; unreadable pages stay zero.
     for i in 0..old_size / PAGE as u64 {
         let o = (i * PAGE as u64) as usize;
-        let _ = p
-            .guest
-            .window()
-            .read(old + o as u32, &mut data[o..o + PAGE as usize]);
+        let _ = p.guest.window().read(old + o as u32, &mut data[o..o + PAGE as usize]);
     }
     p.guest.write(at, &data)?;
-    p.guest
-        .protect(at, new_size, prot)
-        .map_err(|_| Errno::ENOMEM)?;
+    p.guest.protect(at, new_size, prot).map_err(|_| Errno::ENOMEM)?;
     p.guest.unmap(old, old_size).map_err(|_| Errno::EINVAL)?;
     Ok(at)
 }
@@ -187,9 +160,7 @@ pub fn madvise(p: &mut Process, a: Args) -> SysResult {
             let addr = a[0] + i as u32 * PAGE;
             let f = p.guest.window().page_flags(addr);
             if f & pf::MAPPED != 0 {
-                p.guest
-                    .map_anon(addr, PAGE as u64, f & pf::PROT_MASK)
-                    .map_err(|_| Errno::ENOMEM)?;
+                p.guest.map_anon(addr, PAGE as u64, f & pf::PROT_MASK).map_err(|_| Errno::ENOMEM)?;
             }
         }
     }

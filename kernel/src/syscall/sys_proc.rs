@@ -87,23 +87,12 @@ pub fn rt_sigaction(p: &mut Process, a: Args) -> SysResult {
         let mut b = [0u8; 20];
         p.guest.read(act, &mut b)?;
         let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-        new = Some(SigAction {
-            handler: w(0),
-            flags: w(4),
-            restorer: w(8),
-            mask: w(12) as u64 | (w(16) as u64) << 32,
-        });
+        new = Some(SigAction { handler: w(0), flags: w(4), restorer: w(8), mask: w(12) as u64 | (w(16) as u64) << 32 });
     }
     if old != 0 {
         let o = p.sigactions[sig as usize];
         let mut b = Vec::with_capacity(20);
-        for v in [
-            o.handler,
-            o.flags,
-            o.restorer,
-            o.mask as u32,
-            (o.mask >> 32) as u32,
-        ] {
+        for v in [o.handler, o.flags, o.restorer, o.mask as u32, (o.mask >> 32) as u32] {
             b.extend_from_slice(&v.to_le_bytes());
         }
         p.guest.write(old, &b)?;
@@ -164,12 +153,7 @@ pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
     }
     // flags bit 5 (seg_not_present) with a zero base/limit clears the entry.
     let present = flags & (1 << 5) == 0;
-    let d = TlsDesc {
-        base,
-        limit,
-        flags,
-        present,
-    };
+    let d = TlsDesc { base, limit, flags, present };
     if !p.guest.set_tls(entry, d) {
         return Err(Errno::EINVAL);
     }
@@ -208,10 +192,7 @@ pub fn futex(p: &mut Process, a: Args) -> SysResult {
 
 /// sched_getaffinity(2): one CPU per host core.
 pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(32);
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(32);
     if a[1] < 4 {
         return Err(Errno::EINVAL);
     }
