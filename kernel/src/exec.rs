@@ -128,7 +128,8 @@ pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids:
     // The stack.
     let stack_low = STACK_TOP - STACK_SIZE;
     g.map_anon(stack_low, STACK_SIZE as u64, pf::READ | pf::WRITE).map_err(ExecError::Memory)?;
-    let mut sp = STACK_TOP;
+    // Linux keeps a pointer-sized zero at the very top, above the strings.
+    let mut sp = STACK_TOP - 4;
     let mut put = |g: &mut Guest, sp: &mut u32, bytes: &[u8]| -> u32 {
         *sp -= bytes.len() as u32;
         g.write(*sp, bytes).expect("stack is mapped");

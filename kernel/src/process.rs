@@ -131,12 +131,26 @@ impl Process {
                     };
                 }
                 Trap::Preempted => {}
-                Trap::PageFault { .. } => self.fault(libc::SIGSEGV),
-                Trap::Signal { signo, .. } => self.fault(signo),
+                t @ Trap::PageFault { .. } => {
+                    self.debug_trap(&t);
+                    self.fault(libc::SIGSEGV)
+                }
+                t @ Trap::Signal { signo, .. } => {
+                    self.debug_trap(&t);
+                    self.fault(signo)
+                }
             }
             if let Some(st) = self.exit {
                 return st;
             }
+        }
+    }
+
+    /// With VXOS_DEBUG set, describe a fatal trap on stderr.
+    fn debug_trap(&self, t: &Trap) {
+        if std::env::var_os("VXOS_DEBUG").is_some() {
+            let c = self.guest.cpu();
+            eprintln!("vxos: {t:?} at eip {:#x} regs {:x?} eflags {:#x}", c.eip, c.regs, c.eflags);
         }
     }
 

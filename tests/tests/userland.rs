@@ -54,6 +54,30 @@ fn strings() {
 }
 
 #[test]
+fn tls_and_stack_protector() {
+    check("tls", &[]);
+}
+
+#[test]
+fn self_modifying_code() {
+    check("smc", &[]);
+}
+
+#[test]
+fn system_calls() {
+    let top = top();
+    let file = top.join("userland-bins/README.md");
+    let dir = top.join("userland-bins");
+    check("syscalls", &[file.to_str().unwrap(), dir.to_str().unwrap()]);
+}
+
+#[test]
+fn null_system_calls() {
+    check("nullsys", &["2000"]);
+    check("nullsys", &["2000", "vsyscall"]);
+}
+
+#[test]
 fn faults_die_by_the_right_signal() {
     let b = bins();
     for (p, sig) in [("fault_null", 11), ("fault_div0", 8), ("fault_ud2", 4), ("fault_int3", 5), ("fault_hlt", 11)] {

@@ -97,11 +97,89 @@ pub(crate) fn step(g: &mut Guest) -> Option<Trap> {
     let mut dec = Decoder::with_ip(32, &bytes[..n], eip as u64, DecoderOptions::NONE);
     let i = dec.decode();
     let next = i.next_ip32();
+    if let Some(r) = far(g, &i) {
+        return r;
+    }
     let r = exec(g, &i);
     if r.is_none() {
         g.cpu_mut().eip = next;
     }
     r
+}
+
+fn read_u(g: &Guest, a: u32, n: usize) -> Result<u32, Option<Trap>> {
+    let mut b = [0u8; 4];
+    g.read(a, &mut b[..n]).map_err(|e| mem_fault(e, false))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn push32(g: &mut Guest, v: u32) -> Result<(), Option<Trap>> {
+    let sp = g.cpu().regs[ESP].wrapping_sub(4);
+    g.write(sp, &v.to_le_bytes()).map_err(|e| mem_fault(e, true))?;
+    g.cpu_mut().regs[ESP] = sp;
+    Ok(())
+}
+
+/// Far call, jump, return and iret within the user code segment, as i386
+/// Linux allows them. Returns None if `i` is not one of them.
+fn far(g: &mut Guest, i: &Instruction) -> Option<Option<Trap>> {
+    let code = i.code();
+    let next = i.next_ip32();
+    let r: Result<u32, Option<Trap>> = (|| {
+        let target = |g: &Guest| -> Result<(u32, u32), Option<Trap>> {
+            if i.op0_kind() == OpKind::FarBranch32 {
+                Ok((i.far_branch32(), i.far_branch_selector() as u32))
+            } else {
+                let a = ea(g.cpu(), i);
+                Ok((read_u(g, a, 4)?, read_u(g, a.wrapping_add(4), 2)?))
+            }
+        };
+        match code {
+            Code::Call_ptr1632 | Code::Call_m1632 | Code::Jmp_ptr1632 | Code::Jmp_m1632 => {
+                let (off, sel) = target(g)?;
+                if sel != USER_CS {
+                    return Err(gp());
+                }
+                if matches!(code, Code::Call_ptr1632 | Code::Call_m1632) {
+                    let sp0 = g.cpu().regs[ESP];
+                    push32(g, USER_CS)?;
+                    if let Err(e) = push32(g, next) {
+                        g.cpu_mut().regs[ESP] = sp0;
+                        return Err(e);
+                    }
+                }
+                Ok(off)
+            }
+            Code::Retfd | Code::Retfd_imm16 | Code::Iretd => {
+                let sp = g.cpu().regs[ESP];
+                let eip = read_u(g, sp, 4)?;
+                let cs = read_u(g, sp.wrapping_add(4), 2)?;
+                if cs != USER_CS {
+                    return Err(gp());
+                }
+                let mut pop = 8;
+                if code == Code::Iretd {
+                    let fl = read_u(g, sp.wrapping_add(8), 4)?;
+                    const USER: u32 = 0x0004_0dd5; // arithmetic flags, DF, AC (not TF)
+                    let st = g.cpu_mut();
+                    st.eflags = (st.eflags & !USER) | (fl & USER);
+                    pop = 12;
+                }
+                let extra = if code == Code::Retfd_imm16 { i.immediate16() as u32 } else { 0 };
+                g.cpu_mut().regs[ESP] = sp.wrapping_add(pop + extra);
+                Ok(eip)
+            }
+            _ => Err(None),
+        }
+    })();
+    match r {
+        Ok(eip) => {
+            g.cpu_mut().eip = eip;
+            Some(None)
+        }
+        Err(None) => None,
+        Err(Some(t)) => Some(Some(t)),
+    }
 }
 
 fn mem_fault(e: crate::window::MemFault, write: bool) -> Option<Trap> {
@@ -152,7 +230,8 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
                 if code == Code::Aaa {
                     ax.wrapping_add(0x106)
                 } else {
-                    (ax.wrapping_sub(6) & 0xff) | ((ah.wrapping_sub(1) & 0xff) << 8)
+                    let a = ax.wrapping_sub(6) & 0xffff;
+                    (a & 0xff) | ((((a >> 8).wrapping_sub(1)) & 0xff) << 8)
                 }
             } else {
                 ax

@@ -150,6 +150,28 @@ fn needs_emulation(c: Code) -> bool {
     )
 }
 
+/// Tell whether an instruction's memory operand uses 16-bit addressing.
+fn is_addr16(g: &Instruction) -> bool {
+    let (b, i) = (g.memory_base(), g.memory_index());
+    matches!(b, Register::BX | Register::BP | Register::SI | Register::DI)
+        || matches!(i, Register::SI | Register::DI)
+        || (b == Register::None && i == Register::None && g.memory_displ_size() == 2)
+}
+
+/// Far call, jump, return and iret, done by `emulate.rs`.
+fn is_far_transfer(c: Code) -> bool {
+    matches!(
+        c,
+        Code::Call_ptr1632
+            | Code::Call_m1632
+            | Code::Jmp_ptr1632
+            | Code::Jmp_m1632
+            | Code::Retfd
+            | Code::Retfd_imm16
+            | Code::Iretd
+    )
+}
+
 /// Guest segment register index of a segment register, if any.
 fn seg_index(r: Register) -> Option<usize> {
     Some(match r {
@@ -261,10 +283,15 @@ impl Tx<'_> {
     fn guest_mem(&mut self, g: &Instruction) -> R<GMem> {
         let base = ren(g.memory_base());
         let index = ren(g.memory_index());
-        if matches!(base, Register::BX | Register::BP | Register::SI | Register::DI)
-            || matches!(index, Register::SI | Register::DI)
-        {
-            return Err("16-bit addressing".into());
+        if is_addr16(g) {
+            self.addr16(g)?;
+            let seg = g.memory_segment();
+            if seg == Register::FS || seg == Register::GS {
+                self.e.load_state32(R14, OFF_SEG_BASE + 4 * seg_index(seg).unwrap());
+                let sum = GMem { base: Register::R13D, index: Register::R14D, scale: 1, disp: 0 };
+                self.ins(lea32(Register::R13D, sum))?;
+            }
+            return Ok(GMem { base: Register::R13D, index: Register::None, scale: 1, disp: 0 });
         }
         let mut m = GMem { base, index, scale: g.memory_index_scale(), disp: g.memory_displacement32() };
         let seg = g.memory_segment();
@@ -285,6 +312,25 @@ impl Tx<'_> {
             }
         }
         Ok(m)
+    }
+
+    /// Compute a 16-bit effective address (address-size prefix in 32-bit
+    /// code, which 64-bit mode cannot encode) into r13d, without flags.
+    fn addr16(&mut self, g: &Instruction) -> R<()> {
+        let (base, index) = (g.memory_base(), g.memory_index());
+        let disp = g.memory_displacement32() & 0xffff;
+        if base != Register::None {
+            self.ins(mk2(Code::Movzx_r32_rm16, Register::R13D, base))?;
+        } else {
+            self.ins(Instruction::with2(Code::Mov_r32_imm32, Register::R13D, 0u32).map_err(|e| e.to_string()))?;
+        }
+        let mut sum = GMem { base: Register::R13D, index: Register::None, scale: 1, disp };
+        if index != Register::None {
+            self.ins(mk2(Code::Movzx_r32_rm16, Register::R14D, index))?;
+            sum.index = Register::R14D;
+        }
+        self.ins(lea32(Register::R13D, sum))?;
+        self.ins(mk2(Code::Movzx_r32_rm16, Register::R13D, Register::R13W))
     }
 
     /// Load a 32-bit value (register or memory operand `n` of `g`) into r13d.
@@ -367,6 +413,10 @@ impl Tx<'_> {
         let next = g.next_ip32();
         let code = g.code();
 
+        if is_far_transfer(code) {
+            self.e.exit(exit::HELPER, eip, next, 0);
+            return Ok(true);
+        }
         if needs_emulation(code) || (code == Code::Enterd_imm16_imm8 && g.immediate8_2nd() != 0) {
             self.e.exit(exit::HELPER, eip, next, 0);
             return Ok(true);
@@ -536,16 +586,64 @@ impl Tx<'_> {
             Code::Loope_rel8_32_ECX | Code::Loope_rel8_16_ECX => 0xe1,
             Code::Loop_rel8_32_ECX | Code::Loop_rel8_16_ECX => 0xe2,
             Code::Jecxz_rel8_32 | Code::Jecxz_rel8_16 => 0xe3,
-            _ => return Err("16-bit counter loop".into()),
+            _ => return self.cx_branch(g, target),
         };
         // op taken(+2) ; jmp short fall ; taken: jmp target ; fall: ...
-        let _ = next;
         self.e.bytes(&[0x67, op, 0x02, 0xeb]);
         let patch_at = self.e.code.len();
         self.e.code.push(0);
         self.e.jmp_guest(target);
         let fall = self.e.code.len();
         self.e.code[patch_at] = (fall - patch_at - 1) as u8;
+        Ok(())
+    }
+
+    /// loop/loope/loopne/jcxz with the 16-bit counter cx (address-size
+    /// prefix), which 64-bit mode cannot encode: decrement cx with lea and
+    /// test it with jrcxz on a zero-extended copy, keeping the flags.
+    fn cx_branch(&mut self, g: &Instruction, target: u32) -> R<()> {
+        let code = g.code();
+        let (is_loop, cond) = match code {
+            Code::Loop_rel8_16_CX | Code::Loop_rel8_32_CX => (true, None),
+            Code::Loope_rel8_16_CX | Code::Loope_rel8_32_CX => (true, Some(0x75u8)), // jne fall
+            Code::Loopne_rel8_16_CX | Code::Loopne_rel8_32_CX => (true, Some(0x74u8)), // je fall
+            Code::Jcxz_rel8_16 | Code::Jcxz_rel8_32 => (false, None),
+            _ => return Err(format!("branch {code:?}")),
+        };
+        let mut short_to_fall = Vec::new();
+        if is_loop {
+            self.e.bytes(&[0x44, 0x8d, 0x69, 0xff]); // lea r13d, [rcx-1]
+            self.e.bytes(&[0x66, 0x44, 0x89, 0xe9]); // mov cx, r13w
+        }
+        if let Some(jcc) = cond {
+            self.e.bytes(&[jcc, 0]);
+            short_to_fall.push(self.e.code.len() - 1);
+        }
+        self.e.bytes(&[0x44, 0x0f, 0xb7, 0xe9]); // movzx r13d, cx
+        self.e.bytes(&[0x4c, 0x87, 0xe9]); // xchg rcx, r13
+        self.e.bytes(&[0xe3, 0]); // jrcxz zero
+        let to_zero = self.e.code.len() - 1;
+        self.e.bytes(&[0x4c, 0x87, 0xe9]); // xchg rcx, r13 (cx != 0)
+        if is_loop {
+            self.jmp_to(target);
+        } else {
+            self.e.bytes(&[0xeb, 0]);
+            short_to_fall.push(self.e.code.len() - 1);
+        }
+        let zero = self.e.code.len();
+        self.e.code[to_zero] = (zero - to_zero - 1) as u8;
+        self.e.bytes(&[0x4c, 0x87, 0xe9]); // zero: xchg rcx, r13
+        if !is_loop {
+            self.jmp_to(target);
+        }
+        let fall = self.e.code.len();
+        for at in short_to_fall {
+            let d = fall - at - 1;
+            if d > 127 {
+                return Err("cx branch too long".into());
+            }
+            self.e.code[at] = d as u8;
+        }
         Ok(())
     }
 
@@ -786,13 +884,18 @@ impl Tx<'_> {
                 }
                 OpKind::Memory => {
                     if g.code() == Code::Lea_r32_m || g.code() == Code::Lea_r16_m {
+                        if is_addr16(g) {
+                            self.addr16(g)?;
+                            let r = ren(g.op0_register());
+                            let (c, src) = if r.size() == 2 {
+                                (Code::Mov_r16_rm16, Register::R13W)
+                            } else {
+                                (Code::Mov_r32_rm32, Register::R13D)
+                            };
+                            return self.ins(mk2(c, r, src));
+                        }
                         let b = ren(g.memory_base());
                         let i = ren(g.memory_index());
-                        if matches!(b, Register::BX | Register::BP | Register::SI | Register::DI)
-                            || matches!(i, Register::SI | Register::DI)
-                        {
-                            return Err("16-bit lea".into());
-                        }
                         h.set_memory_base(b);
                         h.set_memory_index(i);
                         h.set_segment_prefix(Register::None);

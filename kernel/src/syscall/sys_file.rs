@@ -532,3 +532,35 @@ fn special(t: &rustix::termios::Termios, k: usize) -> u8 {
     };
     t.special_codes[idx]
 }
+
+/// pipe2(2): a host pipe (T1; T4 brings the kernel's own).
+pub fn pipe2(p: &mut Process, a: Args) -> SysResult {
+    let flags = a[1];
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    p.guest.window().check(a[0], 8, vx_core::window::pf::WRITE)?;
+    let (r, w) = rustix::pipe::pipe().map_err(|e| Errno::from_host(e.raw_os_error()))?;
+    let cloexec = flags & O_CLOEXEC != 0;
+    let rfd = p.files.install(OpenFile { obj: Object::Stdio(r.into(), -1), flags: flags & O_NONBLOCK }, cloexec)?;
+    let wfd = match p
+        .files
+        .install(OpenFile { obj: Object::Stdio(w.into(), -1), flags: O_WRONLY | (flags & O_NONBLOCK) }, cloexec)
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = p.files.close(rfd);
+            return Err(e);
+        }
+    };
+    let mut b = [0u8; 8];
+    b[0..4].copy_from_slice(&rfd.to_le_bytes());
+    b[4..8].copy_from_slice(&wfd.to_le_bytes());
+    p.guest.write(a[0], &b)?;
+    Ok(0)
+}
+
+/// pipe(2).
+pub fn pipe(p: &mut Process, a: Args) -> SysResult {
+    pipe2(p, [a[0], 0, 0, 0, 0, 0])
+}
