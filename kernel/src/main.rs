@@ -101,11 +101,13 @@ fn print_stats(p: &Process, status: ExitStatus) {
         s.cache.blocks, s.cache.chained, s.entries, s.misses, s.helpers, s.smc_faults, s.cache.invalidated, s.cache.flushes
     );
     eprintln!("vxos: system calls: {}", s.syscalls);
-    for (nr, n) in &p.stats.counts {
-        let name = syscall::entry(*nr).map(|e| e.name).unwrap_or("?");
-        eprintln!("vxos:   {name:20} {n}");
+    for (nr, &n) in p.stats.counts.iter().enumerate().filter(|c| *c.1 > 0) {
+        match syscall::entry(nr as u32) {
+            Some(e) => eprintln!("vxos:   {:20} {n}", e.name),
+            None => eprintln!("vxos:   unknown #{nr:<11} {n} (ENOSYS)"),
+        }
     }
-    for (nr, n) in &p.stats.unknown {
-        eprintln!("vxos:   unknown #{nr:<11} {n} (ENOSYS)");
+    if p.stats.other > 0 {
+        eprintln!("vxos:   numbers >= 512     {} (ENOSYS)", p.stats.other);
     }
 }

@@ -39,10 +39,16 @@ pub struct SigAction {
 }
 
 /// Per-process system call counters (for `--stats`).
-#[derive(Default)]
 pub struct SysStats {
-    pub counts: std::collections::BTreeMap<u32, u64>,
-    pub unknown: std::collections::BTreeMap<u32, u64>,
+    /// Calls by number; numbers without a handler count as unknown.
+    pub counts: Box<[u64; 512]>,
+    pub other: u64,
+}
+
+impl Default for SysStats {
+    fn default() -> SysStats {
+        SysStats { counts: Box::new([0; 512]), other: 0 }
+    }
 }
 
 pub struct Process {

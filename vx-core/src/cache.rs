@@ -14,6 +14,28 @@
 use crate::emit::ExitSite;
 use crate::translate::Block;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for u32 keys (guest addresses and page numbers); the
+/// default SipHash costs more than the rest of a block lookup.
+#[derive(Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16;
+    }
+}
+
+type AddrMap<V> = HashMap<u32, V, BuildHasherDefault<AddrHasher>>;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -155,8 +177,8 @@ pub(crate) struct CodeCache {
     used: usize,
     pub index: Box<BlockIndex>,
     blocks: Vec<BlockMeta>,
-    map: HashMap<u32, usize>,
-    pages: HashMap<u32, Vec<usize>>,
+    map: AddrMap<usize>,
+    pages: AddrMap<Vec<usize>>,
     slot: usize,
     /// Statistics: blocks translated, flushes, invalidations.
     pub stats: CacheStats,
@@ -218,8 +240,8 @@ impl CodeCache {
                 used: 0,
                 index: Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)),
                 blocks: Vec::new(),
-                map: HashMap::new(),
-                pages: HashMap::new(),
+                map: AddrMap::default(),
+                pages: AddrMap::default(),
                 slot,
                 stats: CacheStats::default(),
             })

@@ -33,13 +33,36 @@ core::arch::global_asm!(
     "mov r15, rdi",
     "mov [r15 + {host_rsp}], rsp",
     "stmxcsr [r15 + {host_mxcsr}]",
-    "fnstcw [r15 + {host_fcw}]",
     "cmp dword ptr [r15 + {use_wrgsbase}], 0",
     "je 2f",
     "mov rax, [r15 + {win_base}]",
     "wrgsbase rax",
     "2:",
+    // FPU: a guest that never used x87/MMX needs only its SSE registers;
+    // the x87 unit then holds the initial state, as it always does in
+    // host code (see vx_fault_exit).
+    "cmp dword ptr [r15 + {x87_live}], 0",
+    "jne 7f",
+    "ldmxcsr [r15 + {fx} + 24]",
+    "movaps xmm0, [r15 + {fx} + 160]",
+    "movaps xmm1, [r15 + {fx} + 176]",
+    "movaps xmm2, [r15 + {fx} + 192]",
+    "movaps xmm3, [r15 + {fx} + 208]",
+    "movaps xmm4, [r15 + {fx} + 224]",
+    "movaps xmm5, [r15 + {fx} + 240]",
+    "movaps xmm6, [r15 + {fx} + 256]",
+    "movaps xmm7, [r15 + {fx} + 272]",
+    "jmp 4f",
+    "7:",
+    "cmp dword ptr [r15 + {use_xsave}], 0",
+    "je 3f",
+    "mov eax, 3",
+    "xor edx, edx",
+    "xrstor [r15 + {fx}]",
+    "jmp 4f",
+    "3:",
     "fxrstor [r15 + {fx}]",
+    "4:",
     "mov r13, rsi",
     "mov eax, [r15 + {eflags}]",
     "push rax",
@@ -84,11 +107,34 @@ core::arch::global_asm!(
     "mov [r15 + {eflags}], eax",
     ".globl vx_fault_exit",
     "vx_fault_exit:",
+    "cmp dword ptr [r15 + {x87_live}], 0",
+    "jne 8f",
+    "stmxcsr [r15 + {fx} + 24]",
+    "movaps [r15 + {fx} + 160], xmm0",
+    "movaps [r15 + {fx} + 176], xmm1",
+    "movaps [r15 + {fx} + 192], xmm2",
+    "movaps [r15 + {fx} + 208], xmm3",
+    "movaps [r15 + {fx} + 224], xmm4",
+    "movaps [r15 + {fx} + 240], xmm5",
+    "movaps [r15 + {fx} + 256], xmm6",
+    "movaps [r15 + {fx} + 272], xmm7",
+    "jmp 6f",
+    "8:",
+    "cmp dword ptr [r15 + {use_xsave}], 0",
+    "je 5f",
+    "mov eax, 3",
+    "xor edx, edx",
+    "xsaveopt [r15 + {fx}]",
+    "jmp 9f",
+    "5:",
     "fxsave [r15 + {fx}]",
+    "9:",
+    // Leave the x87 unit in its initial state for host code and for the
+    // next guest that never used it.
+    "fninit",
+    "6:",
     "mov rsp, [r15 + {host_rsp}]",
     "ldmxcsr [r15 + {host_mxcsr}]",
-    "fninit",
-    "fldcw [r15 + {host_fcw}]",
     "push 2",
     "popfq",
     "pop r15",
@@ -100,8 +146,9 @@ core::arch::global_asm!(
     "ret",
     host_rsp = const OFF_HOST_RSP,
     host_mxcsr = const OFF_HOST_MXCSR,
-    host_fcw = const OFF_HOST_FCW,
     use_wrgsbase = const OFF_USE_WRGSBASE,
+    use_xsave = const OFF_USE_XSAVE,
+    x87_live = const OFF_X87_LIVE,
     win_base = const OFF_WIN_BASE,
     fx = const OFF_FX,
     eflags = const OFF_EFLAGS,
@@ -167,6 +214,18 @@ fn has_fsgsbase() -> bool {
     hw2 & 2 != 0
 }
 
+fn has_xsaveopt() -> bool {
+    let l1 = core::arch::x86_64::__cpuid_count(1, 0);
+    let osxsave = l1.ecx & (1 << 27) != 0;
+    if !osxsave || std::env::var_os("VX_NO_XSAVE").is_some() {
+        return false;
+    }
+    // SAFETY: xgetbv(0) is valid when OSXSAVE is set.
+    let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
+    let d1 = core::arch::x86_64::__cpuid_count(0xd, 1);
+    xcr0 & 3 == 3 && d1.eax & 1 != 0
+}
+
 impl Vcpu {
     /// Allocate a state block for a guest window based at `win_base`.
     pub(crate) fn new(win_base: u64) -> io::Result<Vcpu> {
@@ -195,6 +254,7 @@ impl Vcpu {
         s.chain_ptr = vx_chain_exit as usize as u64;
         s.miss_ptr = vx_miss_exit as usize as u64;
         s.use_wrgsbase = has_fsgsbase() as u32;
+        s.use_xsave = has_xsaveopt() as u32;
         Ok(v)
     }
 
@@ -244,6 +304,8 @@ impl Vcpu {
             }
         }
         s.exit_reason = 0;
+        // The legacy region is authoritative: Rust may have changed it.
+        s.xsave_hdr[0] |= 3;
         // SAFETY: `host` is the entry of a block in a live code cache made
         // for this vCPU's window, and the state block is valid.
         unsafe { vx_enter(self.state_ptr(), host) };

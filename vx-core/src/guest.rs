@@ -218,7 +218,14 @@ impl Guest {
     }
 
     fn entry_for(&mut self, eip: u32) -> u64 {
+        // The indirect-branch table answers most resumes without hashing.
+        let e = self.vcpu.state().ind[(eip & 0xffff) as usize];
+        if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
+            return e.host;
+        }
         if let Some(h) = self.cache.lookup(eip) {
+            self.vcpu.state_mut().ind[(eip & 0xffff) as usize] =
+                IndEntry { neg_eip1: (eip as u64 + 1).wrapping_neg(), host: h };
             return h;
         }
         let b = translate(&self.win, eip, false, &mut self.info);
@@ -230,6 +237,8 @@ impl Guest {
         for p in pages {
             self.win.set_code(p, p, true);
         }
+        self.vcpu.state_mut().ind[(eip & 0xffff) as usize] =
+            IndEntry { neg_eip1: (eip as u64 + 1).wrapping_neg(), host: h };
         h
     }
 

@@ -52,8 +52,9 @@ pub struct IndEntry {
     pub host: u64,
 }
 
-/// The x87/MMX/SSE state as `fxsave` writes it.
-#[repr(C, align(16))]
+/// The x87/MMX/SSE state as `fxsave` writes it (the legacy region of an
+/// XSAVE area; the XSAVE header follows it in `VcpuState`).
+#[repr(C, align(64))]
 #[derive(Clone, Copy)]
 pub struct FxArea(pub [u8; 512]);
 
@@ -107,6 +108,13 @@ pub struct VcpuState {
     pub host_mxcsr: u32,
     pub host_fcw: u32,
     pub use_wrgsbase: u32,
+    /// Save x87/SSE state with xsaveopt/xrstor (cheaper when unchanged)
+    /// rather than fxsave/fxrstor.
+    pub use_xsave: u32,
+    /// The guest has used x87 or MMX, so its whole FPU image is saved and
+    /// restored around host code; until then only MXCSR and xmm0-7 are.
+    /// Set it when changing the x87 part of `fx` from outside.
+    pub x87_live: u32,
     pub exit_ptr: u64,
     pub chain_ptr: u64,
     pub miss_ptr: u64,
@@ -115,6 +123,8 @@ pub struct VcpuState {
     pub fault: FaultInfo,
     pub tls: [TlsDesc; 3],
     pub fx: FxArea,
+    /// XSAVE header after `fx`: XSTATE_BV, XCOMP_BV, reserved.
+    pub xsave_hdr: [u64; 8],
     pub ind: [IndEntry; IND_ENTRIES],
 }
 
@@ -131,6 +141,8 @@ pub const OFF_SEG_SEL: usize = offset_of!(VcpuState, seg_sel);
 pub const OFF_EXIT_ARG: usize = offset_of!(VcpuState, exit_arg);
 pub const OFF_HOST_MXCSR: usize = offset_of!(VcpuState, host_mxcsr);
 pub const OFF_HOST_FCW: usize = offset_of!(VcpuState, host_fcw);
+pub const OFF_USE_XSAVE: usize = offset_of!(VcpuState, use_xsave);
+pub const OFF_X87_LIVE: usize = offset_of!(VcpuState, x87_live);
 pub const OFF_USE_WRGSBASE: usize = offset_of!(VcpuState, use_wrgsbase);
 pub const OFF_EXIT_PTR: usize = offset_of!(VcpuState, exit_ptr);
 pub const OFF_CHAIN_PTR: usize = offset_of!(VcpuState, chain_ptr);

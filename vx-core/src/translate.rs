@@ -150,6 +150,33 @@ fn needs_emulation(c: Code) -> bool {
     )
 }
 
+/// Tell whether an instruction touches x87 or MMX state (including the
+/// instructions that save and restore it).
+fn uses_x87(g: &Instruction) -> bool {
+    use iced_x86::CpuidFeature as F;
+    (0..g.op_count())
+        .any(|n| g.op_kind(n) == OpKind::Register && (g.op_register(n).is_mm() || g.op_register(n).is_st()))
+        || g.cpuid_features().iter().any(|f| {
+            matches!(
+                f,
+                F::FPU
+                    | F::FPU287
+                    | F::FPU387
+                    | F::FPU387SL_ONLY
+                    | F::MMX
+                    | F::FXSR
+                    | F::XSAVE
+                    | F::XSAVEOPT
+                    | F::XSAVEC
+                    | F::XSAVES
+                    | F::D3NOW
+                    | F::D3NOWEXT
+                    | F::CYRIX_EMMI
+            )
+        })
+        || matches!(g.mnemonic(), Mnemonic::Wait)
+}
+
 /// Tell whether an instruction's memory operand uses 16-bit addressing.
 fn is_addr16(g: &Instruction) -> bool {
     let (b, i) = (g.memory_base(), g.memory_index());
@@ -213,6 +240,8 @@ fn r12m(disp: i32) -> GMem {
 
 struct Tx<'a> {
     win: &'a Window,
+    /// This block already marked the guest as an x87/MMX user.
+    x87_marked: bool,
     extra_pages: Vec<u32>,
     e: Emitter,
     insns: Vec<(u32, u32, u16)>,
@@ -437,6 +466,11 @@ impl Tx<'_> {
         {
             self.trap(g, trap::GP, next);
             return Ok(true);
+        }
+        if !self.x87_marked && uses_x87(g) {
+            // From now on the whole FPU image travels with this guest.
+            self.e.store_state_imm(OFF_X87_LIVE, 1);
+            self.x87_marked = true;
         }
         if g.is_string_instruction() {
             return self.string_op(g).map(|_| false);
@@ -1034,7 +1068,7 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
 /// only (used to step over a write into the block's own page).
 pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
     let (bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
-    let mut tx = Tx { win, extra_pages: Vec::new(), e: Emitter::new(), insns: Vec::new(), info };
+    let mut tx = Tx { win, x87_marked: false, extra_pages: Vec::new(), e: Emitter::new(), insns: Vec::new(), info };
     let mut dec = Decoder::with_ip(32, &bytes, eip as u64, DecoderOptions::NONE);
     let mut g = Instruction::default();
     let mut n = 0;

@@ -151,9 +151,12 @@ pub fn entry(nr: u32) -> Option<&'static SysEntry> {
 pub fn dispatch(p: &mut Process, nr: u32) -> SysResult {
     let r = &p.guest.cpu().regs;
     let args = [r[EBX], r[ECX], r[EDX], r[ESI], r[EDI], r[EBP]];
+    match p.stats.counts.get_mut(nr as usize) {
+        Some(c) => *c += 1,
+        None => p.stats.other += 1,
+    }
     match entry(nr) {
         Some(e) => {
-            *p.stats.counts.entry(nr).or_default() += 1;
             let res = (e.handler)(p, args);
             if p.trace {
                 trace(e.name, &args, &res);
@@ -161,7 +164,6 @@ pub fn dispatch(p: &mut Process, nr: u32) -> SysResult {
             res
         }
         None => {
-            *p.stats.unknown.entry(nr).or_default() += 1;
             if p.trace {
                 trace(&format!("syscall_{nr}"), &args, &Err(Errno::ENOSYS));
             }
