@@ -58,6 +58,9 @@ pub struct Guest {
     vcpu: Vcpu,
     info: InstructionInfoFactory,
     pending: Option<u64>,
+    /// The last system call came through sysenter: return through the
+    /// vDSO landing pad's `pop ebp; pop edx; pop ecx; ret`.
+    sysenter_return: bool,
     stats: GuestStats,
 }
 
@@ -69,7 +72,7 @@ impl Guest {
         let cache = CodeCache::new()?;
         let vcpu = Vcpu::new(win.base())?;
         vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
-        Ok(Guest { win, cache, vcpu, info: InstructionInfoFactory::new(), pending: None, stats: GuestStats::default() })
+        Ok(Guest { win, cache, vcpu, info: InstructionInfoFactory::new(), pending: None, sysenter_return: false, stats: GuestStats::default() })
     }
 
     /// Return the CPU state (registers, eip, eflags, segments, FPU).
@@ -253,9 +256,54 @@ impl Guest {
         st.ind.iter_mut().for_each(|e| *e = IndEntry::default());
     }
 
+    /// Finish a sysenter system call as the vDSO's landing pad does.
+    fn sysenter_landing(&mut self) -> Option<Trap> {
+        self.sysenter_return = false;
+        let sp = self.vcpu.state().regs[ESP];
+        let mut w = [0u32; 4];
+        for (k, v) in w.iter_mut().enumerate() {
+            match self.read_u32(sp.wrapping_add(4 * k as u32)) {
+                Ok(x) => *v = x,
+                Err(e) => return Some(Trap::PageFault { addr: e.addr, write: false, exec: false, mapped: e.mapped }),
+            }
+        }
+        let st = self.vcpu.state_mut();
+        st.regs[EBP] = w[0];
+        st.regs[EDX] = w[1];
+        st.regs[ECX] = w[2];
+        st.eip = w[3];
+        st.regs[ESP] = sp.wrapping_add(16);
+        None
+    }
+
+    /// Enter a sysenter system call: the caller's stack pointer is in ebp
+    /// and the sixth argument at [ebp], as Linux's compat entry reads them.
+    fn sysenter_entry(&mut self) -> Option<Trap> {
+        let st = self.vcpu.state();
+        let (eip, bp) = (st.eip, st.regs[EBP]);
+        match self.read_u32(bp) {
+            Ok(arg6) => {
+                let st = self.vcpu.state_mut();
+                st.regs[ESP] = bp;
+                st.regs[EBP] = arg6;
+                self.sysenter_return = true;
+                None
+            }
+            Err(e) => {
+                self.vcpu.state_mut().eip = eip;
+                Some(Trap::PageFault { addr: e.addr, write: false, exec: false, mapped: e.mapped })
+            }
+        }
+    }
+
     /// Run the guest until it needs the embedder.
     pub fn run(&mut self) -> Trap {
         sigfault::ensure_altstack();
+        if self.sysenter_return {
+            if let Some(t) = self.sysenter_landing() {
+                return t;
+            }
+        }
         loop {
             let host = match self.pending.take() {
                 Some(h) => h,
@@ -289,8 +337,14 @@ impl Guest {
                     self.pending = Some(h);
                 }
                 exit::SYSCALL => {
+                    let sysenter = st.exit_arg == crate::translate::SYSENTER;
                     st.eip = st.next_eip;
                     self.stats.syscalls += 1;
+                    if sysenter {
+                        if let Some(t) = self.sysenter_entry() {
+                            return t;
+                        }
+                    }
                     return Trap::Syscall;
                 }
                 exit::NOCHAIN => st.eip = st.next_eip,

@@ -23,6 +23,9 @@ use iced_x86::{
 /// Maximum guest instructions in one block.
 pub const MAX_BLOCK_INSNS: usize = 64;
 
+/// `exit_arg` of an `exit::SYSCALL` made by sysenter rather than int 0x80.
+pub const SYSENTER: u32 = 1;
+
 /// Trap kinds carried in `exit_arg` with `exit::TRAP`.
 pub mod trap {
     /// Undefined or unsupported opcode: SIGILL/ILL_ILLOPN.
@@ -450,6 +453,19 @@ impl Tx<'_> {
             self.e.exit(exit::HELPER, eip, next, 0);
             return Ok(true);
         }
+        match code {
+            // syscall is #UD for 32-bit code on Intel; sysenter is a system
+            // call that returns through the vDSO's landing pad (guest.rs).
+            Code::Syscall => {
+                self.trap(g, trap::ILL, next);
+                return Ok(true);
+            }
+            Code::Sysenter => {
+                self.e.exit(exit::SYSCALL, eip, next, SYSENTER);
+                return Ok(true);
+            }
+            _ => {}
+        }
         if g.is_privileged()
             || code == Code::Hlt
             || matches!(
@@ -576,7 +592,7 @@ impl Tx<'_> {
         }
         match code {
             Code::Mov_rm16_Sreg | Code::Mov_r32m16_Sreg => return self.read_sreg(g).map(|_| false),
-            Code::Sysenter | Code::Sysexitd => {
+            Code::Sysexitd => {
                 self.trap(g, trap::GP, next);
                 return Ok(true);
             }

@@ -157,9 +157,17 @@ pub fn close(p: &mut Process, a: Args) -> SysResult {
     p.files.close(a[0])
 }
 
-/// For calls that would change the file system, which T1 keeps read-only.
-pub fn erofs(_p: &mut Process, _a: Args) -> SysResult {
-    Err(Errno::EROFS)
+/// mkdir(2): T1's file system is read-only; errors come in Linux's order.
+pub fn mkdir(p: &mut Process, a: Args) -> SysResult {
+    let hp = p.host_path(&path_arg(p, a[0])?)?;
+    Err(if std::fs::symlink_metadata(hp).is_ok() { Errno::EEXIST } else { Errno::EROFS })
+}
+
+/// unlink(2): T1's file system is read-only; errors come in Linux's order.
+pub fn unlink(p: &mut Process, a: Args) -> SysResult {
+    let hp = p.host_path(&path_arg(p, a[0])?)?;
+    let m = std::fs::symlink_metadata(hp)?;
+    Err(if m.is_dir() { Errno::EISDIR } else { Errno::EROFS })
 }
 
 /// chdir(2).

@@ -321,7 +321,7 @@ fn mm(n: u64) -> Register {
 fn xmm(n: u64) -> Register {
     Register::try_from(Register::XMM0 as usize + n as usize).unwrap()
 }
-fn st(n: u64) -> Register {
+fn st_reg(n: u64) -> Register {
     Register::try_from(Register::ST0 as usize + n as usize).unwrap()
 }
 
@@ -890,7 +890,7 @@ impl Gen {
                 K::ax => Arg::Reg(Register::AX),
                 K::eax => Arg::Reg(Register::EAX),
                 K::st0 => Arg::Reg(Register::ST0),
-                K::sti_opcode => Arg::Reg(st(rng.below(8))),
+                K::sti_opcode => Arg::Reg(st_reg(rng.below(8))),
                 K::imm8_const_1 => Arg::Imm(1),
                 K::imm8 | K::imm8sex16 | K::imm8sex32 if is_shift && rng.chance(80) => {
                     Arg::Imm(rng.range(0, 63))
@@ -962,9 +962,9 @@ impl Gen {
                 if let Arg::Reg(_) = args[0] {
                     // divisor not among the dividend registers
                     let r = match w {
-                        1 => rng.pick(&[Register::CL, Register::CH, Register::DL, Register::DH, Register::BL, Register::BH]),
+                        1 => rng.pick(&[Register::CL, Register::CH, Register::DL, Register::DH]),
                         _ => {
-                            let r = rng.pick(&[Register::ECX, Register::EBX, Register::ESI, Register::EDI, Register::EBP]);
+                            let r = rng.pick(&[Register::ECX, Register::ESI, Register::EDI, Register::EBP]);
                             if w == 2 {
                                 r16_of(r)
                             } else {
