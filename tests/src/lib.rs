@@ -136,7 +136,7 @@ pub fn data_file(name: &str, size: usize) -> PathBuf {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 4 == 0 {
+        if x.is_multiple_of(4) {
             for _ in 0..(x >> 8) % 64 {
                 x ^= x << 13;
                 x ^= x >> 7;

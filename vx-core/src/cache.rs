@@ -367,11 +367,6 @@ impl CodeCache {
         (code, self.blocks.iter().map(|b| (b.host, b.eip)).collect())
     }
 
-    /// Pages that hold translated code.
-    pub(crate) fn code_pages(&self) -> impl Iterator<Item = u32> + '_ {
-        self.pages.keys().copied()
-    }
-
     /// Throw all translations away. No code of this cache may be running.
     pub(crate) fn flush(&mut self) {
         self.used = 0;

@@ -170,7 +170,7 @@ extern "C" {
 
 /// Return the address the fault handler resumes at after saving state.
 pub(crate) fn fault_exit_addr() -> u64 {
-    vx_fault_exit as usize as u64
+    vx_fault_exit as *const () as usize as u64
 }
 
 const POLL_SIZE: usize = 4096;
@@ -250,9 +250,9 @@ impl Vcpu {
         s.eflags = 0x202;
         s.fx = FxArea::reset();
         s.seg_sel = [USER_DS, USER_CS, USER_DS, USER_DS, 0, 0];
-        s.exit_ptr = vx_exit as usize as u64;
-        s.chain_ptr = vx_chain_exit as usize as u64;
-        s.miss_ptr = vx_miss_exit as usize as u64;
+        s.exit_ptr = vx_exit as *const () as usize as u64;
+        s.chain_ptr = vx_chain_exit as *const () as usize as u64;
+        s.miss_ptr = vx_miss_exit as *const () as usize as u64;
         s.use_wrgsbase = has_fsgsbase() as u32;
         s.use_xsave = has_xsaveopt() as u32;
         Ok(v)
@@ -276,10 +276,6 @@ impl Vcpu {
     pub(crate) fn state_ptr(&self) -> *mut VcpuState {
         // SAFETY: in bounds of our mapping.
         unsafe { self.mem.add(POLL_SIZE) as *mut VcpuState }
-    }
-
-    pub(crate) fn poll_page(&self) -> u64 {
-        self.mem as u64
     }
 
     pub(crate) fn preempt_handle(&self) -> PreemptHandle {

@@ -8,11 +8,7 @@
 use crate::state::*;
 use iced_x86::{Encoder, Instruction};
 
-/// Host registers by encoding number.
-pub const RAX: u8 = 0;
-pub const RCX: u8 = 1;
-pub const R11: u8 = 11;
-pub const R12: u8 = 12;
+/// Scratch host registers by encoding number.
 pub const R13: u8 = 13;
 pub const R14: u8 = 14;
 
@@ -80,12 +76,6 @@ impl Emitter {
     /// `mov r64, [r15 + off]` for a host register number.
     pub fn load_state64(&mut self, reg: u8, off: usize) {
         self.bytes(&[0x49 | ((reg >> 3) << 2), 0x8b, 0x87 | ((reg & 7) << 3)]);
-        self.u32(off as u32);
-    }
-
-    /// `mov [r15 + off], r64`.
-    pub fn store_state64(&mut self, off: usize, reg: u8) {
-        self.bytes(&[0x49 | ((reg >> 3) << 2), 0x89, 0x87 | ((reg & 7) << 3)]);
         self.u32(off as u32);
     }
 

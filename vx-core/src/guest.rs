@@ -72,7 +72,15 @@ impl Guest {
         let cache = CodeCache::new()?;
         let vcpu = Vcpu::new(win.base())?;
         vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
-        Ok(Guest { win, cache, vcpu, info: InstructionInfoFactory::new(), pending: None, sysenter_return: false, stats: GuestStats::default() })
+        Ok(Guest {
+            win,
+            cache,
+            vcpu,
+            info: InstructionInfoFactory::new(),
+            pending: None,
+            sysenter_return: false,
+            stats: GuestStats::default(),
+        })
     }
 
     /// Return the CPU state (registers, eip, eflags, segments, FPU).
@@ -413,8 +421,7 @@ impl Guest {
                     return None;
                 }
                 let mapped = flags & pf::MAPPED != 0;
-                let addr = if f.host_addr >= self.win.base() + crate::window::GUEST_SIZE { ga } else { ga };
-                Some(Trap::PageFault { addr, write, exec: false, mapped })
+                Some(Trap::PageFault { addr: ga, write, exec: false, mapped })
             }
             libc::SIGFPE => Some(Trap::Signal { signo: libc::SIGFPE, code: f.code, addr: eip }),
             libc::SIGILL => Some(Trap::Signal { signo: libc::SIGILL, code: f.code, addr: eip }),

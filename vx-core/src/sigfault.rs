@@ -33,7 +33,7 @@ pub(crate) fn install() {
             // action is saved before anything can read it.
             unsafe {
                 let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_fault as usize;
+                sa.sa_sigaction = on_fault as *const () as usize;
                 sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
                 libc::sigemptyset(&mut sa.sa_mask);
                 let old = std::ptr::addr_of_mut!(OLD[i]);

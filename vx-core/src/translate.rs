@@ -253,10 +253,6 @@ struct Tx<'a> {
 
 type R<T> = Result<T, String>;
 
-fn mk1(code: Code, a: impl Into<Op>) -> R<Instruction> {
-    a.into().with1(code)
-}
-
 /// Small operand wrapper so helpers can build iced instructions uniformly.
 enum Op {
     Reg(Register),
@@ -272,16 +268,6 @@ impl From<MemoryOperand> for Op {
         Op::Mem(m)
     }
 }
-impl Op {
-    fn with1(self, code: Code) -> R<Instruction> {
-        match self {
-            Op::Reg(r) => Instruction::with1(code, r),
-            Op::Mem(m) => Instruction::with1(code, m),
-        }
-        .map_err(|e| e.to_string())
-    }
-}
-
 fn mk2(code: Code, a: impl Into<Op>, b: impl Into<Op>) -> R<Instruction> {
     match (a.into(), b.into()) {
         (Op::Reg(x), Op::Reg(y)) => Instruction::with2(code, x, y),
@@ -619,7 +605,6 @@ impl Tx<'_> {
 
     fn cond_branch(&mut self, g: &Instruction) -> R<()> {
         let target = g.near_branch_target() as u32;
-        let next = g.next_ip32();
         self.poll_if_backward(g, target);
         if let Some(cc) = cond_code(g.mnemonic()) {
             self.jcc_to(cc, target);
@@ -956,9 +941,9 @@ impl Tx<'_> {
                         h.set_memory_index(m.index);
                         h.set_memory_index_scale(m.scale);
                         h.set_memory_displacement32(m.disp);
-                        if m.base == Register::None && m.index == Register::None {
-                            h.set_memory_displ_size(4);
-                        } else if m.disp != g.memory_displacement32() || h.memory_displ_size() == 0 && m.disp != 0 {
+                        let absolute = m.base == Register::None && m.index == Register::None;
+                        let changed = m.disp != g.memory_displacement32() || h.memory_displ_size() == 0 && m.disp != 0;
+                        if absolute || changed {
                             h.set_memory_displ_size(4);
                         }
                         h.set_segment_prefix(Register::GS);

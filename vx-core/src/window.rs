@@ -56,7 +56,7 @@ pub struct Window {
 unsafe impl Send for Window {}
 
 fn page_range(addr: u32, len: u64) -> Option<(usize, usize)> {
-    if addr % PAGE_SIZE != 0 || len % PAGE_SIZE as u64 != 0 || addr as u64 + len > GUEST_SIZE {
+    if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE as u64) || addr as u64 + len > GUEST_SIZE {
         return None;
     }
     let first = (addr >> PAGE_SHIFT) as usize;
