@@ -63,7 +63,16 @@ core::arch::global_asm!(
     "3:",
     "fxrstor [r15 + {fx}]",
     "4:",
+    // Host code (libc's memcpy) leaves the upper halves of the ymm/zmm
+    // registers dirty; legacy SSE in the guest would then pay a merge on
+    // every instruction. The guest only sees the low 128 bits.
+    "cmp dword ptr [r15 + {use_vzeroupper}], 0",
+    "je 10f",
+    "vzeroupper",
+    "10:",
     "mov r13, rsi",
+    // Translated code runs on the shadow stack of host return points.
+    "mov rsp, [r15 + {shadow_rsp}]",
     "mov eax, [r15 + {eflags}]",
     "push rax",
     "popfq",
@@ -91,6 +100,14 @@ core::arch::global_asm!(
     "mov dword ptr [r15 + {reason}], {miss}",
     "jmp vx_exit",
     "",
+    // Reached by `ret` through the sentinel at the top of an empty shadow
+    // stack: put the sentinel back and look the target (r13d) up.
+    ".globl vx_sentinel_ret",
+    ".p2align 4",
+    "vx_sentinel_ret:",
+    "lea rsp, [rsp - 16]",
+    "jmp qword ptr [r15 + {miss_ptr}]",
+    "",
     ".globl vx_exit",
     ".p2align 4",
     "vx_exit:",
@@ -105,6 +122,7 @@ core::arch::global_asm!(
     "pushfq",
     "pop rax",
     "mov [r15 + {eflags}], eax",
+    "mov [r15 + {shadow_rsp}], rsp",
     ".globl vx_fault_exit",
     "vx_fault_exit:",
     "cmp dword ptr [r15 + {x87_live}], 0",
@@ -149,6 +167,9 @@ core::arch::global_asm!(
     use_wrgsbase = const OFF_USE_WRGSBASE,
     use_xsave = const OFF_USE_XSAVE,
     x87_live = const OFF_X87_LIVE,
+    shadow_rsp = const OFF_SHADOW_RSP,
+    miss_ptr = const OFF_MISS_PTR,
+    use_vzeroupper = const OFF_USE_VZEROUPPER,
     win_base = const OFF_WIN_BASE,
     fx = const OFF_FX,
     eflags = const OFF_EFLAGS,
@@ -166,6 +187,7 @@ extern "C" {
     fn vx_chain_exit();
     fn vx_miss_exit();
     fn vx_fault_exit();
+    fn vx_sentinel_ret();
 }
 
 /// Return the address the fault handler resumes at after saving state.
@@ -174,6 +196,9 @@ pub(crate) fn fault_exit_addr() -> u64 {
 }
 
 const POLL_SIZE: usize = 4096;
+/// Shadow stack: a guard page, then 4096 entries of 16 bytes.
+const SHADOW_GUARD: usize = 4096;
+const SHADOW_SIZE: usize = 64 << 10;
 
 /// Arms the poll page of one vCPU; safe to use from a signal handler or
 /// another thread.
@@ -214,6 +239,16 @@ fn has_fsgsbase() -> bool {
     hw2 & 2 != 0
 }
 
+fn has_avx() -> bool {
+    let l1 = core::arch::x86_64::__cpuid_count(1, 0);
+    if l1.ecx & (1 << 27) == 0 || l1.ecx & (1 << 28) == 0 {
+        return false;
+    }
+    // SAFETY: xgetbv(0) is valid when OSXSAVE is set.
+    let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
+    xcr0 & 6 == 6
+}
+
 fn has_xsaveopt() -> bool {
     let l1 = core::arch::x86_64::__cpuid_count(1, 0);
     let osxsave = l1.ecx & (1 << 27) != 0;
@@ -229,7 +264,8 @@ fn has_xsaveopt() -> bool {
 impl Vcpu {
     /// Allocate a state block for a guest window based at `win_base`.
     pub(crate) fn new(win_base: u64) -> io::Result<Vcpu> {
-        let len = POLL_SIZE + std::mem::size_of::<VcpuState>().next_multiple_of(4096);
+        let state_len = std::mem::size_of::<VcpuState>().next_multiple_of(4096);
+        let len = POLL_SIZE + state_len + SHADOW_GUARD + SHADOW_SIZE;
         // SAFETY: a fresh anonymous mapping; zero is a valid VcpuState bit pattern.
         let mem = unsafe {
             libc::mmap(
@@ -255,6 +291,22 @@ impl Vcpu {
         s.miss_ptr = vx_miss_exit as *const () as usize as u64;
         s.use_wrgsbase = has_fsgsbase() as u32;
         s.use_xsave = has_xsaveopt() as u32;
+        s.use_vzeroupper = has_avx() as u32;
+        let guard = mem as u64 + (POLL_SIZE + state_len) as u64;
+        // SAFETY: the guard page lies inside the mapping we just made.
+        unsafe {
+            libc::mprotect(guard as *mut libc::c_void, SHADOW_GUARD, libc::PROT_NONE);
+        }
+        s.shadow_guard = guard;
+        s.shadow_top = guard + (SHADOW_GUARD + SHADOW_SIZE) as u64 - 16;
+        // The sentinel: a return point that never belongs to a call.
+        let sentinel = s.shadow_top as *mut u64;
+        // SAFETY: the top entry is inside the shadow stack mapping.
+        unsafe {
+            sentinel.write(vx_sentinel_ret as *const () as usize as u64);
+            sentinel.add(1).write(0);
+        }
+        s.shadow_rsp = s.shadow_top;
         Ok(v)
     }
 
@@ -280,6 +332,12 @@ impl Vcpu {
 
     pub(crate) fn preempt_handle(&self) -> PreemptHandle {
         PreemptHandle { poll: self.poll.clone() }
+    }
+
+    /// Forget all predicted return points (after translations went away).
+    pub(crate) fn reset_shadow(&self) {
+        let s = self.state_mut();
+        s.shadow_rsp = s.shadow_top;
     }
 
     /// Disarm the poll page.

@@ -26,12 +26,14 @@ pub struct ExitSite {
 pub struct Emitter {
     pub code: Vec<u8>,
     pub exits: Vec<ExitSite>,
+    /// rel32 fields of calls to an indirect-lookup thunk after the body.
+    thunks: Vec<u32>,
     enc: Encoder,
 }
 
 impl Emitter {
     pub fn new() -> Emitter {
-        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), enc: Encoder::new(64) }
+        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), thunks: Vec::new(), enc: Encoder::new(64) }
     }
 
     pub fn off(&self) -> u32 {
@@ -54,9 +56,10 @@ impl Emitter {
         Ok(())
     }
 
-    /// `mov r14b, [r15 - 4096]`: faults when the poll page is armed.
+    /// `mov r14d, [r15 - 4096]`: faults when the poll page is armed. A
+    /// full 32-bit load, so it does not merge into (and wait for) r14.
     pub fn poll(&mut self) {
-        self.bytes(&[0x45, 0x8a, 0xb7]);
+        self.bytes(&[0x45, 0x8b, 0xb7]);
         self.u32((-4096i32) as u32);
     }
 
@@ -100,6 +103,28 @@ impl Emitter {
         // cache line so patching it is a single atomic store.
         while (self.code.len() + opcode_len) % 64 > 60 {
             self.code.push(0x90);
+        }
+    }
+
+    /// Pad with long NOPs up to a multiple of `n` bytes (blocks start
+    /// 64-byte aligned).
+    pub fn align(&mut self, n: usize) {
+        const NOPS: [&[u8]; 9] = [
+            &[],
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0f, 0x1f, 0x00],
+            &[0x0f, 0x1f, 0x40, 0x00],
+            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let mut pad = (n - self.code.len() % n) % n;
+        while pad > 0 {
+            let k = pad.min(8);
+            self.code.extend_from_slice(NOPS[k]);
+            pad -= k;
         }
     }
 
@@ -151,8 +176,54 @@ impl Emitter {
         self.u32(OFF_IND as u32 + 8);
     }
 
+    /// `push imm32` on the host (shadow) stack.
+    pub fn push_host_imm(&mut self, v: u32) {
+        self.code.push(0x68);
+        self.u32(v);
+    }
+
+    /// A chainable host `call` to guest `target`: the host return address
+    /// lands on the shadow stack, so the guest's `ret` is predicted.
+    pub fn call_guest(&mut self, target: u32) {
+        self.align_for(1);
+        self.code.push(0xe8);
+        let site = self.off();
+        self.u32(0);
+        self.exits.push(ExitSite { site, stub: 0, target });
+    }
+
+    /// A host `call` to an inline lookup of the guest address in r13d.
+    pub fn call_lookup(&mut self) {
+        self.code.push(0xe8);
+        let site = self.off();
+        self.u32(0);
+        self.thunks.push(site);
+    }
+
+    /// Return to guest address r13d: through the host `ret` when the top
+    /// of the shadow stack was pushed by the call that returns here, else
+    /// through the lookup table.
+    pub fn ret_shadow(&mut self) {
+        self.bytes(&[0x4c, 0x8b, 0x5c, 0x24, 0x08]); // mov r11, [rsp+8]
+        self.bytes(&[0x47, 0x8d, 0x5c, 0x2b, 0x01]); // lea r11d, [r11+r13+1]
+        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
+        self.bytes(&[0xe3, 0x00]); // jrcxz hit
+        let at = self.code.len() - 1;
+        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
+        self.lookup_r13();
+        self.code[at] = (self.code.len() - at - 1) as u8;
+        self.bytes(&[0x4c, 0x87, 0xd9]); // hit: xchg r11, rcx
+        self.bytes(&[0xc2, 0x08, 0x00]); // ret 8
+    }
+
     /// Emit the stubs of all chainable exits; call once after the body.
     pub fn finish_stubs(&mut self) {
+        for i in 0..self.thunks.len() {
+            let site = self.thunks[i];
+            let rel = self.off().wrapping_sub(site + 4);
+            self.code[site as usize..site as usize + 4].copy_from_slice(&rel.to_le_bytes());
+            self.lookup_r13();
+        }
         for i in 0..self.exits.len() {
             let stub = self.off();
             let (site, target) = (self.exits[i].site, self.exits[i].target);

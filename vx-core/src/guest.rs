@@ -130,6 +130,8 @@ impl Guest {
 
     fn invalidate_page(&mut self, page: u32) {
         let eips = self.cache.invalidate_page(page);
+        // Return points on the shadow stack may be in the dropped code.
+        self.vcpu.reset_shadow();
         let st = self.vcpu.state_mut();
         for eip in eips {
             let e = &mut st.ind[(eip & 0xffff) as usize];
@@ -255,6 +257,7 @@ impl Guest {
 
     fn flush(&mut self) {
         self.cache.flush();
+        self.vcpu.reset_shadow();
         let pages: Vec<u32> =
             (0..(1u32 << 20)).filter(|&p| self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0).collect();
         for p in pages {

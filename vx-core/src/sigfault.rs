@@ -123,6 +123,14 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
         }
         // In translated code r15 is the state block of the running vCPU.
         let st = &mut *(g[libc::REG_R15 as usize] as u64 as *mut VcpuState);
+        let addr = (*info).si_addr() as u64;
+        if sig == libc::SIGSEGV && addr >= st.shadow_guard && addr < st.shadow_guard + 4096 {
+            // The shadow stack is full (deep recursion, or calls whose
+            // returns never came): empty it and retry the push.
+            g[libc::REG_RSP as usize] = st.shadow_top as i64;
+            return;
+        }
+        st.shadow_rsp = g[libc::REG_RSP as usize] as u64;
         let index = &*(st.cache_ptr as *const BlockIndex);
         let mut regs = [
             g[libc::REG_RAX as usize],
@@ -164,7 +172,6 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
         }
         st.eflags = g[libc::REG_EFL as usize] as u32;
         st.eip = pos.as_ref().map(|p| p.eip).unwrap_or(0);
-        let addr = (*info).si_addr() as u64;
         st.fault = FaultInfo {
             signo: sig,
             code: (*info).si_code,

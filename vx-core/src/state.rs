@@ -115,11 +115,18 @@ pub struct VcpuState {
     /// restored around host code; until then only MXCSR and xmm0-7 are.
     /// Set it when changing the x87 part of `fx` from outside.
     pub x87_live: u32,
+    /// The host has AVX: clear upper register halves before guest code.
+    pub use_vzeroupper: u32,
     pub exit_ptr: u64,
     pub chain_ptr: u64,
     pub miss_ptr: u64,
     /// The code cache whose blocks this vCPU is running (for the fault handler).
     pub cache_ptr: u64,
+    /// The shadow stack of host return points (host rsp in translated
+    /// code): its current top, its empty position, and its guard page.
+    pub shadow_rsp: u64,
+    pub shadow_top: u64,
+    pub shadow_guard: u64,
     pub fault: FaultInfo,
     pub tls: [TlsDesc; 3],
     pub fx: FxArea,
@@ -143,10 +150,12 @@ pub const OFF_HOST_MXCSR: usize = offset_of!(VcpuState, host_mxcsr);
 pub const OFF_HOST_FCW: usize = offset_of!(VcpuState, host_fcw);
 pub const OFF_USE_XSAVE: usize = offset_of!(VcpuState, use_xsave);
 pub const OFF_X87_LIVE: usize = offset_of!(VcpuState, x87_live);
+pub const OFF_USE_VZEROUPPER: usize = offset_of!(VcpuState, use_vzeroupper);
 pub const OFF_USE_WRGSBASE: usize = offset_of!(VcpuState, use_wrgsbase);
 pub const OFF_EXIT_PTR: usize = offset_of!(VcpuState, exit_ptr);
 pub const OFF_CHAIN_PTR: usize = offset_of!(VcpuState, chain_ptr);
 pub const OFF_MISS_PTR: usize = offset_of!(VcpuState, miss_ptr);
+pub const OFF_SHADOW_RSP: usize = offset_of!(VcpuState, shadow_rsp);
 pub const OFF_FX: usize = offset_of!(VcpuState, fx);
 pub const OFF_IND: usize = offset_of!(VcpuState, ind);
 

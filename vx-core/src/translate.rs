@@ -153,6 +153,13 @@ fn needs_emulation(c: Code) -> bool {
     )
 }
 
+/// The tag a call pushes on the shadow stack with its return point:
+/// `-(ret+1)`, so that `lea r11d, [tag + r13 + 1]` is zero when r13d is
+/// the return address.
+fn ret_tag(ret: u32) -> u32 {
+    ret.wrapping_add(1).wrapping_neg()
+}
+
 /// Tell whether an instruction touches x87 or MMX state (including the
 /// instructions that save and restore it).
 fn uses_x87(g: &Instruction) -> bool {
@@ -243,6 +250,8 @@ fn r12m(disp: i32) -> GMem {
 
 struct Tx<'a> {
     win: &'a Window,
+    /// Instructions of this block that a later branch in it jumps back to.
+    loop_heads: Vec<u32>,
     /// This block already marked the guest as an x87/MMX user.
     x87_marked: bool,
     extra_pages: Vec<u32>,
@@ -416,7 +425,10 @@ impl Tx<'_> {
     /// to a lower or equal address or an indirect one, so polling only
     /// before those bounds the time between polls.
     fn poll_if_backward(&mut self, g: &Instruction, target: u32) {
-        if target <= g.ip32() {
+        // A loop inside this block polls at its head instead (see
+        // `loop_heads`), which keeps cmp+jcc fused at its end.
+        let polled_head = self.loop_heads.contains(&target) && self.local(target).is_some();
+        if target <= g.ip32() && !polled_head {
             self.e.poll();
         }
     }
@@ -502,12 +514,20 @@ impl Tx<'_> {
                         self.ins(Instruction::with2(Code::Mov_r32_imm32, reg, next).map_err(|e| e.to_string()))?;
                         return Ok(false);
                     }
+                    if target == next {
+                        // call $+5 reads eip: a push, and nothing to return to.
+                        self.push_imm32(next)?;
+                        return Ok(false);
+                    }
                     self.poll_if_backward(g, target);
                     self.push_imm32(next)?;
-                    self.jmp_to(target);
-                } else {
-                    self.trap(g, trap::GP, next); // 16-bit or far call
+                    // The host call leaves the return point on the shadow
+                    // stack; the block goes on there (see ret_shadow).
+                    self.e.push_host_imm(ret_tag(next));
+                    self.e.call_guest(target);
+                    return Ok(false);
                 }
+                self.trap(g, trap::GP, next); // 16-bit or far call
                 return Ok(true);
             }
             FlowControl::IndirectBranch | FlowControl::IndirectCall => {
@@ -517,6 +537,9 @@ impl Tx<'_> {
                     if code == Code::Call_rm32 {
                         self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
                         self.ins(lea32(Register::R12D, r12m(-4)))?;
+                        self.e.push_host_imm(ret_tag(next));
+                        self.e.call_lookup();
+                        return Ok(false);
                     }
                     self.e.lookup_r13();
                 } else {
@@ -531,7 +554,7 @@ impl Tx<'_> {
                         let extra = if code == Code::Retnd_imm16 { g.immediate16() as i32 } else { 0 };
                         self.ins(mk2(Code::Mov_r32_rm32, Register::R13D, r12m(0).op()))?;
                         self.ins(lea32(Register::R12D, r12m(4 + extra)))?;
-                        self.e.lookup_r13();
+                        self.e.ret_shadow();
                     }
                     _ => self.trap(g, trap::GP, next), // retf, iret, 16-bit ret
                 }
@@ -1065,16 +1088,55 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
     (out, None)
 }
 
+/// Find the instructions that branches later in the block jump back to:
+/// a first pass over what the block will hold (it may overshoot where the
+/// real pass stops, which only costs an unneeded poll).
+fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> Vec<u32> {
+    let mut dec = Decoder::with_ip(32, bytes, eip as u64, DecoderOptions::NONE);
+    let mut seen = Vec::new();
+    let mut heads = Vec::new();
+    let mut g = Instruction::default();
+    while dec.can_decode() && seen.len() < limit {
+        dec.decode_out(&mut g);
+        if g.is_invalid() {
+            break;
+        }
+        seen.push(g.ip32());
+        match g.flow_control() {
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
+                let t = g.near_branch_target() as u32;
+                if t <= g.ip32() && seen.contains(&t) && !heads.contains(&t) {
+                    heads.push(t);
+                }
+                if g.flow_control() == FlowControl::UnconditionalBranch {
+                    break;
+                }
+            }
+            FlowControl::Next | FlowControl::Call => {}
+            _ => break,
+        }
+    }
+    heads
+}
+
 /// Translate the block at `eip`. With `single`, translate one instruction
 /// only (used to step over a write into the block's own page).
 pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
     let (bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
-    let mut tx = Tx { win, x87_marked: false, extra_pages: Vec::new(), e: Emitter::new(), insns: Vec::new(), info };
+    let limit = if single { 1 } else { MAX_BLOCK_INSNS };
+    let mut tx = Tx {
+        win,
+        loop_heads: loop_heads(&bytes, eip, limit),
+        x87_marked: false,
+        extra_pages: Vec::new(),
+        e: Emitter::new(),
+        insns: Vec::new(),
+        info,
+    };
     let mut dec = Decoder::with_ip(32, &bytes, eip as u64, DecoderOptions::NONE);
     let mut g = Instruction::default();
     let mut n = 0;
     let mut last_byte = eip;
-    let limit = if single { 1 } else { MAX_BLOCK_INSNS };
     loop {
         let at = dec.ip() as u32;
         if n == limit {
@@ -1109,7 +1171,14 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         }
         n += 1;
         last_byte = g.next_ip32().wrapping_sub(1);
-        tx.mark(at);
+        if tx.loop_heads.contains(&at) {
+            // Loop heads start a 32-byte fetch window, as compilers align them.
+            tx.e.align(32);
+            tx.mark(at);
+            tx.e.poll();
+        } else {
+            tx.mark(at);
+        }
         let save = (tx.e.code.len(), tx.e.exits.len(), tx.insns.len());
         match tx.one(&g) {
             Ok(true) => break,
