@@ -93,6 +93,15 @@ impl Guest {
         self.vcpu.state_mut()
     }
 
+    /// Return the x87/MMX/SSE state image for changes. Use this rather
+    /// than `cpu_mut().fx`: it makes the next entry load the whole image
+    /// (a guest that never used x87 otherwise only reloads MXCSR and xmm).
+    pub fn fpu_mut(&mut self) -> &mut FxArea {
+        let st = self.vcpu.state_mut();
+        st.x87_live = 1;
+        &mut st.fx
+    }
+
     /// Return the address space window (read-only use; change mappings
     /// through the Guest so translations stay consistent).
     pub fn window(&self) -> &Window {
@@ -373,6 +382,11 @@ impl Guest {
                         trap::BRK => {
                             st.eip = next;
                             Trap::Signal { signo: libc::SIGTRAP, code: si::SI_KERNEL, addr: 0 }
+                        }
+                        trap::OVERFLOW => {
+                            // #OF is a trap: Linux reports the next eip.
+                            st.eip = next;
+                            Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 }
                         }
                         trap::FETCH => {
                             let mapped = self.win.page_flags(next) & pf::MAPPED != 0;

@@ -102,6 +102,15 @@ fn fix_code(c: Code) -> Code {
         Code::Mov_moffs8_AL => Code::Mov_rm8_r8,
         Code::Mov_moffs16_AX => Code::Mov_rm16_r16,
         Code::Mov_moffs32_EAX => Code::Mov_rm32_r32,
+        // 0x82 is an alias of 0x80 that 64-bit mode dropped.
+        Code::Add_rm8_imm8_82 => Code::Add_rm8_imm8,
+        Code::Or_rm8_imm8_82 => Code::Or_rm8_imm8,
+        Code::Adc_rm8_imm8_82 => Code::Adc_rm8_imm8,
+        Code::Sbb_rm8_imm8_82 => Code::Sbb_rm8_imm8,
+        Code::And_rm8_imm8_82 => Code::And_rm8_imm8,
+        Code::Sub_rm8_imm8_82 => Code::Sub_rm8_imm8,
+        Code::Xor_rm8_imm8_82 => Code::Xor_rm8_imm8,
+        Code::Cmp_rm8_imm8_82 => Code::Cmp_rm8_imm8,
         _ => c,
     }
 }
@@ -563,6 +572,9 @@ impl Tx<'_> {
             FlowControl::Interrupt => {
                 match code {
                     Code::Int_imm8 if g.immediate8() == 0x80 => self.e.exit(exit::SYSCALL, eip, next, 0),
+                    // Vectors 3 and 4 are open to user mode: traps, eip after.
+                    Code::Int_imm8 if g.immediate8() == 3 => self.trap(g, trap::BRK, next),
+                    Code::Int_imm8 if g.immediate8() == 4 => self.trap(g, trap::OVERFLOW, next),
                     Code::Int3 => self.trap(g, trap::BRK, next),
                     Code::Into => {
                         // jno over the trap exit
