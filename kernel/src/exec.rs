@@ -72,7 +72,6 @@ const AT_EXECFN: u32 = 31;
 /// What exec tells the process about the new image.
 pub struct Image {
     pub mm: Mm,
-    pub entry: u32,
 }
 
 /// Load the ELF file `path` into `g` and build its stack.
@@ -130,7 +129,7 @@ pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids:
     g.map_anon(stack_low, STACK_SIZE as u64, pf::READ | pf::WRITE).map_err(ExecError::Memory)?;
     // Linux keeps a pointer-sized zero at the very top, above the strings.
     let mut sp = STACK_TOP - 4;
-    let mut put = |g: &mut Guest, sp: &mut u32, bytes: &[u8]| -> u32 {
+    let put = |g: &mut Guest, sp: &mut u32, bytes: &[u8]| -> u32 {
         *sp -= bytes.len() as u32;
         g.write(*sp, bytes).expect("stack is mapped");
         *sp
@@ -200,7 +199,7 @@ pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids:
     st.regs[ESP] = sp;
     st.eip = elf.entry.wrapping_add(bias);
     st.eflags = 0x202;
-    Ok(Image { mm: Mm::new(end as u32), entry: elf.entry.wrapping_add(bias) })
+    Ok(Image { mm: Mm::new(end as u32) })
 }
 
 /// Fill `buf` from the host's random source.

@@ -14,8 +14,8 @@ pub enum Object {
     File(File),
     /// A host directory; `pos` counts entries already returned.
     Dir { path: PathBuf, file: File, pos: usize },
-    /// One of the host's standard streams, by host descriptor number.
-    Stdio(File, i32),
+    /// A host stream: stdin, stdout, stderr or a pipe.
+    Stdio(File),
 }
 
 /// An open file description.
@@ -37,7 +37,6 @@ pub struct FdTable {
 
 pub const O_ACCMODE: u32 = 3;
 pub const O_WRONLY: u32 = 1;
-pub const O_RDWR: u32 = 2;
 pub const O_CREAT: u32 = 0o100;
 pub const O_TRUNC: u32 = 0o1000;
 pub const O_APPEND: u32 = 0o2000;
@@ -59,7 +58,7 @@ impl FdTable {
             };
             match dup {
                 Ok(f) => {
-                    t.install_at(n as usize, OpenFile { obj: Object::Stdio(f, n), flags }, false);
+                    t.install_at(n as usize, OpenFile { obj: Object::Stdio(f), flags }, false);
                 }
                 Err(_) => t.fds.push(None),
             }
@@ -144,7 +143,7 @@ impl<T: std::os::fd::AsFd> TryCloneFd for T {
 impl OpenFile {
     pub fn read(&mut self, buf: &mut [u8]) -> SysResult<usize> {
         match &mut self.obj {
-            Object::File(f) | Object::Stdio(f, _) => Ok(f.read(buf)?),
+            Object::File(f) | Object::Stdio(f) => Ok(f.read(buf)?),
             Object::Dir { .. } => Err(Errno::EISDIR),
         }
     }
@@ -154,7 +153,7 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         match &mut self.obj {
-            Object::Stdio(f, _) => match f.write(buf) {
+            Object::Stdio(f) => match f.write(buf) {
                 Ok(n) => Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Errno::EPIPE),
                 Err(e) => Err(e.into()),
@@ -167,7 +166,7 @@ impl OpenFile {
     pub fn pread(&mut self, buf: &mut [u8], off: u64) -> SysResult<usize> {
         match &mut self.obj {
             Object::File(f) => Ok(f.read_at(buf, off)?),
-            Object::Stdio(..) => Err(Errno::ESPIPE),
+            Object::Stdio(_) => Err(Errno::ESPIPE),
             Object::Dir { .. } => Err(Errno::EISDIR),
         }
     }
@@ -180,7 +179,7 @@ impl OpenFile {
             _ => return Err(Errno::EINVAL),
         };
         match &mut self.obj {
-            Object::File(f) | Object::Stdio(f, _) => {
+            Object::File(f) | Object::Stdio(f) => {
                 f.seek(pos).map_err(|e| if e.raw_os_error() == Some(libc::EINVAL) { Errno::EINVAL } else { e.into() })
             }
             Object::Dir { pos: p, .. } => {
@@ -196,13 +195,13 @@ impl OpenFile {
 
     pub fn metadata(&self) -> SysResult<std::fs::Metadata> {
         match &self.obj {
-            Object::File(f) | Object::Stdio(f, _) | Object::Dir { file: f, .. } => Ok(f.metadata()?),
+            Object::File(f) | Object::Stdio(f) | Object::Dir { file: f, .. } => Ok(f.metadata()?),
         }
     }
 
     pub fn host_file(&self) -> &File {
         match &self.obj {
-            Object::File(f) | Object::Stdio(f, _) | Object::Dir { file: f, .. } => f,
+            Object::File(f) | Object::Stdio(f) | Object::Dir { file: f, .. } => f,
         }
     }
 }

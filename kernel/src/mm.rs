@@ -77,13 +77,13 @@ impl Mm {
     /// Place a mapping: at `hint` if free (or fixed), else anywhere free.
     pub fn place(&self, g: &Guest, hint: u32, len: u64, fixed: bool) -> SysResult<u32> {
         if fixed {
-            if hint % PAGE != 0 || hint as u64 + len > 1 << 32 {
+            if !hint.is_multiple_of(PAGE) || hint as u64 + len > 1 << 32 {
                 return Err(Errno::EINVAL);
             }
             return Ok(hint);
         }
         if hint != 0
-            && hint % PAGE == 0
+            && hint.is_multiple_of(PAGE)
             && hint >= MMAP_MIN
             && hint as u64 + len <= STACK_TOP as u64
             && Self::free(g, hint, len)

@@ -108,7 +108,7 @@ fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32) -> SysResult {
     if flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
         // T1 serves host files read-only.
         let hp = resolve(p, dirfd, &name)?;
-        return Err(if hp.exists() || flags & O_CREAT == 0 { Errno::EROFS } else { Errno::EROFS });
+        return Err(if !hp.exists() && flags & O_CREAT == 0 { Errno::ENOENT } else { Errno::EROFS });
     }
     let hp = resolve(p, dirfd, &name)?;
     let meta = if flags & O_NOFOLLOW != 0 { std::fs::symlink_metadata(&hp)? } else { std::fs::metadata(&hp)? };
@@ -306,7 +306,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
                     let pos = rustix::fs::seek(h, rustix::fs::SeekFrom::Current(0)).unwrap_or(0);
                     m.len().saturating_sub(pos) as u32
                 }
-                Object::Stdio(h, _) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
+                Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
                 Object::Dir { .. } => return Err(Errno::ENOTTY),
             };
             drop(f);
@@ -550,10 +550,10 @@ pub fn pipe2(p: &mut Process, a: Args) -> SysResult {
     p.guest.window().check(a[0], 8, vx_core::window::pf::WRITE)?;
     let (r, w) = rustix::pipe::pipe().map_err(|e| Errno::from_host(e.raw_os_error()))?;
     let cloexec = flags & O_CLOEXEC != 0;
-    let rfd = p.files.install(OpenFile { obj: Object::Stdio(r.into(), -1), flags: flags & O_NONBLOCK }, cloexec)?;
+    let rfd = p.files.install(OpenFile { obj: Object::Stdio(r.into()), flags: flags & O_NONBLOCK }, cloexec)?;
     let wfd = match p
         .files
-        .install(OpenFile { obj: Object::Stdio(w.into(), -1), flags: O_WRONLY | (flags & O_NONBLOCK) }, cloexec)
+        .install(OpenFile { obj: Object::Stdio(w.into()), flags: O_WRONLY | (flags & O_NONBLOCK) }, cloexec)
     {
         Ok(fd) => fd,
         Err(e) => {

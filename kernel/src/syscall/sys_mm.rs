@@ -21,7 +21,7 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
 }
 
 fn do_mmap(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u64) -> SysResult {
-    if len == 0 || flags & (MAP_SHARED | MAP_PRIVATE) == 0 || off % PAGE as u64 != 0 {
+    if len == 0 || flags & (MAP_SHARED | MAP_PRIVATE) == 0 || !off.is_multiple_of(PAGE as u64) {
         return Err(Errno::EINVAL);
     }
     let size = page_up(len as u64);
@@ -79,7 +79,7 @@ pub fn old_mmap(p: &mut Process, a: Args) -> SysResult {
 }
 
 fn range(addr: u32, len: u32) -> SysResult<u64> {
-    if addr % PAGE != 0 {
+    if !addr.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     let size = page_up(len as u64);
@@ -102,7 +102,7 @@ pub fn munmap(p: &mut Process, a: Args) -> SysResult {
 /// mprotect(2).
 pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
     let size = range(a[0], a[1])?;
-    p.guest.protect(a[0], size, prot_flags(a[2])).map_err(|e| Errno::from(e))?;
+    p.guest.protect(a[0], size, prot_flags(a[2])).map_err(Errno::from)?;
     Ok(0)
 }
 
