@@ -1185,7 +1185,7 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         last_byte = g.next_ip32().wrapping_sub(1);
         if tx.loop_heads.contains(&at) {
             // Loop heads start a 32-byte fetch window, as compilers align them.
-            tx.e.align(32);
+            tx.e.align(64);
             tx.mark(at);
             tx.e.poll();
         } else {
