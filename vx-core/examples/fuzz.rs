@@ -13,6 +13,7 @@
 //!   --no-skip        also generate the forms of known translator bugs
 //!   --list           list the instruction forms in the generator's table
 //!   --quiet          no progress line
+//!   --stats          print how often each mnemonic was tested and how cases ended
 //!
 //! Exit status 1 if any case mismatched. See vx-core/tests/fuzz/README.md.
 
@@ -23,11 +24,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 fn num(s: &str) -> u64 {
-    let r = if let Some(h) = s.strip_prefix("0x") {
-        u64::from_str_radix(h, 16)
-    } else {
-        s.parse()
-    };
+    let r = if let Some(h) = s.strip_prefix("0x") { u64::from_str_radix(h, 16) } else { s.parse() };
     r.unwrap_or_else(|_| {
         eprintln!("fuzz: bad number {s:?}");
         std::process::exit(2)
@@ -43,12 +40,15 @@ fn main() {
     let mut no_skip = false;
     let mut list = false;
     let mut quiet = false;
+    let mut stats = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_else(|| {
-            eprintln!("fuzz: {a} needs a value");
-            std::process::exit(2)
-        });
+        let mut val = || {
+            args.next().unwrap_or_else(|| {
+                eprintln!("fuzz: {a} needs a value");
+                std::process::exit(2)
+            })
+        };
         match a.as_str() {
             "--seed" => seed = num(&val()),
             "--cases" => cases = num(&val()),
@@ -58,8 +58,9 @@ fn main() {
             "--no-skip" => no_skip = true,
             "--list" => list = true,
             "--quiet" => quiet = true,
+            "--stats" => stats = true,
             "-h" | "--help" => {
-                eprintln!("usage: fuzz [--seed S] [--cases N] [--first I] [--case I] [--reports K] [--no-skip] [--list] [--quiet]");
+                eprintln!("usage: fuzz [--seed S] [--cases N] [--first I] [--case I] [--reports K] [--no-skip] [--list] [--quiet] [--stats]");
                 return;
             }
             _ => {
@@ -100,10 +101,7 @@ fn main() {
         println!("native: end {} at +{:#x} ({})", n.signo, n.eip, n.note);
         println!("vx:     end {} at +{:#x} ({})", v.signo, v.eip, v.note);
         for r in 0..8 {
-            println!(
-                "  {}: native {:08x} vx {:08x}",
-                common::REG_NAMES[r], n.regs[r], v.regs[r]
-            );
+            println!("  {}: native {:08x} vx {:08x}", common::REG_NAMES[r], n.regs[r], v.regs[r]);
         }
         println!("  eflags: native {:08x} vx {:08x}", n.eflags, v.eflags);
         let d = common::compare(&n, &v);
@@ -119,22 +117,13 @@ fn main() {
     eprintln!(
         "fuzz: seed {seed}, cases {first}..{}, table forms: {}",
         first + cases,
-        tsizes
-            .iter()
-            .map(|(c, n)| format!("{c:?} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        tsizes.iter().map(|(c, n)| format!("{c:?} {n}")).collect::<Vec<_>>().join(", ")
     );
     let mut last = std::time::Instant::now();
     let s = f.run(seed, first, cases, reports, |s| {
         if !quiet && last.elapsed().as_secs_f64() > 1.0 {
             last = std::time::Instant::now();
-            eprint!(
-                "\r{} cases, {} mismatches, {:.1}s   ",
-                s.cases,
-                s.cases - s.passed,
-                s.elapsed.as_secs_f64()
-            );
+            eprint!("\r{} cases, {} mismatches, {:.1}s   ", s.cases, s.cases - s.passed, s.elapsed.as_secs_f64());
             let _ = std::io::stderr().flush();
         }
     });
@@ -143,6 +132,14 @@ fn main() {
     }
     for m in s.mismatches.iter().filter(|m| !m.is_empty()) {
         println!("{m}");
+    }
+    if stats {
+        for (m, n) in &s.tested {
+            println!("tested {m:<16} {n}");
+        }
+        for (sig, n) in &s.signals {
+            println!("ended {:<10} {n}", if *sig == 0 { "normally".to_string() } else { format!("signal {sig}") });
+        }
     }
     let per_k = s.elapsed.as_secs_f64() * 1000.0 / s.cases.max(1) as f64;
     println!(

@@ -11,12 +11,14 @@
  * the fxsave image out of the ucontext and siglongjmps back to the loop,
  * which writes the result record to stdout.
  *
- * Record layouts (all little-endian u32 unless noted) must match
- * tests/fuzz/common.rs:
+ * At start it writes the word 'VXFR' once. Record layouts (all
+ * little-endian u32 unless noted) must match tests/fuzz/common.rs:
  *   input:  magic 'VXFI', code_len, code[CODE_MAX], regs[8] (eax ecx edx
- *           ebx esp ebp esi edi), eflags, data[DATA_LEN], fx[512]
+ *           ebx esp ebp esi edi), eflags, data[DATA_LEN + LOW_LEN], fx[512]
  *   output: magic 'VXFO', signo, si_code, eip, trapno, fx_valid, regs[8],
- *           eflags, data[DATA_LEN], fx[512]
+ *           eflags, data[DATA_LEN + LOW_LEN], fx[512]
+ * data is the first DATA_LEN bytes of the page at DATA_BASE followed by
+ * the first LOW_LEN bytes of the page at LOW_BASE (16-bit addressing).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,17 +34,21 @@
 
 #define CODE_BASE 0x10000000u
 #define DATA_BASE 0x20000000u
-#define CODE_MAX 512
+#define CODE_MAX 1024
 #define DATA_LEN 1024
+#define LOW_BASE 0x8000u /* a page for 16-bit addressing */
+#define LOW_LEN 256
+#define ALL_DATA (DATA_LEN + LOW_LEN)
 #define MAGIC_IN 0x49465856u  /* "VXFI" */
 #define MAGIC_OUT 0x4f465856u /* "VXFO" */
+#define MAGIC_READY 0x52465856u /* "VXFR", once at start */
 
 struct input {
     uint32_t magic, code_len;
     uint8_t code[CODE_MAX];
     uint32_t regs[8];
     uint32_t eflags;
-    uint8_t data[DATA_LEN];
+    uint8_t data[ALL_DATA];
     uint8_t fx[512];
 };
 
@@ -50,7 +56,7 @@ struct output {
     uint32_t magic, signo, si_code, eip, trapno, fx_valid;
     uint32_t regs[8];
     uint32_t eflags;
-    uint8_t data[DATA_LEN];
+    uint8_t data[ALL_DATA];
     uint8_t fx[512];
 };
 
@@ -158,10 +164,16 @@ int main(void)
     if (mmap((void *)CODE_BASE, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ||
         mmap((void *)DATA_BASE, 4096, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ||
+        mmap((void *)LOW_BASE, 4096, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
         perror("mmap");
         return 2;
     }
+    /* Tell the Rust side we are ready (it treats a missing word as
+     * "this host cannot run the helper"). */
+    static const uint32_t ready = MAGIC_READY;
+    write_full(&ready, sizeof ready);
     for (;;) {
         int r = read_full(&in, sizeof in);
         if (r == 0)
@@ -174,6 +186,8 @@ int main(void)
         memcpy((void *)CODE_BASE, in.code, in.code_len);
         memset((void *)DATA_BASE, 0, 4096);
         memcpy((void *)DATA_BASE, in.data, DATA_LEN);
+        memset((void *)LOW_BASE, 0, 4096);
+        memcpy((void *)LOW_BASE, in.data + DATA_LEN, LOW_LEN);
         memcpy(vxf_fx, in.fx, 512);
         static const int order[8] = {7, 6, 5, 4, 3, 2, 1, 0}; /* popal */
         for (int i = 0; i < 8; i++)
@@ -185,6 +199,7 @@ int main(void)
             vxf_launch();
         out.magic = MAGIC_OUT;
         memcpy(out.data, (void *)DATA_BASE, DATA_LEN);
+        memcpy(out.data + DATA_LEN, (void *)LOW_BASE, LOW_LEN);
         write_full(&out, sizeof out);
     }
 }
