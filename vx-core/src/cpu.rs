@@ -147,9 +147,9 @@ core::arch::global_asm!(
     "5:",
     "fxsave [r15 + {fx}]",
     "9:",
-    // Leave the x87 unit in its initial state for host code and for the
-    // next guest that never used it.
-    "fninit",
+    // Leave the x87 unit in its initial state, registers zeroed as a new
+    // process has them, for host code and the next guest that never used it.
+    "fxrstor [rip + {fx_reset}]",
     "6:",
     "mov rsp, [r15 + {host_rsp}]",
     "ldmxcsr [r15 + {host_mxcsr}]",
@@ -167,6 +167,7 @@ core::arch::global_asm!(
     use_wrgsbase = const OFF_USE_WRGSBASE,
     use_xsave = const OFF_USE_XSAVE,
     x87_live = const OFF_X87_LIVE,
+    fx_reset = sym FX_RESET,
     shadow_rsp = const OFF_SHADOW_RSP,
     miss_ptr = const OFF_MISS_PTR,
     use_vzeroupper = const OFF_USE_VZEROUPPER,
@@ -180,6 +181,9 @@ core::arch::global_asm!(
     chain = const exit::CHAIN,
     miss = const exit::MISS,
 );
+
+/// The FPU image of a new process, loaded after a guest that used x87.
+static FX_RESET: FxArea = FxArea::RESET;
 
 extern "C" {
     fn vx_enter(state: *mut VcpuState, target: u64);

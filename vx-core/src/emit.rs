@@ -9,6 +9,7 @@ use crate::state::*;
 use iced_x86::{Encoder, Instruction};
 
 /// Scratch host registers by encoding number.
+pub const R11: u8 = 11;
 pub const R13: u8 = 13;
 pub const R14: u8 = 14;
 

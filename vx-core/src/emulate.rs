@@ -65,11 +65,52 @@ fn ea(st: &VcpuState, i: &Instruction) -> u32 {
     if i.memory_index() != Register::None {
         a = a.wrapping_add(get_reg(st, i.memory_index()).wrapping_mul(i.memory_index_scale()));
     }
+    if is_addr16(i) {
+        a &= 0xffff;
+    }
     let seg = i.memory_segment();
     if seg == Register::FS || seg == Register::GS {
         a = a.wrapping_add(st.seg_base[seg_of(seg)]);
     }
     a
+}
+
+/// Tell whether the memory operand uses 16-bit addressing.
+fn is_addr16(i: &Instruction) -> bool {
+    let (b, x) = (i.memory_base(), i.memory_index());
+    matches!(b, Register::BX | Register::BP | Register::SI | Register::DI)
+        || matches!(x, Register::SI | Register::DI)
+        || (b == Register::None && x == Register::None && i.memory_displ_size() == 2)
+}
+
+/// Flags of `a - b` (or `a + b` with `add`) at `size` bytes, as the CPU sets
+/// CF PF AF ZF SF OF.
+fn arith_flags(a: u32, b: u32, size: u32, add: bool) -> u32 {
+    let bits = size * 8;
+    let mask = if bits == 32 { u32::MAX } else { (1 << bits) - 1 };
+    let (a, b) = (a & mask, b & mask);
+    let r = if add { a.wrapping_add(b) } else { a.wrapping_sub(b) } & mask;
+    let sign = 1u32 << (bits - 1);
+    let mut f = 0;
+    let carry = if add { (a as u64 + b as u64) > mask as u64 } else { b > a };
+    if carry {
+        f |= CF;
+    }
+    f |= parity(r);
+    if (a ^ b ^ r) & 0x10 != 0 {
+        f |= AF;
+    }
+    if r == 0 {
+        f |= ZF;
+    }
+    if r & sign != 0 {
+        f |= SF;
+    }
+    let ov = if add { (!(a ^ b) & (a ^ r)) & sign } else { ((a ^ b) & (a ^ r)) & sign };
+    if ov != 0 {
+        f |= OF;
+    }
+    f
 }
 
 fn parity(v: u32) -> u32 {
@@ -160,7 +201,7 @@ fn far(g: &mut Guest, i: &Instruction) -> Option<Option<Trap>> {
                 let mut pop = 8;
                 if code == Code::Iretd {
                     let fl = read_u(g, sp.wrapping_add(8), 4)?;
-                    const USER: u32 = 0x0004_0dd5; // arithmetic flags, DF, AC (not TF)
+                    const USER: u32 = 0x0004_4cd5; // arithmetic flags, DF, NT, AC (not TF)
                     let st = g.cpu_mut();
                     st.eflags = (st.eflags & !USER) | (fl & USER);
                     pop = 12;
@@ -251,15 +292,31 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             st.eflags = (fl & !(CF | AF | ZF | SF | PF | OF)) | szp8(l);
         }
         Code::Aad_imm8 => {
-            let base = i.immediate8() as u32;
-            let l = (al + ah * base) & 0xff;
+            // The CPU leaves the flags of the 8-bit add al + ah*imm.
+            let t = (ah * i.immediate8() as u32) & 0xff;
+            let l = (al + t) & 0xff;
             set_reg(st, Register::AX, l);
-            st.eflags = (fl & !(CF | AF | ZF | SF | PF | OF)) | szp8(l);
+            st.eflags = (fl & !(CF | AF | ZF | SF | PF | OF)) | arith_flags(al, t, 1, true);
         }
         Code::Arpl_rm16_r16 | Code::Arpl_r32m16_r32 => {
             let src = get_reg(st, i.op1_register()) & 0xffff;
             if i.op0_kind() != OpKind::Register {
-                return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip });
+                let a = ea(st, i);
+                let mut b = [0u8; 2];
+                if let Err(e) = g.read(a, &mut b) {
+                    return mem_fault(e, false);
+                }
+                let dst = u16::from_le_bytes(b) as u32;
+                if dst & 3 < src & 3 {
+                    let v = ((dst & !3) | (src & 3)) as u16;
+                    if let Err(e) = g.write(a, &v.to_le_bytes()) {
+                        return mem_fault(e, true);
+                    }
+                    g.cpu_mut().eflags = fl | ZF;
+                } else {
+                    g.cpu_mut().eflags = fl & !ZF;
+                }
+                return None;
             }
             let dst = get_reg(st, i.op0_register()) & 0xffff;
             if dst & 3 < src & 3 {
@@ -447,11 +504,117 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
                 return mem_fault(e, false);
             }
             let st = g.cpu_mut();
-            const USER: u32 = 0xdd5; // CF PF AF ZF SF DF OF (TF dropped)
+            // CF PF AF ZF SF DF OF NT; TF is dropped (single-stepping
+            // translated code would trap the host), IF and IOPL are the
+            // kernel's.
+            const USER: u32 = 0x4cd5;
             st.eflags = (fl & !USER) | (u16::from_le_bytes(b) as u32 & USER);
             st.regs[ESP] = esp.wrapping_add(2);
         }
+        Code::Leavew => {
+            let ebp = st.regs[EBP];
+            let mut b = [0u8; 2];
+            if let Err(e) = g.read(ebp, &mut b) {
+                return mem_fault(e, false);
+            }
+            let st = g.cpu_mut();
+            st.regs[ESP] = ebp.wrapping_add(2);
+            set_reg(st, Register::BP, u16::from_le_bytes(b) as u32);
+        }
+        _ if i.is_string_instruction() => return string16(g, i),
         _ => return Some(Trap::Signal { signo: libc::SIGILL, code: si::ILL_ILLOPN, addr: st.eip }),
+    }
+    None
+}
+
+/// A string instruction with 16-bit addressing (si, di, cx), with its rep
+/// prefix. Rare enough to run here; eip moves on only when it is done.
+fn string16(g: &mut Guest, i: &Instruction) -> Option<Trap> {
+    use iced_x86::Mnemonic as M;
+    let m = i.mnemonic();
+    let size = i.memory_size().size() as u32;
+    let rep = i.has_rep_prefix() || i.has_repe_prefix() || i.has_repne_prefix();
+    let (repe, repne) = (i.has_repe_prefix(), i.has_repne_prefix());
+    let cmp = matches!(m, M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw | M::Scasd);
+    let src_base = match i.memory_segment() {
+        Register::FS | Register::GS => g.cpu().seg_base[seg_of(i.memory_segment())],
+        _ => 0,
+    };
+    loop {
+        let st = g.cpu();
+        let cx = st.regs[ECX] & 0xffff;
+        if rep && cx == 0 {
+            break;
+        }
+        let (si16, di16) = (st.regs[ESI] & 0xffff, st.regs[EDI] & 0xffff);
+        let step = if st.eflags & 0x400 != 0 { size.wrapping_neg() } else { size };
+        let (src, dst) = (src_base.wrapping_add(si16), di16);
+        let mut b = [0u8; 4];
+        let read =
+            |g: &Guest, a: u32, b: &mut [u8; 4]| g.read(a, &mut b[..size as usize]).map(|_| u32::from_le_bytes(*b));
+        let acc = st.regs[EAX];
+        let (mut nsi, mut ndi) = (si16, di16);
+        match m {
+            M::Movsb | M::Movsw | M::Movsd => {
+                let v = match read(g, src, &mut b) {
+                    Ok(v) => v,
+                    Err(e) => return mem_fault(e, false),
+                };
+                if let Err(e) = g.write(dst, &v.to_le_bytes()[..size as usize]) {
+                    return mem_fault(e, true);
+                }
+                nsi = si16.wrapping_add(step);
+                ndi = di16.wrapping_add(step);
+            }
+            M::Stosb | M::Stosw | M::Stosd => {
+                if let Err(e) = g.write(dst, &acc.to_le_bytes()[..size as usize]) {
+                    return mem_fault(e, true);
+                }
+                ndi = di16.wrapping_add(step);
+            }
+            M::Lodsb | M::Lodsw | M::Lodsd => {
+                let v = match read(g, src, &mut b) {
+                    Ok(v) => v,
+                    Err(e) => return mem_fault(e, false),
+                };
+                let reg = match size {
+                    1 => Register::AL,
+                    2 => Register::AX,
+                    _ => Register::EAX,
+                };
+                set_reg(g.cpu_mut(), reg, v);
+                nsi = si16.wrapping_add(step);
+            }
+            _ => {
+                // cmps compares [si] with [di]; scas compares the accumulator.
+                let a = if matches!(m, M::Cmpsb | M::Cmpsw | M::Cmpsd) {
+                    nsi = si16.wrapping_add(step);
+                    match read(g, src, &mut b) {
+                        Ok(v) => v,
+                        Err(e) => return mem_fault(e, false),
+                    }
+                } else {
+                    acc
+                };
+                let d = match read(g, dst, &mut b) {
+                    Ok(v) => v,
+                    Err(e) => return mem_fault(e, false),
+                };
+                ndi = di16.wrapping_add(step);
+                let st = g.cpu_mut();
+                st.eflags = (st.eflags & !(CF | PF | AF | ZF | SF | OF)) | arith_flags(a, d, size, false);
+            }
+        }
+        let st = g.cpu_mut();
+        st.regs[ESI] = (st.regs[ESI] & 0xffff_0000) | (nsi & 0xffff);
+        st.regs[EDI] = (st.regs[EDI] & 0xffff_0000) | (ndi & 0xffff);
+        if !rep {
+            break;
+        }
+        st.regs[ECX] = (st.regs[ECX] & 0xffff_0000) | (cx.wrapping_sub(1) & 0xffff);
+        if cmp && ((repe && st.eflags & ZF == 0) || (repne && st.eflags & ZF != 0)) {
+            break;
+        }
     }
     None
 }

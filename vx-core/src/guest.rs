@@ -415,6 +415,10 @@ impl Guest {
         let f = st.fault;
         let eip = st.eip;
         match f.signo {
+            // Alignment check (AC set): si_addr is the instruction.
+            libc::SIGBUS if f.code == si::BUS_ADRALN => {
+                Some(Trap::Signal { signo: libc::SIGBUS, code: si::BUS_ADRALN, addr: eip })
+            }
             libc::SIGSEGV | libc::SIGBUS => {
                 let Some(ga) = self.win.guest_addr_of(f.host_addr) else {
                     return Some(Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 });

@@ -59,13 +59,22 @@ pub struct IndEntry {
 pub struct FxArea(pub [u8; 512]);
 
 impl FxArea {
-    /// Return the state of a freshly reset i386 FPU (`finit` and default MXCSR).
-    pub fn reset() -> FxArea {
+    /// The state of a freshly reset i386 FPU (`finit`, zeroed registers,
+    /// default MXCSR).
+    pub const RESET: FxArea = {
         let mut a = [0u8; 512];
-        a[0..2].copy_from_slice(&0x037fu16.to_le_bytes()); // FCW
-        a[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // MXCSR
-        a[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
+        a[0] = 0x7f; // FCW 0x037f
+        a[1] = 0x03;
+        a[24] = 0x80; // MXCSR 0x1f80
+        a[25] = 0x1f;
+        a[28] = 0xff; // MXCSR_MASK 0xffff
+        a[29] = 0xff;
         FxArea(a)
+    };
+
+    /// Return the state of a freshly reset i386 FPU.
+    pub fn reset() -> FxArea {
+        Self::RESET
     }
 }
 

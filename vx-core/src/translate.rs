@@ -159,6 +159,7 @@ fn needs_emulation(c: Code) -> bool {
             | Code::Popaw
             | Code::Pushfw
             | Code::Popfw
+            | Code::Leavew
     )
 }
 
@@ -496,7 +497,7 @@ impl Tx<'_> {
             self.x87_marked = true;
         }
         if g.is_string_instruction() {
-            return self.string_op(g).map(|_| false);
+            return self.string_op(g);
         }
         match g.flow_control() {
             FlowControl::Next => {}
@@ -719,9 +720,9 @@ impl Tx<'_> {
 
     fn read_sreg(&mut self, g: &Instruction) -> R<()> {
         let idx = seg_index(g.op1_register()).ok_or("sreg")?;
-        self.e.load_state32(R13, OFF_SEG_SEL + 4 * idx);
         match g.op0_kind() {
             OpKind::Register => {
+                self.e.load_state32(R13, OFF_SEG_SEL + 4 * idx);
                 let r = ren(g.op0_register());
                 if r.size() == 2 {
                     self.ins(mk2(Code::Mov_r16_rm16, r, Register::R13W))
@@ -730,8 +731,10 @@ impl Tx<'_> {
                 }
             }
             _ => {
+                // The address may need r13 and r14; the selector uses r11.
                 let m = self.guest_mem(g)?;
-                self.ins(mk2(Code::Mov_rm16_r16, m.op(), Register::R13W))
+                self.e.load_state32(R11, OFF_SEG_SEL + 4 * idx);
+                self.ins(mk2(Code::Mov_rm16_r16, m.op(), Register::R11W))
             }
         }
     }
@@ -793,12 +796,14 @@ impl Tx<'_> {
             }
             Code::Pop_rm32 | Code::Pop_rm16 => {
                 let size: u32 = if code == Code::Pop_rm16 { 2 } else { 4 };
+                // The value goes through r11: computing the destination
+                // address may need r13 and r14.
                 let (ld, st, reg) = if size == 2 {
-                    (Code::Movzx_r32_rm16, Code::Mov_rm16_r16, Register::R13W)
+                    (Code::Movzx_r32_rm16, Code::Mov_rm16_r16, Register::R11W)
                 } else {
-                    (Code::Mov_r32_rm32, Code::Mov_rm32_r32, Register::R13D)
+                    (Code::Mov_r32_rm32, Code::Mov_rm32_r32, Register::R11D)
                 };
-                self.ins(mk2(ld, Register::R13D, r12m(0).op()))?;
+                self.ins(mk2(ld, Register::R11D, r12m(0).op()))?;
                 if g.op0_kind() == OpKind::Register {
                     let r = ren(g.op0_register());
                     self.ins(lea32(Register::R12D, r12m(size as i32)))?;
@@ -881,15 +886,19 @@ impl Tx<'_> {
         }
     }
 
-    fn string_op(&mut self, g: &Instruction) -> R<()> {
+    fn string_op(&mut self, g: &Instruction) -> R<bool> {
         use iced_x86::Mnemonic as M;
         let m = g.mnemonic();
         let seg = g.memory_segment();
         if seg == Register::FS || seg == Register::GS {
             return Err("fs/gs string source".into());
         }
-        if g.op_kind(g.op_count() - 1) == OpKind::MemorySegSI || matches!(g.op0_kind(), OpKind::MemoryESDI) {
-            return Err("16-bit string addressing".into());
+        if (0..g.op_count())
+            .any(|n| matches!(g.op_kind(n), OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI))
+        {
+            // si/di/cx forms (address-size prefix): rare, done in Rust.
+            self.e.exit(exit::HELPER, g.ip32(), g.next_ip32(), 0);
+            return Ok(true);
         }
         let size = g.memory_size().size();
         let base_op: u8 = match m {
@@ -920,7 +929,7 @@ impl Tx<'_> {
             pre.push(0x67);
             self.e.bytes(&pre);
             self.e.code.push(op);
-            return Ok(());
+            return Ok(false);
         }
         // Destination through a host pointer: rdi = window base + edi.
         self.e.bytes(&[0x89, 0xff]); // mov edi, edi
@@ -936,7 +945,7 @@ impl Tx<'_> {
         if uses_src {
             self.e.bytes(&[0x89, 0xf6]); // mov esi, esi
         }
-        Ok(())
+        Ok(false)
     }
 
     fn generic(&mut self, g: &Instruction) -> R<()> {
@@ -977,8 +986,11 @@ impl Tx<'_> {
                         h.set_memory_index_scale(m.scale);
                         h.set_memory_displacement32(m.disp);
                         let absolute = m.base == Register::None && m.index == Register::None;
+                        if is_addr16(g) {
+                            h.set_memory_displ_size(0); // the address is all in r13
+                        }
                         let changed = m.disp != g.memory_displacement32() || h.memory_displ_size() == 0 && m.disp != 0;
-                        if absolute || changed {
+                        if !is_addr16(g) && (absolute || changed) {
                             h.set_memory_displ_size(4);
                         }
                         h.set_segment_prefix(Register::GS);

@@ -80,63 +80,14 @@ pub const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi
 // ---------------------------------------------------------------------------
 
 /// Why an instruction form is skipped, if it is.
-pub fn known_bug(i: &Instruction) -> Option<&'static str> {
-    match i.code() {
-        // BUG-ARPL-MEM: emulate.rs raises SIGILL for arpl with a memory
-        // destination (`63 3d b0 00 00 20` arpl [200000B0h],di); the CPU
-        // runs it (ZF and the RPL field of the word in memory).
-        Code::Arpl_rm16_r16 | Code::Arpl_r32m16_r32 if i.op0_kind() == OpKind::Memory => {
-            Some("BUG-ARPL-MEM: arpl m16,r16 raises SIGILL")
-        }
-        // (Fixed in 3b7d006, found here: the 0x82 ALU aliases raised SIGILL;
-        // into with OF=1 reported eip at the into instead of after it.)
-        // BUG-AAD-FLAGS: `d5 ib` aad: the CPU sets CF, AF and OF as the
-        // 8-bit add al + (ah*imm8) leaves them (documented as undefined);
-        // emulate.rs clears them (e.g. aad 0E1h with ax=fffa: CPU CF=1
-        // AF=1, translator CF=0 AF=0).
-        Code::Aad_imm8 => Some("BUG-AAD-FLAGS: aad leaves CF/AF/OF unlike the CPU"),
-        // BUG-LEAVEW: `66 c9` (16-bit leave: esp = ebp, pop bp) raises
-        // SIGILL (translate.rs stack_op knows only Leaved; Leavew is not
-        // sent to emulate.rs either).
-        Code::Leavew => Some("BUG-LEAVEW: 66 c9 leave raises SIGILL"),
-        // BUG-POP-M16ADDR: pop to a memory operand with 16-bit addressing
-        // stores the address instead of the popped value: stack_op loads
-        // the value into r13d, then guest_mem computes the 16-bit address
-        // into r13 too (`66 bf 00 7e 67 8f 85 1c 02`: mov di,7E00h; pop
-        // dword [di+21Ch] writes 0000801c to 0x801c).
-        Code::Pop_rm16 | Code::Pop_rm32 if i.op0_kind() == OpKind::Memory && is_addr16(i) => {
-            Some("BUG-POP-M16ADDR: pop [16-bit address] stores the address")
-        }
-        // BUG-EMU-ADDR16: emulate.rs's ea() adds base, index and
-        // displacement without the 16-bit wrap of a 67-prefixed operand, so
-        // bound (run there) reads the wrong address: `67 62 8b 85 b1` bound
-        // ecx,[bp+di-4E7Bh] faults at 0x180b0 instead of reading 0x80b0.
-        Code::Bound_r16_m1616 | Code::Bound_r32_m3232 if is_addr16(i) => {
-            Some("BUG-EMU-ADDR16: bound with 16-bit addressing misses the 64 KiB wrap")
-        }
-        // BUG-ADDR16-DISP0: a 16-bit memory operand with an explicit zero
-        // disp16 (mod=10, e.g. `67 66 0f e4 84 00 00` pmulhuw xmm0,[si+0000h])
-        // raises SIGILL: generic() keeps displ_size 2 for the r13-based
-        // re-encode, which iced refuses ("Invalid displ size: 2").
-        _ if is_addr16(i)
-            && i.memory_base() != Register::None
-            && i.memory_displ_size() == 2
-            && i.memory_displacement32() == 0 =>
-        {
-            Some("BUG-ADDR16-DISP0: [reg16+0000h] raises SIGILL")
-        }
-        // BUG-STR16: string instructions with a 67 prefix (si, di and cx):
-        // movs/stos/lods raise SIGILL; cmps and scas run as if they had
-        // 32-bit addressing, with esi/edi/ecx (`67 f3 a7` repe cmpsd with
-        // si=80BBh di=8042h cx=1 faults at edi's full value 655d8042h).
-        _ if i.is_string_instruction()
-            && (0..i.op_count())
-                .any(|n| matches!(i.op_kind(n), OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI)) =>
-        {
-            Some("BUG-STR16: 16-bit-address string instructions")
-        }
-        _ => None,
-    }
+///
+/// None are open. Fixed, found here: 0x82 ALU aliases (SIGILL); into's
+/// trap eip; arpl to memory; aad's CF/AF/OF; 16-bit leave; pop to a 16-bit
+/// address; bound's 16-bit wrap; [reg16+0000h]; string instructions with
+/// si/di/cx; stale x87 registers in fresh guests; popfw's NT and TF;
+/// SIGBUS for alignment-check faults.
+pub fn known_bug(_i: &Instruction) -> Option<&'static str> {
+    None
 }
 
 /// Whether a memory operand uses 16-bit addressing.
@@ -146,15 +97,6 @@ fn is_addr16(i: &Instruction) -> bool {
             || matches!(i.memory_index(), Register::SI | Register::DI)
             || (i.memory_base() == Register::None && i.memory_index() == Register::None && i.memory_displ_size() == 2))
 }
-
-/// BUG-LAZY-X87: a guest that has not used x87/MMX yet (`x87_live` 0)
-/// runs with whatever x87 data registers the previous x87 user on this host
-/// thread left (vx_fault_exit only does `fninit`, which empties the tags
-/// but keeps the register contents). A fresh Linux process reads zeros
-/// from mm0-7; under vx-core it reads another guest's values, e.g. a first
-/// `psubb mm1,[mem]` computes from stale mm1. Cases with a fresh FPU
-/// therefore use no x87/MMX instruction unless bugs are not skipped.
-pub const BUG_LAZY_X87: &str = "BUG-LAZY-X87: fresh guests see stale x87/MMX registers";
 
 /// Whether an instruction touches x87/MMX state (as the translator's
 /// `uses_x87` decides it).
@@ -1318,7 +1260,7 @@ impl Gen {
             }
             8 => {
                 // push a controlled value, popf it
-                let w = if rng.chance(75) || (st.nt && !self.no_skip) { 4 } else { 2 };
+                let w = if rng.chance(75) { 4 } else { 2 };
                 if !room_push(w, st) {
                     return None;
                 }
@@ -1328,23 +1270,18 @@ impl Gen {
                 }
                 if rng.chance(3) && self.no_skip {
                     // AC: misaligned accesses raise SIGBUS from here on.
-                    // BUG-AC-SIGBUS: the translator reports them as SIGSEGV
-                    // (SI_KERNEL): the host #AC's SIGBUS carries no address
-                    // in the window, so Guest::fault makes it a SIGSEGV
-                    // (push 40603h; popfd; mov esi,2000024Fh; lodsd).
+                    // BUG-AC-EMU: instructions run by emulate.rs (16-bit
+                    // string forms, enter with nesting...) do not check
+                    // alignment, and one `enter 19h,0` with AC set raised
+                    // #AC natively but not translated.
                     v |= 1 << 18;
                 }
-                if rng.chance(10) && (w == 4 || self.no_skip) {
-                    // BUG-POPFW-NT: popfw (emulate.rs) drops NT, which the
-                    // CPU's popf sets in user mode: `66 68 42 46 66 9d 66 9c`
-                    // (push 4642h; popfw; pushfw) pushes 4642h natively,
-                    // 0642h under vx-core. Only popfd gets NT here.
+                if rng.chance(10) {
                     v |= 1 << 14; // NT
                     st.nt = true;
                 }
-                // Never TF: BUG-POPFW-TF, popfw keeps TF (its mask 0xdd5
-                // includes bit 8), and the next guest entry single-steps
-                // the host, which dies of SIGTRAP (push word 4100h; popfw).
+                // Never TF: vx-core drops it (single-stepping translated
+                // code is not supported), the CPU would trap.
                 if w == 4 {
                     out.push(build(Code::Pushd_imm32, &[Arg::Imm(v)]));
                     out.push(Instruction::with(Code::Popfd));
@@ -1571,7 +1508,7 @@ impl Gen {
                 tries += 1;
                 let save = st.esp;
                 if let Some(u) = self.unit(&mut rng, &mut st) {
-                    if !(fresh_fpu && !self.no_skip && u.iter().any(touches_x87)) {
+                    if true {
                         break Some(u);
                     }
                 }

@@ -197,6 +197,9 @@ int main(void)
         memset(&out, 0, sizeof out);
         if (sigsetjmp(jb, 0) == 0)
             vxf_launch();
+        /* The case may have set AC (alignment check) or DF; the handler's
+         * siglongjmp keeps them, and glibc here must not run with them. */
+        __asm__ volatile("pushfl\n andl $~0x40400, (%%esp)\n popfl" ::: "memory", "cc");
         out.magic = MAGIC_OUT;
         memcpy(out.data, (void *)DATA_BASE, DATA_LEN);
         memcpy(out.data + DATA_LEN, (void *)LOW_BASE, LOW_LEN);
