@@ -2,7 +2,9 @@
 //! program break, and the initial stack with argv, envp and the auxiliary
 //! vector laid out as Linux lays them out for i386.
 
-use crate::mm::{page_up, prot_flags, Mm, PAGE, STACK_SIZE, STACK_TOP};
+use crate::mm::fault::Access;
+use crate::mm::vma::{Backing, Vma};
+use crate::mm::{elf_flags, page_up, Mm, PAGE, STACK_INITIAL, STACK_MAX, STACK_TOP};
 use std::fmt;
 use std::path::Path;
 use vx_core::elf::{Elf, ElfError, PT_LOAD, PT_PHDR};
@@ -24,6 +26,8 @@ pub enum ExecError {
     Dynamic,
     /// The host refused memory for the guest.
     Memory(std::io::Error),
+    /// The arguments and environment do not fit the stack.
+    TooBig,
 }
 
 impl fmt::Display for ExecError {
@@ -33,6 +37,7 @@ impl fmt::Display for ExecError {
             ExecError::Elf(e) => write!(f, "{e}"),
             ExecError::Dynamic => write!(f, "dynamically linked programs are not supported yet"),
             ExecError::Memory(e) => write!(f, "cannot set up guest memory: {e}"),
+            ExecError::TooBig => write!(f, "argument list too long"),
         }
     }
 }
@@ -69,13 +74,16 @@ const AT_RANDOM: u32 = 25;
 const AT_HWCAP2: u32 = 26;
 const AT_EXECFN: u32 = 31;
 
-/// What exec tells the process about the new image.
-pub struct Image {
-    pub mm: Mm,
-}
-
-/// Load the ELF file `path` into `g` and build its stack.
-pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids: [u32; 4]) -> Result<Image, ExecError> {
+/// Load the ELF file `path` into the empty address space `g`/`mm` and
+/// build its stack.
+pub fn load(
+    g: &mut Guest,
+    mm: &mut Mm,
+    path: &Path,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    ids: [u32; 4],
+) -> Result<(), ExecError> {
     let file = std::fs::read(path).map_err(ExecError::Io)?;
     let elf = Elf::parse(&file).map_err(ExecError::Elf)?;
     if elf.interp(&file).is_some() {
@@ -83,36 +91,36 @@ pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids:
     }
     let bias = if elf.e_type == vx_core::elf::ET_DYN { DYN_BASE } else { 0 };
 
-    // Union of protections per page over all segments, so pages shared by
-    // two segments get both.
+    // Segments are paged in from the file on first touch; bss is
+    // demand-zero memory.
+    let file_rc = std::sync::Arc::new(std::fs::File::open(path).map_err(ExecError::Io)?);
     let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.memsz > 0).collect();
-    let mut pages: std::collections::BTreeMap<u32, u8> = std::collections::BTreeMap::new();
     let mut end = 0u64;
     for p in &loads {
-        let start = (p.vaddr.wrapping_add(bias)) & !(PAGE - 1);
-        let stop = page_up(p.vaddr as u64 + bias as u64 + p.memsz as u64);
-        if stop > STACK_TOP as u64 - STACK_SIZE as u64 {
+        let vaddr = p.vaddr.wrapping_add(bias);
+        let start = vaddr & !(PAGE - 1);
+        let file_stop = page_up(vaddr as u64 + p.filesz as u64);
+        let stop = page_up(vaddr as u64 + p.memsz as u64);
+        if stop > STACK_TOP as u64 - STACK_MAX as u64 {
             return Err(ExecError::Elf(ElfError::Malformed("segment overlaps the stack")));
         }
-        let mut a = start as u64;
-        while a < stop {
-            *pages.entry(a as u32).or_insert(0) |=
-                prot_flags(((p.flags & 4) >> 2) | (p.flags & 2) | ((p.flags & 1) << 2));
-            a += PAGE as u64;
+        let prot = elf_flags(p.flags);
+        if p.filesz > 0 {
+            let backing = Backing::File {
+                file: file_rc.clone(),
+                offset: (p.offset - (vaddr - start)) as u64,
+                file_end: p.offset as u64 + p.filesz as u64,
+            };
+            mm.map(g, start, Vma { end: file_stop, prot, backing, grows_down: false });
+        }
+        let anon_start = if p.filesz > 0 { file_stop } else { start as u64 };
+        if stop > anon_start {
+            mm.map(g, anon_start as u32, Vma { end: stop, prot, backing: Backing::Anon, grows_down: false });
         }
         end = end.max(stop);
     }
-    for (&a, _) in pages.iter() {
-        g.map_anon(a, PAGE as u64, pf::READ | pf::WRITE).map_err(ExecError::Memory)?;
-    }
-    for p in &loads {
-        let data = &file[p.offset as usize..p.offset as usize + p.filesz as usize];
-        g.write(p.vaddr.wrapping_add(bias), data)
-            .map_err(|_| ExecError::Elf(ElfError::Malformed("segment not writable")))?;
-    }
-    for (&a, &f) in pages.iter() {
-        g.protect(a, PAGE as u64, f).map_err(ExecError::Memory)?;
-    }
+    mm.brk_start = end as u32;
+    mm.brk = end as u32;
 
     // Program headers in memory, for AT_PHDR.
     let phdr_addr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
@@ -124,39 +132,42 @@ pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids:
             .unwrap_or(0),
     };
 
-    // The stack.
-    let stack_low = STACK_TOP - STACK_SIZE;
-    g.map_anon(stack_low, STACK_SIZE as u64, pf::READ | pf::WRITE).map_err(ExecError::Memory)?;
+    // The stack: grows down on faults below it.
+    mm.map(
+        g,
+        STACK_TOP - STACK_INITIAL,
+        Vma { end: STACK_TOP as u64, prot: pf::READ | pf::WRITE, backing: Backing::Anon, grows_down: true },
+    );
     // Linux keeps a pointer-sized zero at the very top, above the strings.
     let mut sp = STACK_TOP - 4;
-    let put = |g: &mut Guest, sp: &mut u32, bytes: &[u8]| -> u32 {
+    let put = |g: &mut Guest, mm: &mut Mm, sp: &mut u32, bytes: &[u8]| -> u32 {
         *sp -= bytes.len() as u32;
-        g.write(*sp, bytes).expect("stack is mapped");
+        copy_to_stack(g, mm, *sp, bytes);
         *sp
     };
     let execfn = {
         let mut s = argv.first().cloned().unwrap_or_default();
         s.push(0);
-        put(g, &mut sp, &s)
+        put(g, mm, &mut sp, &s)
     };
     let mut env_ptrs = Vec::new();
     for e in envp.iter().rev() {
         let mut s = e.clone();
         s.push(0);
-        env_ptrs.push(put(g, &mut sp, &s));
+        env_ptrs.push(put(g, mm, &mut sp, &s));
     }
     env_ptrs.reverse();
     let mut arg_ptrs = Vec::new();
     for a in argv.iter().rev() {
         let mut s = a.clone();
         s.push(0);
-        arg_ptrs.push(put(g, &mut sp, &s));
+        arg_ptrs.push(put(g, mm, &mut sp, &s));
     }
     arg_ptrs.reverse();
-    let platform = put(g, &mut sp, b"i686\0");
+    let platform = put(g, mm, &mut sp, b"i686\0");
     let mut rnd = [0u8; 16];
     let _ = getrandom(&mut rnd);
-    let random = put(g, &mut sp, &rnd);
+    let random = put(g, mm, &mut sp, &rnd);
     sp &= !15;
 
     let auxv: Vec<(u32, u32)> = vec![
@@ -192,14 +203,23 @@ pub fn load(g: &mut Guest, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>], ids:
     sp -= words.len() as u32 * 4;
     sp &= !15;
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    g.write(sp, &bytes).expect("stack is mapped");
+    if (STACK_TOP - sp) as usize > STACK_MAX as usize / 2 {
+        return Err(ExecError::TooBig);
+    }
+    copy_to_stack(g, mm, sp, &bytes);
 
     let st = g.cpu_mut();
     st.regs = [0; 8];
     st.regs[ESP] = sp;
     st.eip = elf.entry.wrapping_add(bias);
     st.eflags = 0x202;
-    Ok(Image { mm: Mm::new(end as u32) })
+    Ok(())
+}
+
+/// Write exec's initial stack contents, faulting the pages in.
+fn copy_to_stack(g: &mut Guest, mm: &mut Mm, at: u32, bytes: &[u8]) {
+    mm.populate(g, at, bytes.len() as u64, Access::Write).expect("the stack VMA covers the arguments");
+    g.write(at, bytes).expect("populated stack pages are writable");
 }
 
 /// Fill `buf` from the host's random source.

@@ -37,6 +37,7 @@ pub struct FdTable {
 
 pub const O_ACCMODE: u32 = 3;
 pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
 pub const O_CREAT: u32 = 0o100;
 pub const O_TRUNC: u32 = 0o1000;
 pub const O_APPEND: u32 = 0o2000;

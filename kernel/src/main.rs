@@ -2,7 +2,7 @@
 //! through the vx-core translator.
 //!
 //! This file is the command line; the kernel itself is in the modules.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // mm/frame.rs alone holds unsafe code: the view of physical memory
 
 mod errno;
 mod exec;
@@ -35,6 +35,10 @@ enum Cmd {
         /// Trace system calls to stderr.
         #[arg(long, value_name = "WHAT")]
         trace: Option<String>,
+        /// Guest RAM: the size of the memory file (e.g. 512M, 4G);
+        /// default three quarters of the host's.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        mem: Option<u64>,
         /// The program to run.
         program: PathBuf,
         /// Its arguments.
@@ -48,7 +52,13 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { stats, trace, program, args } => std::process::exit(run(stats, trace, program, args)),
+        Cmd::Run { stats, trace, mem, program, args } => {
+            if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
+                eprintln!("vxos: cannot create guest memory: {e}");
+                std::process::exit(1);
+            }
+            std::process::exit(run(stats, trace, program, args))
+        }
         Cmd::Syscalls => {
             for e in syscall::list() {
                 let s = match e.support {
@@ -59,6 +69,29 @@ fn main() {
             }
         }
     }
+}
+
+/// Parse a size such as 4096, 64K, 512M or 4G.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown size suffix {c:?} (use K, M, G or T)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let bytes = n.checked_mul(mult).ok_or_else(|| format!("size too large: {s}"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("guest memory must be at least 1M, not {s}"));
+    }
+    Ok(bytes)
 }
 
 fn run(stats: bool, trace: Option<String>, program: PathBuf, args: Vec<OsString>) -> i32 {
@@ -99,6 +132,15 @@ fn print_stats(p: &Process, status: ExitStatus) {
     eprintln!(
         "vxos: translator: {} blocks, {} chained, {} entries, {} indirect misses, {} helper exits, {} self-modifying writes, {} invalidated, {} flushes",
         s.cache.blocks, s.cache.chained, s.entries, s.misses, s.helpers, s.smc_faults, s.cache.invalidated, s.cache.flushes
+    );
+    let m = p.mm.stats;
+    eprintln!(
+        "vxos: memory: {} resident pages, {} faults, {} copy-on-write copies, {} host mappings, {} evictions",
+        p.mm.resident(),
+        m.minor_faults,
+        m.cow_copies,
+        m.host_maps,
+        m.evictions
     );
     eprintln!("vxos: system calls: {}", s.syscalls);
     for (nr, &n) in p.stats.counts.iter().enumerate().filter(|c| *c.1 > 0) {

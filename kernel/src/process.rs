@@ -6,6 +6,7 @@
 use crate::errno::Errno;
 use crate::exec::{self, ExecError};
 use crate::files::FdTable;
+use crate::mm::fault::Access;
 use crate::mm::Mm;
 use crate::syscall;
 use std::path::PathBuf;
@@ -82,11 +83,12 @@ impl Process {
             rustix::process::getgid().as_raw(),
             rustix::process::getegid().as_raw(),
         ];
-        let image = exec::load(&mut guest, path, argv, envp, ids)?;
+        let mut mm = Mm::new(0);
+        exec::load(&mut guest, &mut mm, path, argv, envp, ids)?;
         let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Ok(Process {
             guest,
-            mm: image.mm,
+            mm,
             files: FdTable::with_stdio(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             exe,
@@ -137,9 +139,25 @@ impl Process {
                     };
                 }
                 Trap::Preempted => {}
-                t @ Trap::PageFault { .. } => {
-                    self.debug_trap(&t);
-                    self.fault(libc::SIGSEGV)
+                t @ Trap::PageFault { addr, write, exec, .. } => {
+                    let access = if write {
+                        Access::Write
+                    } else if exec {
+                        Access::Exec
+                    } else {
+                        Access::Read
+                    };
+                    if std::env::var_os("VXOS_DEBUG_FAULTS").is_some() {
+                        eprintln!("vxos: fault {addr:#x} {access:?} at eip {:#x}", self.guest.cpu().eip);
+                    }
+                    let r = self.mm.fault(&mut self.guest, addr, access);
+                    if std::env::var_os("VXOS_DEBUG_FAULTS").is_some() {
+                        eprintln!("vxos:   -> {r:?}, window flags {:#x}", self.guest.window().page_flags(addr));
+                    }
+                    if let Err(bad) = r {
+                        self.debug_trap(&t);
+                        self.fault(bad.signo);
+                    }
                 }
                 t @ Trap::Signal { signo, .. } => {
                     self.debug_trap(&t);
@@ -157,6 +175,56 @@ impl Process {
         if std::env::var_os("VXOS_DEBUG").is_some() {
             let c = self.guest.cpu();
             eprintln!("vxos: {t:?} at eip {:#x} regs {:x?} eflags {:#x}", c.eip, c.regs, c.eflags);
+        }
+    }
+
+    /// Copy guest memory out, faulting pages in as the guest would.
+    pub fn uread(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), Errno> {
+        self.mm.populate(&mut self.guest, addr, buf.len() as u64, Access::Read).map_err(|_| Errno::EFAULT)?;
+        self.guest.read(addr, buf).map_err(|_| Errno::EFAULT)
+    }
+
+    /// Copy into guest memory, faulting pages in (and copying shared
+    /// copy-on-write pages) as a guest write would.
+    pub fn uwrite(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
+        self.ucheck_write(addr, data.len())?;
+        self.guest.write(addr, data).map_err(|_| Errno::EFAULT)
+    }
+
+    /// Make sure the guest could write `[addr, addr+len)`.
+    pub fn ucheck_write(&mut self, addr: u32, len: usize) -> Result<(), Errno> {
+        self.mm.populate(&mut self.guest, addr, len as u64, Access::Write).map_err(|_| Errno::EFAULT)
+    }
+
+    /// Read a u32 from guest memory.
+    pub fn read_u32(&mut self, addr: u32) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.uread(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Write a u32 to guest memory.
+    pub fn write_u32(&mut self, addr: u32, v: u32) -> Result<(), Errno> {
+        self.uwrite(addr, &v.to_le_bytes())
+    }
+
+    /// Read a NUL-terminated string of at most `max` bytes.
+    pub fn read_cstr(&mut self, addr: u32, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut a = addr;
+        loop {
+            let chunk_len = (4096 - (a % 4096)) as usize;
+            let mut chunk = vec![0u8; chunk_len];
+            self.uread(a, &mut chunk)?;
+            if let Some(n) = chunk.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..n]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            a = a.wrapping_add(chunk_len as u32);
         }
     }
 

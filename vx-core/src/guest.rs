@@ -163,6 +163,29 @@ impl Guest {
         self.win.protect(addr, len, prot)
     }
 
+    /// Map part of a file (the kernel's memory file) shared at `addr`
+    /// (see `Window::map_fd`).
+    pub fn map_fd(
+        &mut self,
+        addr: u32,
+        len: u64,
+        fd: std::os::fd::BorrowedFd,
+        offset: u64,
+        prot: u8,
+    ) -> io::Result<()> {
+        self.win.map_fd(addr, len, fd, offset, prot)
+    }
+
+    /// Drop host mappings of a range (a TLB flush): the pages fault back in
+    /// on the next touch. With `drop_code`, translations made from them go
+    /// too (their contents or their execute permission changed).
+    pub fn evict(&mut self, addr: u32, len: u64, drop_code: bool) -> io::Result<()> {
+        if drop_code {
+            self.drop_code(addr, len);
+        }
+        self.win.evict(addr, len)
+    }
+
     /// Unmap (see `Window::unmap`).
     pub fn unmap(&mut self, addr: u32, len: u64) -> io::Result<()> {
         self.drop_code(addr, len);
@@ -253,6 +276,10 @@ impl Guest {
         let b = translate(&self.win, eip, false, &mut self.info);
         if !self.cache.has_room(&b) {
             self.flush();
+        }
+        if b.fetch_fault {
+            // Not cached: the embedder may map the page and retry.
+            return self.cache.insert(b, false);
         }
         let pages = b.pages.clone();
         let h = self.cache.insert(b, true);
@@ -350,10 +377,9 @@ impl Guest {
                     let target = st.next_eip;
                     st.eip = target;
                     self.stats.misses += 1;
+                    // entry_for fills the table (except for blocks that
+                    // must not be kept).
                     let h = self.entry_for(target);
-                    let st = self.vcpu.state_mut();
-                    st.ind[(target & 0xffff) as usize] =
-                        IndEntry { neg_eip1: (target as u64 + 1).wrapping_neg(), host: h };
                     self.pending = Some(h);
                 }
                 exit::SYSCALL => {
@@ -389,6 +415,12 @@ impl Guest {
                             Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 }
                         }
                         trap::FETCH => {
+                            if std::env::var_os("VX_DEBUG").is_some() {
+                                eprintln!(
+                                    "vx: fetch fault at {next:#x}, eip {eip:#x}, flags {:#x}",
+                                    self.win.page_flags(next)
+                                );
+                            }
                             let mapped = self.win.page_flags(next) & pf::MAPPED != 0;
                             Trap::PageFault { addr: next, write: false, exec: true, mapped }
                         }

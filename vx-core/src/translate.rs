@@ -53,6 +53,9 @@ pub struct Block {
     /// Guest pages the block's translation depends on (its instructions,
     /// and code it inlined from elsewhere).
     pub pages: Vec<u32>,
+    /// The block ends in a fetch fault: the page may be mapped by the time
+    /// it runs again, so it must not be kept in the cache.
+    pub fetch_fault: bool,
 }
 
 fn ren(r: Register) -> Register {
@@ -260,6 +263,7 @@ fn r12m(disp: i32) -> GMem {
 
 struct Tx<'a> {
     win: &'a Window,
+    fetch_fault: bool,
     /// Instructions of this block that a later branch in it jumps back to.
     loop_heads: Vec<u32>,
     /// This block already marked the guest as an x87/MMX user.
@@ -1149,6 +1153,7 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     let (bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
     let limit = if single { 1 } else { MAX_BLOCK_INSNS };
     let mut tx = Tx {
+        fetch_fault: false,
         win,
         loop_heads: loop_heads(&bytes, eip, limit),
         x87_marked: false,
@@ -1175,7 +1180,10 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         if !dec.can_decode() {
             tx.mark(at);
             match fault_at {
-                Some(addr) => tx.e.exit(exit::TRAP, at, addr, trap::FETCH),
+                Some(addr) => {
+                    tx.fetch_fault = true;
+                    tx.e.exit(exit::TRAP, at, addr, trap::FETCH)
+                }
                 None => tx.e.jmp_guest(at),
             }
             break;
@@ -1185,7 +1193,10 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
             tx.mark(at);
             if dec.last_error() == DecoderError::NoMoreBytes {
                 match fault_at {
-                    Some(addr) => tx.e.exit(exit::TRAP, at, addr, trap::FETCH),
+                    Some(addr) => {
+                        tx.fetch_fault = true;
+                        tx.e.exit(exit::TRAP, at, addr, trap::FETCH)
+                    }
                     None => tx.e.jmp_guest(at), // instruction continues past this fetch
                 }
             } else {
@@ -1226,5 +1237,5 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     pages.extend(&tx.extra_pages);
     pages.sort_unstable();
     pages.dedup();
-    Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages }
+    Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages, fetch_fault: tx.fetch_fault }
 }

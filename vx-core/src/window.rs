@@ -14,6 +14,7 @@
 //! the host mappings and the raw copies in and out of guest memory.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Size of the guest address space.
 pub const GUEST_SIZE: u64 = 1 << 32;
@@ -167,6 +168,68 @@ impl Window {
             *f = pf::MAPPED | (prot & pf::PROT_MASK);
         }
         self.set_host_prot(first, end)
+    }
+
+    /// Map `len` bytes of file `fd` from `offset` at `addr`, shared (the
+    /// pages are the file's: frames of the kernel's memory file), with
+    /// protection `prot`. Translations of the pages stay valid: the caller
+    /// maps the same contents again, or drops them first.
+    pub fn map_fd(&mut self, addr: u32, len: u64, fd: BorrowedFd, offset: u64, prot: u8) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if first == end {
+            return Ok(());
+        }
+        for f in &mut self.flags[first..end] {
+            *f = (*f & pf::CODE) | pf::MAPPED | (prot & pf::PROT_MASK);
+        }
+        let host = self.base + addr as u64;
+        // SAFETY: MAP_FIXED over a range inside our own reservation.
+        let p = unsafe {
+            libc::mmap(
+                host as *mut libc::c_void,
+                len as usize,
+                host_prot(self.flags[first]),
+                libc::MAP_SHARED | libc::MAP_FIXED | if len > 4096 { libc::MAP_POPULATE } else { 0 },
+                fd.as_raw_fd(),
+                offset as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // Pages of the run may differ in CODE (write protection).
+        if self.flags[first..end].iter().any(|&f| host_prot(f) != host_prot(self.flags[first])) {
+            self.set_host_prot(first, end)?;
+        }
+        Ok(())
+    }
+
+    /// Drop the host mappings of a range; its pages fault until mapped
+    /// again. Whether pages hold translated code is kept.
+    pub fn evict(&mut self, addr: u32, len: u64) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if first == end {
+            return Ok(());
+        }
+        let host = self.base + addr as u64;
+        // SAFETY: MAP_FIXED over a range inside our own reservation.
+        let p = unsafe {
+            libc::mmap(
+                host as *mut libc::c_void,
+                len as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        for f in &mut self.flags[first..end] {
+            *f &= pf::CODE;
+        }
+        Ok(())
     }
 
     /// Change the guest protection of mapped pages in a range. Returns

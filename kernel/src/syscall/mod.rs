@@ -78,11 +78,12 @@ pub static TABLE: &[SysEntry] = &[
     sys!(65, getpgrp, p::getpid),
     sys!(78, gettimeofday, t::gettimeofday),
     sys!(85, readlink, f::readlink),
-    sys!(90, mmap, m::old_mmap, "file mappings are private copies until T2"),
+    sys!(90, mmap, m::old_mmap),
     sys!(91, munmap, m::munmap),
     sys!(122, uname, i::uname),
     sys!(125, mprotect, m::mprotect),
     sys!(140, _llseek, f::llseek),
+    sys!(144, msync, m::msync),
     sys!(145, readv, f::readv),
     sys!(146, writev, f::writev),
     sys!(162, nanosleep, t::nanosleep),
@@ -94,7 +95,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(183, getcwd, f::getcwd),
     sys!(186, sigaltstack, p::sigaltstack),
     sys!(191, ugetrlimit, p::ugetrlimit),
-    sys!(192, mmap2, m::mmap2, "file mappings are private copies until T2"),
+    sys!(192, mmap2, m::mmap2),
     sys!(195, stat64, f::stat64),
     sys!(196, lstat64, f::lstat64),
     sys!(197, fstat64, f::fstat64),
@@ -102,6 +103,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(200, getgid32, p::getgid),
     sys!(201, geteuid32, p::geteuid),
     sys!(202, getegid32, p::getegid),
+    sys!(218, mincore, m::mincore),
     sys!(219, madvise, m::madvise),
     sys!(220, getdents64, f::getdents64),
     sys!(221, fcntl64, f::fcntl64),
@@ -186,11 +188,11 @@ pub fn list() -> impl Iterator<Item = &'static SysEntry> {
 }
 
 /// Copy a NUL-terminated path from the guest.
-pub(crate) fn path_arg(p: &Process, addr: u32) -> SysResult<Vec<u8>> {
+pub(crate) fn path_arg(p: &mut Process, addr: u32) -> SysResult<Vec<u8>> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
-    p.guest.window().read_cstr(addr, 4096).map_err(|e| if e.mapped { Errno::ENAMETOOLONG } else { Errno::EFAULT })
+    p.read_cstr(addr, 4096)
 }
 
 #[cfg(test)]

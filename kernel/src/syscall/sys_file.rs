@@ -23,10 +23,10 @@ pub fn read(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let len = len.min(CHUNK);
-    p.guest.window().check(buf, len, vx_core::window::pf::WRITE)?;
+    p.ucheck_write(buf, len)?;
     let mut tmp = vec![0u8; len];
     let n = file.borrow_mut().read(&mut tmp)?;
-    p.guest.write(buf, &tmp[..n])?;
+    p.uwrite(buf, &tmp[..n])?;
     Ok(n as u32)
 }
 
@@ -36,7 +36,7 @@ pub fn write(p: &mut Process, a: Args) -> SysResult {
     let file = p.files.get(fd)?.file.clone();
     let len = len.min(CHUNK);
     let mut tmp = vec![0u8; len];
-    p.guest.read(buf, &mut tmp)?;
+    p.uread(buf, &mut tmp)?;
     let r = file.borrow_mut().write(&tmp);
     if r == Err(Errno::EPIPE) {
         p.post_signal(13);
@@ -44,14 +44,14 @@ pub fn write(p: &mut Process, a: Args) -> SysResult {
     Ok(r? as u32)
 }
 
-fn iovecs(p: &Process, iov: u32, cnt: u32) -> SysResult<Vec<(u32, u32)>> {
+fn iovecs(p: &mut Process, iov: u32, cnt: u32) -> SysResult<Vec<(u32, u32)>> {
     if cnt > 1024 {
         return Err(Errno::EINVAL);
     }
     let mut v = Vec::with_capacity(cnt as usize);
     for k in 0..cnt {
-        let base = p.guest.read_u32(iov.wrapping_add(8 * k))?;
-        let len = p.guest.read_u32(iov.wrapping_add(8 * k + 4))?;
+        let base = p.read_u32(iov.wrapping_add(8 * k))?;
+        let len = p.read_u32(iov.wrapping_add(8 * k + 4))?;
         if len > i32::MAX as u32 {
             return Err(Errno::EINVAL);
         }
@@ -82,7 +82,7 @@ pub fn writev(p: &mut Process, a: Args) -> SysResult {
     for (base, len) in iovecs(p, a[1], a[2])? {
         let start = data.len();
         data.resize(start + len as usize, 0);
-        p.guest.read(base, &mut data[start..])?;
+        p.uread(base, &mut data[start..])?;
     }
     let file = p.files.get(a[0])?.file.clone();
     let r = file.borrow_mut().write(&data);
@@ -99,7 +99,7 @@ pub fn pread64(p: &mut Process, a: Args) -> SysResult {
     let file = p.files.get(fd)?.file.clone();
     let mut tmp = vec![0u8; len];
     let n = file.borrow_mut().pread(&mut tmp, off)?;
-    p.guest.write(buf, &tmp[..n])?;
+    p.uwrite(buf, &tmp[..n])?;
     Ok(n as u32)
 }
 
@@ -159,13 +159,15 @@ pub fn close(p: &mut Process, a: Args) -> SysResult {
 
 /// mkdir(2): T1's file system is read-only; errors come in Linux's order.
 pub fn mkdir(p: &mut Process, a: Args) -> SysResult {
-    let hp = p.host_path(&path_arg(p, a[0])?)?;
+    let name = path_arg(p, a[0])?;
+    let hp = p.host_path(&name)?;
     Err(if std::fs::symlink_metadata(hp).is_ok() { Errno::EEXIST } else { Errno::EROFS })
 }
 
 /// unlink(2): T1's file system is read-only; errors come in Linux's order.
 pub fn unlink(p: &mut Process, a: Args) -> SysResult {
-    let hp = p.host_path(&path_arg(p, a[0])?)?;
+    let name = path_arg(p, a[0])?;
+    let hp = p.host_path(&name)?;
     let m = std::fs::symlink_metadata(hp)?;
     Err(if m.is_dir() { Errno::EISDIR } else { Errno::EROFS })
 }
@@ -189,7 +191,7 @@ pub fn getcwd(p: &mut Process, a: Args) -> SysResult {
     if (a[1] as usize) < s.len() {
         return Err(Errno::ERANGE);
     }
-    p.guest.write(a[0], &s)?;
+    p.uwrite(a[0], &s)?;
     Ok(s.len() as u32)
 }
 
@@ -205,7 +207,7 @@ pub fn llseek(p: &mut Process, a: Args) -> SysResult {
     let off = ((a[1] as u64) << 32 | a[2] as u64) as i64;
     let f = p.files.get(a[0])?.file.clone();
     let pos = f.borrow_mut().seek(off, a[4])?;
-    p.guest.write(a[3], &pos.to_le_bytes())?;
+    p.uwrite(a[3], &pos.to_le_bytes())?;
     Ok(0)
 }
 
@@ -255,7 +257,7 @@ pub fn fcntl64(p: &mut Process, a: Args) -> SysResult {
             p.files.get(fd)?; // F_GETLK/F_SETLK(W): no other process holds locks
             if cmd == 5 || cmd == 12 {
                 // F_GETLK: report the lock as free (l_type = F_UNLCK)
-                p.guest.write(arg, &2u16.to_le_bytes())?;
+                p.uwrite(arg, &2u16.to_le_bytes())?;
             }
             Ok(0)
         }
@@ -283,7 +285,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
                 b[17 + k] = special(&t, k);
             }
             drop(f);
-            p.guest.write(arg, &b)?;
+            p.uwrite(arg, &b)?;
             Ok(0)
         }
         0x5413 => {
@@ -295,7 +297,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
             b[4..6].copy_from_slice(&w.ws_xpixel.to_le_bytes());
             b[6..8].copy_from_slice(&w.ws_ypixel.to_le_bytes());
             drop(f);
-            p.guest.write(arg, &b)?;
+            p.uwrite(arg, &b)?;
             Ok(0)
         }
         0x541b => {
@@ -310,7 +312,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
                 Object::Dir { .. } => return Err(Errno::ENOTTY),
             };
             drop(f);
-            p.guest.write(arg, &n.to_le_bytes())?;
+            p.uwrite(arg, &n.to_le_bytes())?;
             Ok(0)
         }
         _ => Err(Errno::ENOTTY),
@@ -342,7 +344,7 @@ fn stat64_bytes(m: &std::fs::Metadata) -> [u8; 96] {
     b
 }
 
-fn stat_path(p: &Process, dirfd: u32, path: u32, flags: u32) -> SysResult<std::fs::Metadata> {
+fn stat_path(p: &mut Process, dirfd: u32, path: u32, flags: u32) -> SysResult<std::fs::Metadata> {
     let name = path_arg(p, path)?;
     if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
         return p.files.get(dirfd)?.file.borrow().metadata();
@@ -354,28 +356,28 @@ fn stat_path(p: &Process, dirfd: u32, path: u32, flags: u32) -> SysResult<std::f
 /// stat64(2).
 pub fn stat64(p: &mut Process, a: Args) -> SysResult {
     let m = stat_path(p, AT_FDCWD, a[0], 0)?;
-    p.guest.write(a[1], &stat64_bytes(&m))?;
+    p.uwrite(a[1], &stat64_bytes(&m))?;
     Ok(0)
 }
 
 /// lstat64(2).
 pub fn lstat64(p: &mut Process, a: Args) -> SysResult {
     let m = stat_path(p, AT_FDCWD, a[0], AT_SYMLINK_NOFOLLOW)?;
-    p.guest.write(a[1], &stat64_bytes(&m))?;
+    p.uwrite(a[1], &stat64_bytes(&m))?;
     Ok(0)
 }
 
 /// fstat64(2).
 pub fn fstat64(p: &mut Process, a: Args) -> SysResult {
     let m = p.files.get(a[0])?.file.borrow().metadata()?;
-    p.guest.write(a[1], &stat64_bytes(&m))?;
+    p.uwrite(a[1], &stat64_bytes(&m))?;
     Ok(0)
 }
 
 /// fstatat64(2).
 pub fn fstatat64(p: &mut Process, a: Args) -> SysResult {
     let m = stat_path(p, a[0], a[1], a[3])?;
-    p.guest.write(a[2], &stat64_bytes(&m))?;
+    p.uwrite(a[2], &stat64_bytes(&m))?;
     Ok(0)
 }
 
@@ -404,7 +406,7 @@ pub fn statx(p: &mut Process, a: Args) -> SysResult {
     put(&mut b, 132, &(rustix::fs::minor(rdev)).to_le_bytes());
     put(&mut b, 136, &(rustix::fs::major(dev)).to_le_bytes());
     put(&mut b, 140, &(rustix::fs::minor(dev)).to_le_bytes());
-    p.guest.write(a[4], &b)?;
+    p.uwrite(a[4], &b)?;
     Ok(0)
 }
 
@@ -449,7 +451,7 @@ fn do_readlink(p: &mut Process, dirfd: u32, path: u32, buf: u32, size: u32) -> S
         return Err(Errno::EINVAL);
     }
     let n = target.len().min(size as usize);
-    p.guest.write(buf, &target[..n])?;
+    p.uwrite(buf, &target[..n])?;
     Ok(n as u32)
 }
 
@@ -512,7 +514,7 @@ pub fn getdents64(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     drop(f);
-    p.guest.write(buf, &out)?;
+    p.uwrite(buf, &out)?;
     Ok(out.len() as u32)
 }
 
@@ -547,7 +549,7 @@ pub fn pipe2(p: &mut Process, a: Args) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    p.guest.window().check(a[0], 8, vx_core::window::pf::WRITE)?;
+    p.ucheck_write(a[0], 8)?;
     let (r, w) = rustix::pipe::pipe().map_err(|e| Errno::from_host(e.raw_os_error()))?;
     let cloexec = flags & O_CLOEXEC != 0;
     let rfd = p.files.install(OpenFile { obj: Object::Stdio(r.into()), flags: flags & O_NONBLOCK }, cloexec)?;
@@ -564,7 +566,7 @@ pub fn pipe2(p: &mut Process, a: Args) -> SysResult {
     let mut b = [0u8; 8];
     b[0..4].copy_from_slice(&rfd.to_le_bytes());
     b[4..8].copy_from_slice(&wfd.to_le_bytes());
-    p.guest.write(a[0], &b)?;
+    p.uwrite(a[0], &b)?;
     Ok(0)
 }
 

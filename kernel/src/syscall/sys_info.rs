@@ -20,7 +20,7 @@ pub fn uname(p: &mut Process, a: Args) -> SysResult {
         let n = f.len().min(64);
         b[k * 65..k * 65 + n].copy_from_slice(&f[..n]);
     }
-    p.guest.write(a[0], &b)?;
+    p.uwrite(a[0], &b)?;
     Ok(0)
 }
 
@@ -32,6 +32,6 @@ pub fn getrandom(p: &mut Process, a: Args) -> SysResult {
     }
     let mut b = vec![0u8; len];
     crate::exec::getrandom(&mut b)?;
-    p.guest.write(a[0], &b)?;
+    p.uwrite(a[0], &b)?;
     Ok(len as u32)
 }

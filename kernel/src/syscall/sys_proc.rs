@@ -85,7 +85,7 @@ pub fn rt_sigaction(p: &mut Process, a: Args) -> SysResult {
             return Err(Errno::EINVAL);
         }
         let mut b = [0u8; 20];
-        p.guest.read(act, &mut b)?;
+        p.uread(act, &mut b)?;
         let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
         new = Some(SigAction { handler: w(0), flags: w(4), restorer: w(8), mask: w(12) as u64 | (w(16) as u64) << 32 });
     }
@@ -95,7 +95,7 @@ pub fn rt_sigaction(p: &mut Process, a: Args) -> SysResult {
         for v in [o.handler, o.flags, o.restorer, o.mask as u32, (o.mask >> 32) as u32] {
             b.extend_from_slice(&v.to_le_bytes());
         }
-        p.guest.write(old, &b)?;
+        p.uwrite(old, &b)?;
     }
     if let Some(n) = new {
         p.sigactions[sig as usize] = n;
@@ -112,7 +112,7 @@ pub fn rt_sigprocmask(p: &mut Process, a: Args) -> SysResult {
     let prev = p.sigmask;
     if set != 0 {
         let mut b = [0u8; 8];
-        p.guest.read(set, &mut b)?;
+        p.uread(set, &mut b)?;
         let s = u64::from_le_bytes(b) & !((1 << 8) | (1 << 18)); // never SIGKILL/SIGSTOP
         p.sigmask = match how {
             0 => prev | s,
@@ -122,7 +122,7 @@ pub fn rt_sigprocmask(p: &mut Process, a: Args) -> SysResult {
         };
     }
     if old != 0 {
-        p.guest.write(old, &prev.to_le_bytes())?;
+        p.uwrite(old, &prev.to_le_bytes())?;
     }
     Ok(0)
 }
@@ -132,7 +132,7 @@ pub fn sigaltstack(p: &mut Process, a: Args) -> SysResult {
     if a[1] != 0 {
         let mut b = [0u8; 12];
         b[4..8].copy_from_slice(&2u32.to_le_bytes()); // SS_DISABLE
-        p.guest.write(a[1], &b)?;
+        p.uwrite(a[1], &b)?;
     }
     Ok(0)
 }
@@ -140,7 +140,7 @@ pub fn sigaltstack(p: &mut Process, a: Args) -> SysResult {
 /// set_thread_area(2): install a TLS descriptor in the guest's GDT.
 pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
     let mut b = [0u8; 16];
-    p.guest.read(a[0], &mut b)?;
+    p.uread(a[0], &mut b)?;
     let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
     let (mut entry, base, limit, flags) = (w(0), w(4), w(8), w(12));
     if entry == u32::MAX {
@@ -149,7 +149,7 @@ pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
             Some(k) => vx_core::state::TLS_ENTRY_MIN + k as u32,
             None => return Err(Errno::ESRCH),
         };
-        p.guest.write_u32(a[0], entry)?;
+        p.write_u32(a[0], entry)?;
     }
     // flags bit 5 (seg_not_present) with a zero base/limit clears the entry.
     let present = flags & (1 << 5) == 0;
@@ -179,7 +179,7 @@ pub fn futex(p: &mut Process, a: Args) -> SysResult {
     let (uaddr, op, val) = (a[0], a[1] & 0x7f, a[2]);
     match op & 0xf {
         0 | 9 => {
-            if p.guest.read_u32(uaddr)? != val {
+            if p.read_u32(uaddr)? != val {
                 Err(Errno::EAGAIN)
             } else {
                 Err(Errno::EDEADLK)
@@ -197,7 +197,7 @@ pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let mask: u32 = if n == 32 { u32::MAX } else { (1 << n) - 1 };
-    p.guest.write(a[2], &mask.to_le_bytes())?;
+    p.uwrite(a[2], &mask.to_le_bytes())?;
     Ok(4)
 }
 
@@ -218,7 +218,7 @@ pub fn ugetrlimit(p: &mut Process, a: Args) -> SysResult {
     let mut b = [0u8; 8];
     b[0..4].copy_from_slice(&c(cur).to_le_bytes());
     b[4..8].copy_from_slice(&c(max).to_le_bytes());
-    p.guest.write(a[1], &b)?;
+    p.uwrite(a[1], &b)?;
     Ok(0)
 }
 
@@ -232,7 +232,7 @@ pub fn prlimit64(p: &mut Process, a: Args) -> SysResult {
         let mut b = [0u8; 16];
         b[0..8].copy_from_slice(&cur.to_le_bytes());
         b[8..16].copy_from_slice(&max.to_le_bytes());
-        p.guest.write(a[3], &b)?;
+        p.uwrite(a[3], &b)?;
     }
     Ok(0)
 }

@@ -25,7 +25,7 @@ pub fn clock_gettime(p: &mut Process, a: Args) -> SysResult {
     let mut b = [0u8; 8];
     b[0..4].copy_from_slice(&(t.tv_sec as u32).to_le_bytes());
     b[4..8].copy_from_slice(&(t.tv_nsec as u32).to_le_bytes());
-    p.guest.write(a[1], &b)?;
+    p.uwrite(a[1], &b)?;
     Ok(0)
 }
 
@@ -35,7 +35,7 @@ pub fn clock_gettime64(p: &mut Process, a: Args) -> SysResult {
     let mut b = [0u8; 16];
     b[0..8].copy_from_slice(&(t.tv_sec as i64).to_le_bytes());
     b[8..16].copy_from_slice(&(t.tv_nsec as i64).to_le_bytes());
-    p.guest.write(a[1], &b)?;
+    p.uwrite(a[1], &b)?;
     Ok(0)
 }
 
@@ -45,7 +45,7 @@ pub fn clock_getres(p: &mut Process, a: Args) -> SysResult {
     if a[1] != 0 {
         let mut b = [0u8; 8];
         b[4..8].copy_from_slice(&1u32.to_le_bytes());
-        p.guest.write(a[1], &b)?;
+        p.uwrite(a[1], &b)?;
     }
     Ok(0)
 }
@@ -57,10 +57,10 @@ pub fn gettimeofday(p: &mut Process, a: Args) -> SysResult {
         let mut b = [0u8; 8];
         b[0..4].copy_from_slice(&(t.tv_sec as u32).to_le_bytes());
         b[4..8].copy_from_slice(&((t.tv_nsec / 1000) as u32).to_le_bytes());
-        p.guest.write(a[0], &b)?;
+        p.uwrite(a[0], &b)?;
     }
     if a[1] != 0 {
-        p.guest.write(a[1], &[0u8; 8])?;
+        p.uwrite(a[1], &[0u8; 8])?;
     }
     Ok(0)
 }
@@ -69,15 +69,15 @@ pub fn gettimeofday(p: &mut Process, a: Args) -> SysResult {
 pub fn time(p: &mut Process, a: Args) -> SysResult {
     let t = host_clock(ClockId::Realtime).tv_sec as u32;
     if a[0] != 0 {
-        p.guest.write_u32(a[0], t)?;
+        p.write_u32(a[0], t)?;
     }
     Ok(t)
 }
 
 /// nanosleep(2): sleeps the whole process (one task in T1).
 pub fn nanosleep(p: &mut Process, a: Args) -> SysResult {
-    let sec = p.guest.read_u32(a[0])? as i32;
-    let nsec = p.guest.read_u32(a[0] + 4)? as i32;
+    let sec = p.read_u32(a[0])? as i32;
+    let nsec = p.read_u32(a[0] + 4)? as i32;
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }

@@ -1,0 +1,235 @@
+//! Page faults: demand paging, copy-on-write, stack growth, and the host
+//! mappings of the guest window, which cache the page table like a TLB.
+//!
+//! A guest access to a page the window has not mapped (or not for that
+//! access) traps here. The VMA says whether the access is allowed; the page
+//! table says which frame holds the page, and a missing page gets a zero
+//! frame, a copy of its file page or its shared frame. Then the frame is
+//! mapped into the window. Runs of frames that follow each other in the
+//! memory file are mapped with one host mapping; sequential first touches
+//! of anonymous memory get frames for the pages ahead too (fault-around).
+//! When a window holds more host mappings than `MAP_BUDGET`, it is emptied
+//! and refills on demand, which keeps vxos under the host's
+//! vm.max_map_count however scattered guest memory is.
+
+use super::frame::{Frame, FRAME_SIZE};
+use super::pagetable::{pte, Pte};
+use super::vma::{Backing, Vma};
+use super::{memory, Mm, STACK_MAX, STACK_TOP};
+use std::os::unix::fs::FileExt;
+use vx_core::window::pf;
+use vx_core::Guest;
+
+/// Host mappings one window may hold before it is emptied.
+pub const MAP_BUDGET: u32 = 30_000;
+/// Most pages mapped ahead by one fault.
+const AHEAD_MAX: u32 = 64;
+
+/// Why a fault cannot be resolved: the SIGSEGV (or SIGBUS) Linux sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadAccess {
+    pub signo: i32,
+    pub code: i32,
+}
+
+const SEGV_MAPERR: BadAccess = BadAccess { signo: libc::SIGSEGV, code: 1 };
+const SEGV_ACCERR: BadAccess = BadAccess { signo: libc::SIGSEGV, code: 2 };
+/// No frame for the page (out of memory, or past the end of a shared
+/// object): SIGBUS/BUS_ADRERR, as Linux sends.
+const OOM: BadAccess = BadAccess { signo: libc::SIGBUS, code: 2 };
+
+/// The kind of access that faulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+impl Mm {
+    /// Find the VMA for `addr`, growing the stack down to it if it is
+    /// just below the stack.
+    fn vma_for(&mut self, addr: u32) -> Option<(u32, Vma)> {
+        if let Some((s, v)) = self.vmas.find(addr) {
+            return Some((s, v.clone()));
+        }
+        let (s, v) = self.vmas.next_above(addr)?;
+        if !v.grows_down || (addr as u64) < STACK_TOP as u64 - STACK_MAX as u64 {
+            return None;
+        }
+        // Keep a guard gap above whatever lies below.
+        let new_start = addr & !0xfff;
+        let below_ok = self.vmas.find(new_start.saturating_sub(4096)).is_none();
+        if !below_ok {
+            return None;
+        }
+        let v = v.clone();
+        self.vmas.extend_down(s, new_start);
+        Some((new_start, v))
+    }
+
+    /// Resolve a fault at `addr`; on success the page is mapped in the
+    /// window for that access.
+    pub fn fault(&mut self, g: &mut Guest, addr: u32, access: Access) -> Result<(), BadAccess> {
+        let (start, v) = self.vma_for(addr).ok_or(SEGV_MAPERR)?;
+        let ok = match access {
+            Access::Read => v.prot & (pf::READ | pf::WRITE | pf::EXEC) != 0,
+            Access::Write => v.prot & pf::WRITE != 0,
+            Access::Exec => v.prot & pf::EXEC != 0,
+        };
+        if !ok {
+            return Err(SEGV_ACCERR);
+        }
+        self.stats.minor_faults += 1;
+        let page = addr >> 12;
+        let write = access == Access::Write;
+        let e = match self.pt.get(page) {
+            None => self.fill(g, page, start, &v, write)?,
+            Some(e) if write && e.flags & pte::WRITABLE == 0 => self.make_writable(page, e, &v)?,
+            Some(e) => e,
+        };
+        self.map_run(g, page, e, start, &v);
+        Ok(())
+    }
+
+    /// Give a missing page its frame.
+    fn fill(&mut self, g: &mut Guest, page: u32, start: u32, v: &Vma, write: bool) -> Result<Pte, BadAccess> {
+        let writable = if v.prot & pf::WRITE != 0 { pte::WRITABLE } else { 0 };
+        match &v.backing {
+            Backing::Anon => {
+                // Sequential first touches map a growing run of pages ahead.
+                let vma_end = v.end.div_ceil(4096) as u32;
+                let (last, run) = self.last_fault;
+                let ahead = if page == last.wrapping_add(run) { (run * 2).clamp(1, AHEAD_MAX) } else { 1 };
+                let mut n = 1;
+                while n < ahead && page + n < vma_end && self.pt.get(page + n).is_none() {
+                    n += 1;
+                }
+                let (f, got) = memory().alloc_run(n).map_err(|_| OOM)?;
+                for i in 0..got {
+                    self.pt.set(page + i, Some(Pte { frame: f + i, flags: writable }));
+                }
+                self.last_fault = (page, got);
+                let _ = g;
+                Ok(Pte { frame: f, flags: writable })
+            }
+            Backing::File { file, offset, file_end } => {
+                let f = memory().alloc().map_err(|_| OOM)?;
+                let off = offset + ((page - (start >> 12)) as u64) * FRAME_SIZE as u64;
+                let want = file_end.saturating_sub(off).min(FRAME_SIZE as u64) as usize;
+                let mut buf = vec![0u8; want];
+                let mut got = 0;
+                while got < want {
+                    match file.read_at(&mut buf[got..], off + got as u64) {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => got += k,
+                    }
+                }
+                memory().write(f, 0, &buf[..got]);
+                let e = Pte { frame: f, flags: writable };
+                self.pt.set(page, Some(e));
+                Ok(e)
+            }
+            Backing::Shared { obj, page: first } => {
+                let n = first + (page - (start >> 12));
+                // Past the end of the object: SIGBUS, as for a file.
+                let f = obj.frame(n).ok_or(OOM)?;
+                // Pages of a file are written back: map them read-only until
+                // the first write marks them dirty.
+                let flags = if obj.file.is_some() && !write { 0 } else { writable };
+                if obj.file.is_some() && write {
+                    obj.mark_dirty(n);
+                }
+                let e = Pte { frame: f, flags };
+                self.pt.set(page, Some(e));
+                Ok(e)
+            }
+        }
+    }
+
+    /// A write to a present page the page table keeps read-only.
+    fn make_writable(&mut self, page: u32, e: Pte, v: &Vma) -> Result<Pte, BadAccess> {
+        let mut n = e;
+        if e.flags & pte::COW != 0 {
+            let mut mem = memory();
+            if mem.refs(e.frame) > 1 {
+                let f = mem.alloc().map_err(|_| OOM)?;
+                mem.copy(e.frame, f);
+                mem.put(e.frame);
+                n.frame = f;
+                self.stats.cow_copies += 1;
+            }
+            n.flags = (e.flags & !pte::COW) | pte::WRITABLE;
+        } else {
+            if let Backing::Shared { obj, page: first } = &v.backing {
+                let start = self.vmas.find(page << 12).map(|x| x.0).unwrap_or(0);
+                obj.mark_dirty(first + (page - (start >> 12)));
+            }
+            n.flags |= pte::WRITABLE | pte::DIRTY;
+        }
+        self.pt.set(page, Some(n));
+        Ok(n)
+    }
+
+    /// Map `page` and the run of following pages whose frames follow its
+    /// frame with the same permissions, in one host mapping.
+    fn map_run(&mut self, g: &mut Guest, page: u32, e: Pte, start: u32, v: &Vma) {
+        let prot_of = |x: &Pte| if x.flags & pte::WRITABLE != 0 { v.prot } else { v.prot & !pf::WRITE };
+        let prot = prot_of(&e);
+        let vma_end = v.end.div_ceil(4096) as u32;
+        let mut n = 1;
+        while n < AHEAD_MAX && page + n < vma_end {
+            match self.pt.get(page + n) {
+                Some(x) if x.frame == e.frame + n && prot_of(&x) == prot => n += 1,
+                _ => break,
+            }
+        }
+        let _ = start;
+        if self.live_maps >= super::fault::MAP_BUDGET {
+            let _ = g.evict(0, 1 << 32, false);
+            self.live_maps = 0;
+            self.stats.evictions += 1;
+        }
+        let r =
+            g.map_fd(page << 12, n as u64 * FRAME_SIZE as u64, memory_fd(), e.frame as u64 * FRAME_SIZE as u64, prot);
+        debug_assert!(r.is_ok(), "map_fd: {r:?}");
+        self.live_maps += 1;
+        self.stats.host_maps += 1;
+    }
+
+    /// Fault in every page of `[addr, addr+len)` for `access` (system call
+    /// buffers, MAP_POPULATE).
+    pub fn populate(&mut self, g: &mut Guest, addr: u32, len: u64, access: Access) -> Result<(), BadAccess> {
+        if len == 0 {
+            return Ok(());
+        }
+        let need = match access {
+            Access::Write => pf::WRITE,
+            Access::Read => pf::READ,
+            Access::Exec => pf::EXEC,
+        };
+        let last = ((addr as u64 + len - 1) >> 12) as u32;
+        for p in (addr >> 12)..=last {
+            let f = g.window().page_flags(p << 12);
+            if f & pf::MAPPED == 0 || f & need != need {
+                self.fault(g, p << 12, access)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tell whether `frame` backs a page (for tests and /proc).
+    #[allow(dead_code)] // for /proc (T8)
+    pub fn frame_of(&self, addr: u32) -> Option<Frame> {
+        self.pt.get(addr >> 12).map(|e| e.frame)
+    }
+}
+
+/// The memory file's descriptor, for mapping frames.
+fn memory_fd() -> BorrowedFd<'static> {
+    use std::sync::OnceLock;
+    static FD: OnceLock<OwnedFd> = OnceLock::new();
+    FD.get_or_init(|| memory().fd().try_clone_to_owned().expect("dup the memory file")).as_fd()
+}
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

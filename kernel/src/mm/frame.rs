@@ -1,0 +1,193 @@
+#![allow(unsafe_code)] // the kernel's view of physical memory: raw copies in and out of frames
+//! Physical memory: one memfd (the memory file) cut into 4 KiB page
+//! frames, with a reference count per frame and a free list.
+//!
+//! Every guest page that exists is a frame of this file; address spaces map
+//! frames into their windows (see `tlb.rs`) and the kernel reads and writes
+//! them through its own view of the whole file. A freed frame has its
+//! storage punched out of the file, so the host gets the memory back and
+//! the frame reads as zeros when it is used again.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+pub const FRAME_SIZE: usize = 4096;
+
+/// A frame number: the frame's offset in the memory file / FRAME_SIZE.
+pub type Frame = u32;
+
+/// Why a frame could not be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+/// The memory file and its frames.
+pub struct Frames {
+    fd: OwnedFd,
+    /// The kernel's view of the whole file.
+    view: memmap2::MmapRaw,
+    nframes: u32,
+    refs: Vec<u32>,
+    /// Freed frames, zero (their storage was punched out).
+    free: Vec<Frame>,
+    /// Frames at or above this were never used: zero and free.
+    fresh: Frame,
+    used: u32,
+}
+
+impl Frames {
+    /// Create a memory file of `bytes` (rounded down to whole frames).
+    pub fn new(bytes: u64) -> io::Result<Frames> {
+        let nframes = u32::try_from(bytes / FRAME_SIZE as u64).unwrap_or(u32::MAX);
+        let fd = rustix::fs::memfd_create("vxos-memory", rustix::fs::MemfdFlags::CLOEXEC)?;
+        rustix::fs::ftruncate(&fd, nframes as u64 * FRAME_SIZE as u64)?;
+        let file = std::fs::File::from(fd.try_clone()?);
+        let view = memmap2::MmapOptions::new().len(nframes as usize * FRAME_SIZE).map_raw(&file)?;
+        Ok(Frames { fd, view, nframes, refs: vec![0; nframes as usize], free: Vec::new(), fresh: 0, used: 0 })
+    }
+
+    /// The memory file, for mapping frames into guest windows.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Return the number of frames in use and in all.
+    #[allow(dead_code)] // for /proc and the OOM killer
+    pub fn usage(&self) -> (u32, u32) {
+        (self.used, self.nframes)
+    }
+
+    /// Allocate one zeroed frame with a reference count of 1.
+    pub fn alloc(&mut self) -> Result<Frame, OutOfMemory> {
+        let f = match self.free.pop() {
+            Some(f) => f,
+            None if self.fresh < self.nframes => {
+                self.fresh += 1;
+                self.fresh - 1
+            }
+            None => return Err(OutOfMemory),
+        };
+        self.refs[f as usize] = 1;
+        self.used += 1;
+        Ok(f)
+    }
+
+    /// Allocate up to `n` zeroed frames that follow each other in the file
+    /// (so one host mapping covers them), at least one.
+    pub fn alloc_run(&mut self, n: u32) -> Result<(Frame, u32), OutOfMemory> {
+        if n > 1 && self.fresh < self.nframes {
+            let k = n.min(self.nframes - self.fresh);
+            let f = self.fresh;
+            self.fresh += k;
+            for r in &mut self.refs[f as usize..(f + k) as usize] {
+                *r = 1;
+            }
+            self.used += k;
+            return Ok((f, k));
+        }
+        self.alloc().map(|f| (f, 1))
+    }
+
+    /// Take another reference to a frame.
+    pub fn get(&mut self, f: Frame) {
+        self.refs[f as usize] += 1;
+    }
+
+    /// Return a frame's reference count.
+    pub fn refs(&self, f: Frame) -> u32 {
+        self.refs[f as usize]
+    }
+
+    /// Drop a reference; the frame is freed (and zeroed) at zero.
+    pub fn put(&mut self, f: Frame) {
+        let r = &mut self.refs[f as usize];
+        debug_assert!(*r > 0, "frame {f} freed twice");
+        *r -= 1;
+        if *r == 0 {
+            self.used -= 1;
+            let _ = rustix::fs::fallocate(
+                &self.fd,
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                f as u64 * FRAME_SIZE as u64,
+                FRAME_SIZE as u64,
+            );
+            self.free.push(f);
+        }
+    }
+
+    fn ptr(&self, f: Frame) -> *mut u8 {
+        assert!(f < self.nframes);
+        // The view covers every frame; the offset is in bounds.
+        self.view.as_mut_ptr().wrapping_add(f as usize * FRAME_SIZE)
+    }
+
+    /// Copy bytes out of a frame.
+    pub fn read(&self, f: Frame, off: usize, buf: &mut [u8]) {
+        assert!(off + buf.len() <= FRAME_SIZE);
+        let src = self.ptr(f).wrapping_add(off);
+        // SAFETY: `src..src+len` lies inside our mapping of the memory
+        // file. Guest threads may write the frame concurrently; the copy
+        // then sees some mix of old and new bytes, as a racing read would.
+        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) }
+    }
+
+    /// Copy bytes into a frame.
+    pub fn write(&self, f: Frame, off: usize, data: &[u8]) {
+        assert!(off + data.len() <= FRAME_SIZE);
+        let dst = self.ptr(f).wrapping_add(off);
+        // SAFETY: as in `read`; the destination lies inside our mapping.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) }
+    }
+
+    /// Copy a whole frame into another (copy-on-write).
+    pub fn copy(&self, from: Frame, to: Frame) {
+        // SAFETY: two distinct frames inside our mapping.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr(from), self.ptr(to), FRAME_SIZE) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_free_and_zero() {
+        let mut m = Frames::new(16 * FRAME_SIZE as u64).unwrap();
+        let a = m.alloc().unwrap();
+        m.write(a, 100, b"hello");
+        let mut b = [0u8; 5];
+        m.read(a, 100, &mut b);
+        assert_eq!(&b, b"hello");
+        m.get(a);
+        m.put(a);
+        assert_eq!(m.refs(a), 1);
+        m.put(a);
+        assert_eq!(m.usage().0, 0);
+        let again = m.alloc().unwrap();
+        assert_eq!(again, a, "freed frames are reused");
+        m.read(again, 100, &mut b);
+        assert_eq!(b, [0; 5], "a reused frame reads as zeros");
+    }
+
+    #[test]
+    fn runs_and_exhaustion() {
+        let mut m = Frames::new(8 * FRAME_SIZE as u64).unwrap();
+        let (f, n) = m.alloc_run(5).unwrap();
+        assert_eq!((f, n), (0, 5));
+        let (g, k) = m.alloc_run(5).unwrap();
+        assert_eq!((g, k), (5, 3), "a run is cut at the end of memory");
+        assert_eq!(m.alloc(), Err(OutOfMemory));
+        m.put(2);
+        assert_eq!(m.alloc(), Ok(2));
+    }
+
+    #[test]
+    fn copy_frame() {
+        let mut m = Frames::new(4 * FRAME_SIZE as u64).unwrap();
+        let (a, b) = (m.alloc().unwrap(), m.alloc().unwrap());
+        m.write(a, 0, &[7; FRAME_SIZE]);
+        m.copy(a, b);
+        let mut buf = [0u8; FRAME_SIZE];
+        m.read(b, 0, &mut buf);
+        assert!(buf.iter().all(|&x| x == 7));
+    }
+}

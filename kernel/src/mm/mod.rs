@@ -1,0 +1,225 @@
+//! Memory management: an address space is VMAs (what the guest mapped),
+//! a page table (which frame holds each page) and the host mappings of its
+//! window, which are only a cache of the page table (see `fault`).
+//!
+//! The files: `frame.rs` (the memory file and its frames), `pagetable.rs`,
+//! `vma.rs`, `shared.rs` (pages shared between mappings), `fault.rs`
+//! (demand paging, copy-on-write, the host-mapping cache) and `layout.rs`
+//! (where things go in the guest's 4 GiB). The system calls are in
+//! `syscall/sys_mm.rs`.
+
+pub mod fault;
+pub mod frame;
+pub mod layout;
+pub mod pagetable;
+pub mod shared;
+pub mod vma;
+
+use frame::Frames;
+use pagetable::{pte, PageTable};
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::OnceLock;
+use vma::{Backing, Vma, Vmas};
+use vx_core::Guest;
+
+pub use layout::*;
+
+static MEMORY: OnceLock<Mutex<Frames>> = OnceLock::new();
+
+/// Create the memory file of `bytes` (once, at start).
+pub fn init_memory(bytes: u64) -> std::io::Result<()> {
+    let f = Frames::new(bytes)?;
+    MEMORY.set(Mutex::new(f)).map_err(|_| std::io::Error::other("memory already set up"))
+}
+
+/// The frames of the machine (set up on first use with the default size).
+pub fn memory() -> MutexGuard<'static, Frames> {
+    MEMORY.get_or_init(|| Mutex::new(Frames::new(default_memory()).expect("cannot create the memory file"))).lock()
+}
+
+/// Default guest RAM: three quarters of the host's, at most 64 GiB.
+pub fn default_memory() -> u64 {
+    let host = rustix::system::sysinfo().totalram;
+    (host / 4 * 3).clamp(256 << 20, 64 << 30)
+}
+
+/// Counters of one address space.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct MmStats {
+    pub minor_faults: u64,
+    pub cow_copies: u64,
+    pub evictions: u64,
+    pub host_maps: u64,
+}
+
+/// One address space.
+pub struct Mm {
+    pub vmas: Vmas,
+    pub pt: PageTable,
+    pub brk_start: u32,
+    pub brk: u32,
+    pub stats: MmStats,
+    /// Host mappings made since the window was last emptied.
+    pub live_maps: u32,
+    /// Last page that took a demand-zero fault and the run it got, to
+    /// detect sequential touching and map ahead.
+    pub last_fault: (u32, u32),
+}
+
+impl Mm {
+    /// An empty address space whose break starts at `brk_start`.
+    pub fn new(brk_start: u32) -> Mm {
+        Mm {
+            vmas: Vmas::default(),
+            pt: PageTable::new(),
+            brk_start,
+            brk: brk_start,
+            stats: MmStats::default(),
+            live_maps: 0,
+            last_fault: (u32::MAX, 0),
+        }
+    }
+
+    /// Return the number of resident pages.
+    pub fn resident(&self) -> u32 {
+        self.pt.present()
+    }
+
+    /// Add a VMA, replacing whatever was mapped in its range.
+    pub fn map(&mut self, g: &mut Guest, start: u32, v: Vma) {
+        self.unmap(g, start, v.end);
+        self.vmas.insert(start, v);
+    }
+
+    /// Remove `[start, end)`: its pages' frames are released and the
+    /// window forgets them.
+    pub fn unmap(&mut self, g: &mut Guest, start: u32, end: u64) {
+        let pieces = self.vmas.remove(start, end);
+        if pieces.is_empty() {
+            return;
+        }
+        self.drop_pages(start >> 12, end.div_ceil(4096) as u32);
+        let _ = g.unmap(start, end - start as u64);
+    }
+
+    /// Release the frames of pages `[first, end)`.
+    pub fn drop_pages(&mut self, first: u32, end: u32) {
+        let present: Vec<(u32, pagetable::Pte)> = self.pt.range(first, end).collect();
+        if present.is_empty() {
+            return;
+        }
+        let mut mem = memory();
+        for (p, e) in present {
+            self.pt.set(p, None);
+            mem.put(e.frame);
+        }
+    }
+
+    /// Change the protection of `[start, end)`; false if part is unmapped.
+    pub fn protect(&mut self, g: &mut Guest, start: u32, end: u64, prot: u8) -> bool {
+        if !self.vmas.protect(start, end, prot) {
+            return false;
+        }
+        // Host mappings carry the old protection: flush them. Translations
+        // go too if the pages may no longer be executed.
+        let _ = g.evict(start, end - start as u64, prot & vx_core::window::pf::EXEC == 0);
+        true
+    }
+
+    /// Make a copy-on-write clone of this address space for `fork` (T4): the
+    /// child shares every frame; private writable pages become read-only
+    /// in both until one of them writes.
+    #[allow(dead_code)] // fork arrives with T4; tested below
+    pub fn clone_cow(&mut self, g: &mut Guest) -> Mm {
+        let mut child = Mm::new(self.brk_start);
+        child.brk = self.brk;
+        child.vmas = self.vmas.clone();
+        let mut mem = memory();
+        for (start, v) in self.vmas.iter() {
+            let private = !matches!(v.backing, Backing::Shared { .. });
+            let entries: Vec<_> = self.pt.range(start >> 12, v.end.div_ceil(4096) as u32).collect();
+            for (p, mut e) in entries {
+                mem.get(e.frame);
+                if private && e.flags & pte::WRITABLE != 0 {
+                    e.flags = (e.flags & !pte::WRITABLE) | pte::COW;
+                    self.pt.set_flags(p, e.flags);
+                } else if private && e.flags & pte::COW == 0 && v.prot & vx_core::window::pf::WRITE == 0 {
+                    // A private page not writable now may become writable
+                    // through mprotect: share it copy-on-write too.
+                    e.flags |= pte::COW;
+                    self.pt.set_flags(p, e.flags);
+                }
+                child.pt.set(p, Some(e));
+            }
+        }
+        drop(mem);
+        // The parent's host mappings may still be writable: flush them.
+        let _ = g.evict(0, 1 << 32, false);
+        self.live_maps = 0;
+        child
+    }
+
+    /// Release every frame (process exit or exec).
+    pub fn release(&mut self) {
+        self.drop_pages(0, 1 << 20);
+        self.vmas = Vmas::default();
+    }
+}
+
+impl Drop for Mm {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fault::Access;
+    use super::*;
+    use vx_core::window::pf;
+
+    #[test]
+    fn copy_on_write_clone() {
+        let mut g = Guest::new().unwrap();
+        let mut mm = Mm::new(0);
+        mm.map(
+            &mut g,
+            0x10000,
+            Vma { end: 0x14000, prot: pf::READ | pf::WRITE, backing: Backing::Anon, grows_down: false },
+        );
+        mm.populate(&mut g, 0x10000, 0x4000, Access::Write).unwrap();
+        g.write(0x10000, b"parent").unwrap();
+        let f = mm.pt.get(0x10).unwrap().frame;
+        let mut child = mm.clone_cow(&mut g);
+        assert_eq!(child.pt.get(0x10).unwrap().frame, f, "the child shares the frame");
+        assert_eq!(memory().refs(f), 2);
+        // The parent writes: its page is copied, the child keeps the original.
+        mm.populate(&mut g, 0x10000, 1, Access::Write).unwrap();
+        g.write(0x10000, b"PARENT").unwrap();
+        let pf2 = mm.pt.get(0x10).unwrap().frame;
+        assert_ne!(pf2, f);
+        assert_eq!(mm.stats.cow_copies, 1);
+        let mut b = [0u8; 6];
+        memory().read(f, 0, &mut b);
+        assert_eq!(&b, b"parent");
+        // The child, now alone with its frame, takes it over without a copy.
+        let mut g2 = Guest::new().unwrap();
+        child.populate(&mut g2, 0x10000, 1, Access::Write).unwrap();
+        assert_eq!(child.pt.get(0x10).unwrap().frame, f);
+        assert_eq!(child.stats.cow_copies, 0);
+        assert_eq!(memory().refs(f), 1);
+    }
+
+    #[test]
+    fn faults_outside_vmas_and_against_protection() {
+        let mut g = Guest::new().unwrap();
+        let mut mm = Mm::new(0);
+        mm.map(&mut g, 0x20000, Vma { end: 0x21000, prot: pf::READ, backing: Backing::Anon, grows_down: false });
+        assert_eq!(mm.fault(&mut g, 0x30000, Access::Read).unwrap_err().code, 1, "SEGV_MAPERR");
+        assert_eq!(mm.fault(&mut g, 0x20000, Access::Write).unwrap_err().code, 2, "SEGV_ACCERR");
+        assert!(mm.fault(&mut g, 0x20000, Access::Read).is_ok());
+        assert_eq!(mm.resident(), 1);
+        mm.unmap(&mut g, 0x20000, 0x21000);
+        assert_eq!(mm.resident(), 0);
+    }
+}

@@ -1,0 +1,25 @@
+//! Memory management as programs see it (userland-bins/mm.c): demand
+//! paging of 256 MiB, more than 100,000 scattered pages (beyond the host's
+//! mapping limit, so the window must evict), protection and unmapping
+//! faults, brk, mremap, MAP_FIXED, stack growth, mincore and madvise,
+//! shared anonymous memory. Each subtest runs natively and under vxos.
+
+use vxos_tests::*;
+
+#[test]
+fn memory_subtests_match_native() {
+    let b = bins();
+    let prog = b.join("mm");
+    let list = native(&prog, &["LIST"], &b, None);
+    let names: Vec<String> = String::from_utf8(list.stdout).unwrap().lines().map(str::to_owned).collect();
+    let mut ran = 0;
+    for line in &names {
+        // Subtests that write a file wait for writable files (T3).
+        if line.ends_with(" FILE") {
+            continue;
+        }
+        same(&prog, &[line], &b, None);
+        ran += 1;
+    }
+    assert!(ran >= 10, "{names:?}");
+}
