@@ -4,7 +4,7 @@
 
 use crate::errno::{Errno, SysResult};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -142,13 +142,6 @@ impl<T: std::os::fd::AsFd> TryCloneFd for T {
 }
 
 impl OpenFile {
-    pub fn read(&mut self, buf: &mut [u8]) -> SysResult<usize> {
-        match &mut self.obj {
-            Object::File(f) | Object::Stdio(f) => Ok(f.read(buf)?),
-            Object::Dir { .. } => Err(Errno::EISDIR),
-        }
-    }
-
     pub fn write(&mut self, buf: &[u8]) -> SysResult<usize> {
         if self.flags & O_ACCMODE == 0 {
             return Err(Errno::EBADF);
@@ -160,6 +153,22 @@ impl OpenFile {
                 Err(e) => Err(e.into()),
             },
             Object::File(f) => Ok(f.write(buf)?),
+            Object::Dir { .. } => Err(Errno::EISDIR),
+        }
+    }
+
+    /// Write `len` bytes of guest memory at `addr` (already faulted in).
+    pub fn write_guest(&mut self, g: &vx_core::Guest, addr: u32, len: usize) -> SysResult<usize> {
+        use std::os::fd::AsFd;
+        if self.flags & O_ACCMODE == 0 {
+            return Err(Errno::EBADF);
+        }
+        match &self.obj {
+            Object::Stdio(f) | Object::File(f) => match g.write_fd(f.as_fd(), addr, len) {
+                Ok(n) => Ok(n),
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => Err(Errno::EPIPE),
+                Err(e) => Err(e.into()),
+            },
             Object::Dir { .. } => Err(Errno::EISDIR),
         }
     }

@@ -205,6 +205,25 @@ impl Guest {
         self.win.write_raw(addr, data)
     }
 
+    /// Read from a host descriptor straight into guest memory (at file
+    /// offset `at` if given), dropping translations of the pages written.
+    pub fn read_fd(
+        &mut self,
+        fd: std::os::fd::BorrowedFd,
+        addr: u32,
+        len: usize,
+        at: Option<u64>,
+    ) -> io::Result<usize> {
+        self.win.check(addr, len, pf::WRITE).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+        self.drop_code(addr, len as u64);
+        self.win.read_fd(fd, addr, len, at)
+    }
+
+    /// Write guest memory straight to a host descriptor.
+    pub fn write_fd(&self, fd: std::os::fd::BorrowedFd, addr: u32, len: usize) -> io::Result<usize> {
+        self.win.write_fd(fd, addr, len)
+    }
+
     /// Read a little-endian u32 from guest memory.
     pub fn read_u32(&self, addr: u32) -> Result<u32, MemFault> {
         let mut b = [0u8; 4];

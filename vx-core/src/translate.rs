@@ -935,7 +935,9 @@ impl Tx<'_> {
             self.e.code.push(op);
             return Ok(false);
         }
-        // Destination through a host pointer: rdi = window base + edi.
+        // Host pointers: rdi = window base + edi (and rsi = base + esi), so
+        // the CPU's fast-string microcode applies; it does not with a
+        // segment override.
         self.e.bytes(&[0x89, 0xff]); // mov edi, edi
         if uses_src {
             self.e.bytes(&[0x89, 0xf6]); // mov esi, esi
@@ -943,6 +945,10 @@ impl Tx<'_> {
         self.e.bytes(&[0x89, 0xc9]); // mov ecx, ecx
         self.e.load_state64(R13, OFF_WIN_BASE);
         self.e.bytes(&[0x4a, 0x8d, 0x3c, 0x2f]); // lea rdi, [rdi + r13]
+        if uses_src {
+            self.e.bytes(&[0x4a, 0x8d, 0x34, 0x2e]); // lea rsi, [rsi + r13]
+            pre.retain(|&b| b != 0x65);
+        }
         self.e.bytes(&pre);
         self.e.code.push(op);
         self.e.bytes(&[0x89, 0xff]); // mov edi, edi

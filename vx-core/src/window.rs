@@ -346,6 +346,40 @@ impl Window {
         Ok(())
     }
 
+    /// read(2) from host descriptor `fd` straight into guest memory the
+    /// guest could write (no intermediate copy).
+    pub(crate) fn read_fd(&self, fd: BorrowedFd, addr: u32, len: usize, at: Option<u64>) -> io::Result<usize> {
+        self.check(addr, len, pf::WRITE).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+        let p = (self.base + addr as u64) as *mut libc::c_void;
+        // SAFETY: the range was checked to be mapped and writable (the
+        // caller lifted write protection of translated pages); the host
+        // kernel writes into it, no Rust reference to it exists.
+        let n = unsafe {
+            match at {
+                Some(off) => libc::pread(fd.as_raw_fd(), p, len, off as libc::off_t),
+                None => libc::read(fd.as_raw_fd(), p, len),
+            }
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// write(2) guest memory the guest could read straight to `fd`.
+    pub(crate) fn write_fd(&self, fd: BorrowedFd, addr: u32, len: usize) -> io::Result<usize> {
+        self.check(addr, len, pf::READ).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+        let p = (self.base + addr as u64) as *const libc::c_void;
+        // SAFETY: the range was checked to be mapped and readable.
+        let n = unsafe { libc::write(fd.as_raw_fd(), p, len) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
     /// Read a NUL-terminated string of at most `max` bytes.
     pub fn read_cstr(&self, addr: u32, max: usize) -> Result<Vec<u8>, MemFault> {
         let mut out = Vec::new();

@@ -24,10 +24,13 @@ pub fn read(p: &mut Process, a: Args) -> SysResult {
     }
     let len = len.min(CHUNK);
     p.ucheck_write(buf, len)?;
-    let mut tmp = vec![0u8; len];
-    let n = file.borrow_mut().read(&mut tmp)?;
-    p.uwrite(buf, &tmp[..n])?;
-    Ok(n as u32)
+    let f = file.borrow();
+    let host = match &f.obj {
+        Object::File(h) | Object::Stdio(h) => h,
+        Object::Dir { .. } => return Err(Errno::EISDIR),
+    };
+    // Straight from the host file into guest memory.
+    Ok(p.guest.read_fd(std::os::fd::AsFd::as_fd(host), buf, len, None)? as u32)
 }
 
 /// write(2): write guest memory to a descriptor.
@@ -35,9 +38,8 @@ pub fn write(p: &mut Process, a: Args) -> SysResult {
     let (fd, buf, len) = (a[0], a[1], a[2] as usize);
     let file = p.files.get(fd)?.file.clone();
     let len = len.min(CHUNK);
-    let mut tmp = vec![0u8; len];
-    p.uread(buf, &mut tmp)?;
-    let r = file.borrow_mut().write(&tmp);
+    p.mm.populate(&mut p.guest, buf, len as u64, crate::mm::fault::Access::Read).map_err(|_| Errno::EFAULT)?;
+    let r = file.borrow_mut().write_guest(&p.guest, buf, len);
     if r == Err(Errno::EPIPE) {
         p.post_signal(13);
     }
