@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 static const char *file_arg;
@@ -164,11 +165,38 @@ static void t_shared_anon(void) {
     printf("shared anonymous memory: %d, second page %d\n", q[0], q[1024]);
 }
 
+static void t_sysv_shm(void) {
+    int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+    char *a = shmat(id, 0, 0), *b = shmat(id, 0, 0);
+    strcpy(a + 5000, "through one, read through the other");
+    struct shmid_ds ds;
+    shmctl(id, IPC_STAT, &ds);
+    printf("two attaches differ %d: %s; size %zu attached %lu\n", a != b, b + 5000, (size_t)ds.shm_segsz, (unsigned long)ds.shm_nattch);
+    shmdt(a);
+    shmctl(id, IPC_RMID, 0);
+    printf("after detach and remove the other still reads: %.7s\n", b + 5000);
+    shmdt(b);
+    printf("attach after removal fails: %d\n", shmat(id, 0, 0) == (void *)-1);
+}
+
+static void t_memfd(void) {
+    int fd = memfd_create("vxos-test", 0);
+    if (ftruncate(fd, 8192)) { perror("ftruncate"); exit(1); }
+    char *p = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *q = mmap(0, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    strcpy(p + 4100, "shared through a memfd");
+    char back[32] = {0};
+    msync(p, 8192, MS_SYNC);
+    pread(fd, back, 22, 4100);
+    printf("second mapping: %s; file: %s\n", q + 4100, back);
+}
+
 static struct { const char *name; void (*fn)(void); int needs_file; } tests[] = {
     {"anon256", t_anon256, 0}, {"scatter", t_scatter, 0}, {"mprotect_write", t_mprotect_write, 0},
     {"munmap_read", t_munmap_read, 0}, {"brk", t_brk, 0}, {"mremap", t_mremap, 0}, {"fixed", t_fixed, 0},
     {"file_private", t_file_private, 1}, {"file_shared", t_file_shared, 1}, {"stack", t_stack, 0},
-    {"mincore", t_mincore, 0}, {"shared_anon", t_shared_anon, 0},
+    {"mincore", t_mincore, 0}, {"shared_anon", t_shared_anon, 0}, {"sysv_shm", t_sysv_shm, 0},
+    {"memfd", t_memfd, 0},
 };
 
 int main(int argc, char **argv) {

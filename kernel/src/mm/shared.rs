@@ -26,6 +26,27 @@ impl SharedPages {
         })
     }
 
+    /// Return the page cache of a host file: one object per file, shared by
+    /// every MAP_SHARED mapping of it, so they all see the same frames.
+    pub fn for_file(file: Arc<std::fs::File>) -> std::io::Result<Arc<SharedPages>> {
+        use std::collections::HashMap;
+        use std::os::unix::fs::MetadataExt;
+        use std::sync::Weak;
+        type Cache = HashMap<(u64, u64), Weak<SharedPages>>;
+        static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+        let m = file.metadata()?;
+        let key = (m.dev(), m.ino());
+        let mut cache = CACHE.lock();
+        let cache = cache.get_or_insert_with(HashMap::new);
+        cache.retain(|_, w| w.strong_count() > 0);
+        if let Some(obj) = cache.get(&key).and_then(Weak::upgrade) {
+            return Ok(obj);
+        }
+        let obj = SharedPages::new(0, Some(file));
+        cache.insert(key, Arc::downgrade(&obj));
+        Ok(obj)
+    }
+
     /// Return the object's size in pages.
     #[allow(dead_code)] // for shmctl (IPC_STAT)
     pub fn len(&self) -> u32 {

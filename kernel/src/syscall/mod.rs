@@ -7,6 +7,7 @@
 
 mod sys_file;
 mod sys_info;
+mod sys_ipc;
 mod sys_mm;
 mod sys_proc;
 mod sys_time;
@@ -45,6 +46,7 @@ macro_rules! sys {
 
 use sys_file as f;
 use sys_info as i;
+use sys_ipc as ipc;
 use sys_mm as m;
 use sys_proc as p;
 use sys_time as t;
@@ -80,6 +82,8 @@ pub static TABLE: &[SysEntry] = &[
     sys!(85, readlink, f::readlink),
     sys!(90, mmap, m::old_mmap),
     sys!(91, munmap, m::munmap),
+    sys!(93, ftruncate, f::ftruncate),
+    sys!(117, ipc, ipc::ipc, "shared memory calls; semaphores and message queues answer ENOSYS"),
     sys!(122, uname, i::uname),
     sys!(125, mprotect, m::mprotect),
     sys!(140, _llseek, f::llseek),
@@ -96,6 +100,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(186, sigaltstack, p::sigaltstack),
     sys!(191, ugetrlimit, p::ugetrlimit),
     sys!(192, mmap2, m::mmap2),
+    sys!(194, ftruncate64, f::ftruncate64),
     sys!(195, stat64, f::stat64),
     sys!(196, lstat64, f::lstat64),
     sys!(197, fstat64, f::fstat64),
@@ -126,7 +131,12 @@ pub static TABLE: &[SysEntry] = &[
     sys!(331, pipe2, f::pipe2, "host pipes until T4"),
     sys!(340, prlimit64, p::prlimit64),
     sys!(355, getrandom, i::getrandom),
+    sys!(356, memfd_create, f::memfd_create),
     sys!(383, statx, f::statx),
+    sys!(395, shmget, ipc::shmget),
+    sys!(396, shmctl, ipc::shmctl, "IPC_RMID, IPC_STAT, IPC_SET"),
+    sys!(397, shmat, ipc::shmat),
+    sys!(398, shmdt, ipc::shmdt),
     sys!(403, clock_gettime64, t::clock_gettime64),
     sys!(439, faccessat2, f::faccessat2),
 ];

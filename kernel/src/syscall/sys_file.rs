@@ -576,3 +576,44 @@ pub fn pipe2(p: &mut Process, a: Args) -> SysResult {
 pub fn pipe(p: &mut Process, a: Args) -> SysResult {
     pipe2(p, [a[0], 0, 0, 0, 0, 0])
 }
+
+/// memfd_create(2): an anonymous file in memory (a host memfd).
+pub fn memfd_create(p: &mut Process, a: Args) -> SysResult {
+    let name = path_arg(p, a[0])?;
+    if name.len() > 249 {
+        return Err(Errno::EINVAL);
+    }
+    if a[1] & !3 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = rustix::fs::memfd_create("vxos-guest-memfd", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| Errno::from_host(e.raw_os_error()))?;
+    let obj = Object::File(std::fs::File::from(fd));
+    p.files.install(OpenFile { obj, flags: O_RDWR }, a[1] & 1 != 0)
+}
+
+fn do_ftruncate(p: &mut Process, fd: u32, len: i64) -> SysResult {
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = p.files.get(fd)?.file.clone();
+    let f = f.borrow();
+    match &f.obj {
+        Object::File(h) if f.flags & O_ACCMODE != 0 => {
+            h.set_len(len as u64)?;
+            Ok(0)
+        }
+        Object::Dir { .. } => Err(Errno::EISDIR),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// ftruncate(2).
+pub fn ftruncate(p: &mut Process, a: Args) -> SysResult {
+    do_ftruncate(p, a[0], a[1] as i32 as i64)
+}
+
+/// ftruncate64(2): the length in two registers.
+pub fn ftruncate64(p: &mut Process, a: Args) -> SysResult {
+    do_ftruncate(p, a[0], (a[1] as u64 | (a[2] as u64) << 32) as i64)
+}

@@ -67,7 +67,7 @@ fn do_mmap(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32,
             if prot & 2 != 0 && f.flags & crate::files::O_ACCMODE != crate::files::O_RDWR {
                 return Err(Errno::EACCES);
             }
-            Backing::Shared { obj: SharedPages::new(0, Some(file)), page: (off / PAGE as u64) as u32 }
+            Backing::Shared { obj: SharedPages::for_file(file)?, page: (off / PAGE as u64) as u32 }
         } else {
             Backing::File { file, offset: off, file_end: u64::MAX }
         }
