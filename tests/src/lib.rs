@@ -125,6 +125,9 @@ pub fn same(prog: &Path, args: &[&str], dir: &Path, stdin: Option<&Path>) -> Out
 /// Write a deterministic test file of `size` bytes mixing text lines and
 /// pseudo-random bytes, once.
 pub fn data_file(name: &str, size: usize) -> PathBuf {
+    // Tests run in parallel and share these files: make each one once.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let p = scratch("data").join(name);
     if p.metadata().map(|m| m.len() as usize == size).unwrap_or(false) {
         return p;
