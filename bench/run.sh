@@ -44,6 +44,8 @@ fp_sse    3000000   1000
 div64     28        1
 strings   15        1
 nullsys   2000000   100000
+mm_touch  1024      64
+mm_mapunmap 500000  10000
 "
 # ---------------------------------------------------------------------------
 
@@ -95,7 +97,7 @@ done <<<"$counts_table"
 
 # All workload names, in table order. nullsys@1 is nullsys's start-up
 # baseline (one call); it is selected with nullsys and not shown on its own.
-all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings nullsys)
+all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys)
 if [ "$list_only" = 1 ]; then printf '%s\n' "${all_names[@]}"; exit 0; fi
 
 selected() {
@@ -403,6 +405,16 @@ for n in sha256 qsort64 fp_x87 fp_sse div64 strings; do
     continue
   fi
   bench "$n" /dev/null "$BIN/$n" "${count[$n]}"
+done
+
+# memory management: first-touch faults over MIB MiB, mmap+munmap of 16 MiB
+for n in mm_touch mm_mapunmap; do
+  [ -n "${is_sel[$n]:-}" ] || continue
+  if [ ! -x "$BIN/mmbench" ]; then
+    note "$BIN/mmbench not found (userland-bins/build.sh builds it); skipping $n"
+    continue
+  fi
+  bench "$n" /dev/null "$BIN/mmbench" "${n#mm_}" "${count[$n]}"
 done
 
 # nullsys: N getpid calls, and 1 call for the start-up cost.

@@ -155,6 +155,10 @@ impl Process {
                         eprintln!("vxos:   -> {r:?}, window flags {:#x}", self.guest.window().page_flags(addr));
                     }
                     if let Err(bad) = r {
+                        if bad == crate::mm::fault::OOM {
+                            let (used, all) = crate::mm::memory().usage();
+                            eprintln!("vxos: out of guest memory ({used} of {all} pages in use): killed the process (see --mem)");
+                        }
                         self.debug_trap(&t);
                         self.fault(bad.signo);
                     }

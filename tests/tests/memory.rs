@@ -23,3 +23,26 @@ fn memory_subtests_match_native() {
     }
     assert!(ran >= 10, "{names:?}");
 }
+
+#[test]
+fn running_out_of_guest_memory_kills_the_guest_not_vxos() {
+    let b = bins();
+    let o = std::process::Command::new(vxos())
+        .args(["run", "--mem", "32M"])
+        .arg(b.join("mm"))
+        .arg("anon256")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128 + 9), "killed as by the OOM killer");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("out of guest memory"), "{err}");
+}
+
+#[test]
+fn mem_option_is_checked() {
+    for bad in ["12Q", "lots", "100"] {
+        let o = std::process::Command::new(vxos()).args(["run", "--mem", bad, "/bin/true"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "--mem {bad}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--mem"), "--mem {bad}");
+    }
+}

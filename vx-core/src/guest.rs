@@ -130,6 +130,9 @@ impl Guest {
         }
         let first = addr >> PAGE_SHIFT;
         let last = ((addr as u64 + len - 1) >> PAGE_SHIFT) as u32;
+        if !self.win.any_code(first, last) {
+            return;
+        }
         for p in first..=last {
             if self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0 {
                 self.invalidate_page(p);

@@ -64,6 +64,13 @@ fn page_range(addr: u32, len: u64) -> Option<(usize, usize)> {
     Some((first, first + (len >> PAGE_SHIFT) as usize))
 }
 
+/// Tell whether any flag byte has a bit of `mask`, eight bytes at a time.
+fn any_bits(flags: &[u8], mask: u8) -> bool {
+    let m = u64::from_ne_bytes([mask; 8]);
+    let (chunks, rest) = flags.as_chunks::<8>();
+    chunks.iter().any(|c| u64::from_ne_bytes(*c) & m != 0) || rest.iter().any(|&f| f & mask != 0)
+}
+
 fn host_prot(flags: u8) -> libc::c_int {
     if flags & pf::MAPPED == 0 {
         return libc::PROT_NONE;
@@ -251,6 +258,9 @@ impl Window {
         if first == end {
             return Ok(());
         }
+        if !any_bits(&self.flags[first..end], u8::MAX) {
+            return Ok(()); // nothing there: no host call needed
+        }
         let host = self.base + addr as u64;
         // SAFETY: MAP_FIXED over a range inside our own reservation.
         let p = unsafe {
@@ -266,10 +276,13 @@ impl Window {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        for f in &mut self.flags[first..end] {
-            *f = 0;
-        }
+        self.flags[first..end].fill(0);
         Ok(())
+    }
+
+    /// Tell whether any page in `[first, last]` holds translated code.
+    pub(crate) fn any_code(&self, first: u32, last: u32) -> bool {
+        any_bits(&self.flags[first as usize..=last as usize], pf::CODE)
     }
 
     /// Mark pages as holding translated code (write-protected on the host)

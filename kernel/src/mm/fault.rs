@@ -34,9 +34,11 @@ pub struct BadAccess {
 
 const SEGV_MAPERR: BadAccess = BadAccess { signo: libc::SIGSEGV, code: 1 };
 const SEGV_ACCERR: BadAccess = BadAccess { signo: libc::SIGSEGV, code: 2 };
-/// No frame for the page (out of memory, or past the end of a shared
-/// object): SIGBUS/BUS_ADRERR, as Linux sends.
-const OOM: BadAccess = BadAccess { signo: libc::SIGBUS, code: 2 };
+/// Past the end of a shared object: SIGBUS/BUS_ADRERR, as Linux sends.
+const PAST_END: BadAccess = BadAccess { signo: libc::SIGBUS, code: 2 };
+/// No frame left in guest memory: the process is killed, as Linux's OOM
+/// killer would.
+pub const OOM: BadAccess = BadAccess { signo: libc::SIGKILL, code: 0 };
 
 /// The kind of access that faulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +135,7 @@ impl Mm {
             Backing::Shared { obj, page: first } => {
                 let n = first + (page - (start >> 12));
                 // Past the end of the object: SIGBUS, as for a file.
-                let f = obj.frame(n).ok_or(OOM)?;
+                let f = obj.frame(n).ok_or(PAST_END)?;
                 // Pages of a file are written back: map them read-only until
                 // the first write marks them dirty.
                 let flags = if obj.file.is_some() && !write { 0 } else { writable };

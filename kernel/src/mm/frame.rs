@@ -51,7 +51,6 @@ impl Frames {
     }
 
     /// Return the number of frames in use and in all.
-    #[allow(dead_code)] // for /proc and the OOM killer
     pub fn usage(&self) -> (u32, u32) {
         (self.used, self.nframes)
     }
@@ -99,19 +98,39 @@ impl Frames {
 
     /// Drop a reference; the frame is freed (and zeroed) at zero.
     pub fn put(&mut self, f: Frame) {
-        let r = &mut self.refs[f as usize];
-        debug_assert!(*r > 0, "frame {f} freed twice");
-        *r -= 1;
-        if *r == 0 {
-            self.used -= 1;
+        self.put_many(std::iter::once(f));
+    }
+
+    /// Drop a reference to each frame; those that reach zero are freed,
+    /// their storage punched out in runs (one host call per run).
+    pub fn put_many(&mut self, frames: impl Iterator<Item = Frame>) {
+        let mut freed = Vec::new();
+        for f in frames {
+            let r = &mut self.refs[f as usize];
+            debug_assert!(*r > 0, "frame {f} freed twice");
+            *r -= 1;
+            if *r == 0 {
+                self.used -= 1;
+                freed.push(f);
+            }
+        }
+        freed.sort_unstable();
+        let mut i = 0;
+        while i < freed.len() {
+            let mut j = i + 1;
+            while j < freed.len() && freed[j] == freed[j - 1] + 1 {
+                j += 1;
+            }
             let _ = rustix::fs::fallocate(
                 &self.fd,
                 rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
-                f as u64 * FRAME_SIZE as u64,
-                FRAME_SIZE as u64,
+                freed[i] as u64 * FRAME_SIZE as u64,
+                (j - i) as u64 * FRAME_SIZE as u64,
             );
-            self.free.push(f);
+            i = j;
         }
+        // Reuse low frames last: they come off the end of the list.
+        self.free.extend(freed.iter().rev());
     }
 
     fn ptr(&self, f: Frame) -> *mut u8 {

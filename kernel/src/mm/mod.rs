@@ -108,11 +108,10 @@ impl Mm {
         if present.is_empty() {
             return;
         }
-        let mut mem = memory();
-        for (p, e) in present {
+        for &(p, _) in &present {
             self.pt.set(p, None);
-            mem.put(e.frame);
         }
+        memory().put_many(present.iter().map(|(_, e)| e.frame));
     }
 
     /// Change the protection of `[start, end)`; false if part is unmapped.

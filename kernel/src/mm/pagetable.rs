@@ -28,12 +28,14 @@ pub mod pte {
 #[derive(Default)]
 pub struct PageTable {
     dir: Vec<Option<Box<[Option<Pte>; 1024]>>>,
+    /// Present entries per directory slot, so walks skip empty tables.
+    counts: Vec<u16>,
     present: u32,
 }
 
 impl PageTable {
     pub fn new() -> PageTable {
-        PageTable { dir: (0..1024).map(|_| None).collect(), present: 0 }
+        PageTable { dir: (0..1024).map(|_| None).collect(), counts: vec![0; 1024], present: 0 }
     }
 
     fn split(page: u32) -> (usize, usize) {
@@ -51,7 +53,9 @@ impl PageTable {
         let (d, t) = Self::split(page);
         let tab = self.dir[d].get_or_insert_with(|| Box::new([None; 1024]));
         let old = std::mem::replace(&mut tab[t], pte);
-        self.present = self.present + pte.is_some() as u32 - old.is_some() as u32;
+        let (new_n, old_n) = (pte.is_some() as u32, old.is_some() as u32);
+        self.present = self.present + new_n - old_n;
+        self.counts[d] = (self.counts[d] as u32 + new_n - old_n) as u16;
         old
     }
 
@@ -75,6 +79,7 @@ impl PageTable {
         while p < end {
             let (d, t) = Self::split(p);
             match &self.dir[d] {
+                _ if self.counts[d] == 0 => p = ((d as u32) + 1) << 10,
                 None => p = ((d as u32) + 1) << 10,
                 Some(tab) => {
                     if let Some(e) = tab[t] {
