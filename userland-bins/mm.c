@@ -191,12 +191,36 @@ static void t_memfd(void) {
     printf("second mapping: %s; file: %s\n", q + 4100, back);
 }
 
+static void t_file_private_ro(void) {
+    /* A private writable mapping of a file we may only read: this program. */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) { perror("readlink"); exit(1); }
+    self[n] = 0;
+    int fd = open(self, O_RDONLY);
+    unsigned char *p = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) { perror("mmap"); exit(1); }
+    printf("mapped file starts with %02x %c%c%c\n", p[0], p[1], p[2], p[3]);
+    p[1] = 'X';
+    char back[4] = {0};
+    pread(fd, back, 3, 1);
+    printf("private write seen in the mapping: %c, file still: %s\n", p[1], back);
+    void *q = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    printf("a shared writable mapping of a read-only descriptor fails: %d\n", q == MAP_FAILED);
+    /* Past the end of the file, within the last page: zeros; beyond: SIGBUS. */
+    off_t size = lseek(fd, 0, SEEK_END);
+    unsigned char *t = mmap(0, 2 * 4096, PROT_READ, MAP_PRIVATE, fd, size & ~4095L);
+    printf("bytes after the end of the file read as %d\n", t[(size & 4095) + 1]);
+    fflush(stdout);
+    printf("%d\n", t[4096 + 10]); /* SIGBUS */
+}
+
 static struct { const char *name; void (*fn)(void); int needs_file; } tests[] = {
     {"anon256", t_anon256, 0}, {"scatter", t_scatter, 0}, {"mprotect_write", t_mprotect_write, 0},
     {"munmap_read", t_munmap_read, 0}, {"brk", t_brk, 0}, {"mremap", t_mremap, 0}, {"fixed", t_fixed, 0},
     {"file_private", t_file_private, 1}, {"file_shared", t_file_shared, 1}, {"stack", t_stack, 0},
     {"mincore", t_mincore, 0}, {"shared_anon", t_shared_anon, 0}, {"sysv_shm", t_sysv_shm, 0},
-    {"memfd", t_memfd, 0},
+    {"memfd", t_memfd, 0}, {"file_private_ro", t_file_private_ro, 0},
 };
 
 int main(int argc, char **argv) {

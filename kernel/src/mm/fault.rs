@@ -116,8 +116,16 @@ impl Mm {
                 Ok(Pte { frame: f, flags: writable })
             }
             Backing::File { file, offset, file_end } => {
-                let f = memory().alloc().map_err(|_| OOM)?;
                 let off = offset + ((page - (start >> 12)) as u64) * FRAME_SIZE as u64;
+                // A page wholly past the end of the file: SIGBUS, as Linux.
+                if file
+                    .metadata()
+                    .map(|m| off >= m.len().div_ceil(FRAME_SIZE as u64) * FRAME_SIZE as u64)
+                    .unwrap_or(false)
+                {
+                    return Err(PAST_END);
+                }
+                let f = memory().alloc().map_err(|_| OOM)?;
                 let want = file_end.saturating_sub(off).min(FRAME_SIZE as u64) as usize;
                 let mut buf = vec![0u8; want];
                 let mut got = 0;
