@@ -7,6 +7,7 @@
 use crate::cpuid::guest_cpuid;
 use crate::guest::{si, Guest, Trap};
 use crate::state::*;
+use crate::translate::is_addr16;
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, OpKind, Register};
 
 const CF: u32 = 1;
@@ -73,14 +74,6 @@ fn ea(st: &VcpuState, i: &Instruction) -> u32 {
         a = a.wrapping_add(st.seg_base[seg_of(seg)]);
     }
     a
-}
-
-/// Tell whether the memory operand uses 16-bit addressing.
-fn is_addr16(i: &Instruction) -> bool {
-    let (b, x) = (i.memory_base(), i.memory_index());
-    matches!(b, Register::BX | Register::BP | Register::SI | Register::DI)
-        || matches!(x, Register::SI | Register::DI)
-        || (b == Register::None && x == Register::None && i.memory_displ_size() == 2)
 }
 
 /// Flags of `a - b` (or `a + b` with `add`) at `size` bytes, as the CPU sets

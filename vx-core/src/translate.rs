@@ -201,7 +201,7 @@ fn uses_x87(g: &Instruction) -> bool {
 }
 
 /// Tell whether an instruction's memory operand uses 16-bit addressing.
-fn is_addr16(g: &Instruction) -> bool {
+pub(crate) fn is_addr16(g: &Instruction) -> bool {
     let (b, i) = (g.memory_base(), g.memory_index());
     matches!(b, Register::BX | Register::BP | Register::SI | Register::DI)
         || matches!(i, Register::SI | Register::DI)

@@ -149,13 +149,9 @@ impl Window {
         Ok(())
     }
 
-    /// Map fresh zeroed memory at `[addr, addr+len)` with protection `prot`
-    /// (`pf::READ|WRITE|EXEC`), replacing whatever was there.
-    pub fn map_anon(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
-        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-        if first == end {
-            return Ok(());
-        }
+    /// Replace the host memory of a guest range with fresh, inaccessible,
+    /// zero-on-touch anonymous memory.
+    fn fresh_host(&self, addr: u32, len: u64) -> io::Result<()> {
         let host = self.base + addr as u64;
         // SAFETY: MAP_FIXED over a range inside our own reservation.
         let p = unsafe {
@@ -171,6 +167,17 @@ impl Window {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        Ok(())
+    }
+
+    /// Map fresh zeroed memory at `[addr, addr+len)` with protection `prot`
+    /// (`pf::READ|WRITE|EXEC`), replacing whatever was there.
+    pub fn map_anon(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if first == end {
+            return Ok(());
+        }
+        self.fresh_host(addr, len)?;
         for f in &mut self.flags[first..end] {
             *f = pf::MAPPED | (prot & pf::PROT_MASK);
         }
@@ -218,21 +225,7 @@ impl Window {
         if first == end {
             return Ok(());
         }
-        let host = self.base + addr as u64;
-        // SAFETY: MAP_FIXED over a range inside our own reservation.
-        let p = unsafe {
-            libc::mmap(
-                host as *mut libc::c_void,
-                len as usize,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        self.fresh_host(addr, len)?;
         for f in &mut self.flags[first..end] {
             *f &= pf::CODE;
         }
@@ -261,21 +254,7 @@ impl Window {
         if !any_bits(&self.flags[first..end], u8::MAX) {
             return Ok(()); // nothing there: no host call needed
         }
-        let host = self.base + addr as u64;
-        // SAFETY: MAP_FIXED over a range inside our own reservation.
-        let p = unsafe {
-            libc::mmap(
-                host as *mut libc::c_void,
-                len as usize,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        self.fresh_host(addr, len)?;
         self.flags[first..end].fill(0);
         Ok(())
     }
