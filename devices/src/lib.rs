@@ -1,4 +1,8 @@
-//! File servers for vxos that need no process internals: console, null,
-//! zero, random, ramfs, hostfs and friends. The `Dev` interface they serve
-//! arrives with the namespace work (T3); until then this crate is empty.
+//! File servers for vxos that need no process internals. Each is a `Dev`
+//! (see `dev.rs`, Plan 9's device table as a Rust trait); the kernel's
+//! namespaces decide where they appear.
 #![forbid(unsafe_code)]
+
+pub mod dev;
+
+pub use dev::{Cred, Dev, DirEntry, Errno, FileType, OpenMode, Qid, Stat, Time, Wstat};
