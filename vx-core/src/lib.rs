@@ -35,6 +35,7 @@ pub mod elf;
 mod emit;
 mod emulate;
 mod guest;
+mod rewrite;
 mod sigfault;
 pub mod state;
 pub mod translate;
