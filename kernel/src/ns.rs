@@ -1,0 +1,364 @@
+//! Namespaces: each process sees its own tree, built by binding directories
+//! and mounting devices onto paths, as in Plan 9.
+//!
+//! A mount point holds a union: an ordered list of directories (device,
+//! qid) searched in turn. `bind`/`mount` with `Before` puts the new
+//! directory first, `After` last, `Replace` alone; `create` marks the member
+//! new files go to. Walking a path looks each element up in every member of
+//! the current union, then switches to the union mounted at the result, if
+//! any. Channels remember the names they were reached by, so `..` is the
+//! parent in the namespace, correct across mount points. Symbolic links are
+//! resolved by the caller (`namei`), which sees them as files.
+
+use devices::{Dev, DirEntry, Errno, Qid};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A file reached through a namespace: which device, which file, and the
+/// names walked from the namespace root to reach it.
+#[derive(Clone)]
+pub struct Chan {
+    pub dev: Arc<dyn Dev>,
+    pub qid: Qid,
+    pub path: Vec<String>,
+}
+
+impl Chan {
+    /// Return the channel's path as text ("/" for the root).
+    pub fn path_string(&self) -> String {
+        if self.path.is_empty() {
+            "/".to_string()
+        } else {
+            self.path.iter().map(|e| format!("/{e}")).collect()
+        }
+    }
+}
+
+impl std::fmt::Debug for Chan {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "Chan({} {} {:?})", self.dev.name(), self.path_string(), self.qid)
+    }
+}
+
+/// Where a bind or mount puts the new directory in the union.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountFlag {
+    Replace,
+    Before,
+    After,
+}
+
+/// One directory of a union.
+#[derive(Clone)]
+struct Member {
+    dev: Arc<dyn Dev>,
+    qid: Qid,
+    /// New files are created here.
+    create: bool,
+}
+
+/// A process's namespace.
+#[derive(Clone, Default)]
+pub struct Namespace {
+    /// Unions by mount-point path (`[]` is the root).
+    mounts: BTreeMap<Vec<String>, Vec<Member>>,
+}
+
+impl Namespace {
+    /// A namespace whose root is the directory `root` of `dev`.
+    pub fn new(dev: Arc<dyn Dev>, root: Qid) -> Namespace {
+        let mut ns = Namespace::default();
+        ns.mounts.insert(Vec::new(), vec![Member { dev, qid: root, create: true }]);
+        ns
+    }
+
+    /// Return the root directory.
+    pub fn root(&self) -> Chan {
+        let m = &self.mounts[&Vec::new()][0];
+        Chan { dev: m.dev.clone(), qid: m.qid, path: Vec::new() }
+    }
+
+    /// Put directory `new` onto `at` (a directory this namespace reaches).
+    pub fn bind(&mut self, new: &Chan, at: &Chan, flag: MountFlag, create: bool) -> Result<(), Errno> {
+        if new.qid.is_dir() != at.qid.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let member = Member { dev: new.dev.clone(), qid: new.qid, create };
+        let current = self.union_at(at);
+        let list = match flag {
+            MountFlag::Replace => vec![member],
+            MountFlag::Before => std::iter::once(member).chain(current).collect(),
+            MountFlag::After => current.into_iter().chain(std::iter::once(member)).collect(),
+        };
+        self.mounts.insert(at.path.clone(), list);
+        Ok(())
+    }
+
+    /// Mount device `dev` (its tree for `spec`) onto `at`.
+    pub fn mount(
+        &mut self,
+        dev: Arc<dyn Dev>,
+        spec: &str,
+        at: &Chan,
+        flag: MountFlag,
+        create: bool,
+    ) -> Result<(), Errno> {
+        let root = dev.attach(spec)?;
+        let new = Chan { dev, qid: root, path: at.path.clone() };
+        self.bind(&new, at, flag, create)
+    }
+
+    /// Undo everything mounted on `at`.
+    pub fn unmount(&mut self, at: &Chan) -> Result<(), Errno> {
+        if at.path.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        self.mounts.remove(&at.path).map(|_| ()).ok_or(Errno::EINVAL)
+    }
+
+    /// The union seen at a channel: its mount's members, or the channel alone.
+    fn union_at(&self, c: &Chan) -> Vec<Member> {
+        match self.mounts.get(&c.path) {
+            Some(list) => list.clone(),
+            None => vec![Member { dev: c.dev.clone(), qid: c.qid, create: true }],
+        }
+    }
+
+    /// Return what a path reaches once mounts are applied.
+    fn enter(&self, dev: Arc<dyn Dev>, qid: Qid, path: Vec<String>) -> Chan {
+        match self.mounts.get(&path) {
+            Some(list) => Chan { dev: list[0].dev.clone(), qid: list[0].qid, path },
+            None => Chan { dev, qid, path },
+        }
+    }
+
+    /// Walk one element (not a path) from directory `from`.
+    pub fn walk1(&self, from: &Chan, name: &str) -> Result<Chan, Errno> {
+        match name {
+            "" | "." => return Ok(from.clone()),
+            ".." => {
+                if from.path.is_empty() {
+                    return Ok(self.root());
+                }
+                let mut up = from.path.clone();
+                up.pop();
+                return self.walk_from_root(&up);
+            }
+            _ => {}
+        }
+        if !from.qid.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if name.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let mut err = Errno::ENOENT;
+        for m in self.union_at(from) {
+            match m.dev.walk(m.qid, name) {
+                Ok(q) => {
+                    let mut path = from.path.clone();
+                    path.push(name.to_string());
+                    return Ok(self.enter(m.dev.clone(), q, path));
+                }
+                Err(e) if e == Errno::ENOENT => {}
+                Err(e) => err = e,
+            }
+        }
+        Err(err)
+    }
+
+    /// Walk names from the root (no symbolic links in them).
+    pub fn walk_from_root(&self, names: &[String]) -> Result<Chan, Errno> {
+        let mut c = self.root();
+        for n in names {
+            c = self.walk1(&c, n)?;
+        }
+        Ok(c)
+    }
+
+    /// List a directory: the union of its members' entries, the first of
+    /// each name winning.
+    pub fn readdir(&self, dir: &Chan) -> Result<Vec<DirEntry>, Errno> {
+        if !dir.qid.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut out: Vec<DirEntry> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for m in self.union_at(dir) {
+            let mut start = 0;
+            loop {
+                let batch = m.dev.readdir(m.qid, start)?;
+                if batch.is_empty() {
+                    break;
+                }
+                start += batch.len();
+                for e in batch {
+                    if seen.insert(e.name.clone()) {
+                        out.push(e);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Return the member of `dir`'s union that new files go to.
+    pub fn create_target(&self, dir: &Chan) -> Result<Chan, Errno> {
+        let list = self.union_at(dir);
+        let m = list.iter().find(|m| m.create).ok_or(Errno::EACCES)?;
+        Ok(Chan { dev: m.dev.clone(), qid: m.qid, path: dir.path.clone() })
+    }
+
+    /// Describe the namespace as bind/mount lines, as Plan 9's `ns` does.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (at, list) in &self.mounts {
+            let at = if at.is_empty() { "/".to_string() } else { at.iter().map(|e| format!("/{e}")).collect() };
+            for (i, m) in list.iter().enumerate() {
+                let flag = if i == 0 { "-b" } else { "-a" };
+                let c = if m.create { "c" } else { "" };
+                s.push_str(&format!("mount {flag}{c} #{} {at}\n", m.dev.dc()));
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devices::{FileType, Stat};
+
+    /// A read-only tree given as paths ("a/", "a/f"): directories end in '/'.
+    struct Tree {
+        dc: char,
+        paths: Vec<String>,
+    }
+
+    impl Tree {
+        fn new(dc: char, paths: &[&str]) -> Arc<dyn Dev> {
+            let mut v = vec![String::new()];
+            v.extend(paths.iter().map(|p| p.to_string()));
+            Arc::new(Tree { dc, paths: v })
+        }
+        fn qid(&self, i: usize) -> Qid {
+            let p = &self.paths[i];
+            let kind = if p.is_empty() || p.ends_with('/') { FileType::Dir } else { FileType::File };
+            Qid { path: i as u64, vers: 0, kind }
+        }
+        fn name(&self, i: usize) -> String {
+            self.paths[i].trim_end_matches('/').to_string()
+        }
+    }
+
+    impl Dev for Tree {
+        fn dc(&self) -> char {
+            self.dc
+        }
+        fn name(&self) -> &'static str {
+            "tree"
+        }
+        fn attach(&self, _spec: &str) -> Result<Qid, Errno> {
+            Ok(self.qid(0))
+        }
+        fn walk(&self, from: Qid, name: &str) -> Result<Qid, Errno> {
+            let base = self.name(from.path as usize);
+            let want = if base.is_empty() { name.to_string() } else { format!("{base}/{name}") };
+            (0..self.paths.len()).find(|&i| self.name(i) == want).map(|i| self.qid(i)).ok_or(Errno::ENOENT)
+        }
+        fn stat(&self, q: Qid) -> Result<Stat, Errno> {
+            Ok(Stat {
+                qid: q,
+                perm: 0o755,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                blocks: 0,
+                atime: Default::default(),
+                mtime: Default::default(),
+                ctime: Default::default(),
+                rdev: 0,
+            })
+        }
+        fn readdir(&self, q: Qid, start: usize) -> Result<Vec<DirEntry>, Errno> {
+            let base = self.name(q.path as usize);
+            let kids: Vec<DirEntry> = (1..self.paths.len())
+                .filter(|&i| {
+                    let n = self.name(i);
+                    match n.rsplit_once('/') {
+                        Some((parent, _)) => parent == base,
+                        None => base.is_empty(),
+                    }
+                })
+                .map(|i| DirEntry { name: self.name(i).rsplit('/').next().unwrap().to_string(), qid: self.qid(i) })
+                .collect();
+            Ok(kids.into_iter().skip(start).collect())
+        }
+    }
+
+    fn names(ns: &Namespace, c: &Chan) -> Vec<String> {
+        ns.readdir(c).unwrap().into_iter().map(|e| e.name).collect()
+    }
+
+    fn walk(ns: &Namespace, p: &str) -> Result<Chan, Errno> {
+        let mut c = ns.root();
+        for e in p.split('/').filter(|e| !e.is_empty()) {
+            c = ns.walk1(&c, e)?;
+        }
+        Ok(c)
+    }
+
+    #[test]
+    fn walk_and_errors() {
+        let root = Tree::new('a', &["bin/", "bin/sh", "etc/", "etc/passwd"]);
+        let q = root.attach("").unwrap();
+        let ns = Namespace::new(root, q);
+        assert_eq!(walk(&ns, "/bin/sh").unwrap().path_string(), "/bin/sh");
+        assert_eq!(walk(&ns, "/bin/nope").unwrap_err(), Errno::ENOENT);
+        assert_eq!(walk(&ns, "/bin/sh/x").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(walk(&ns, "/bin/../etc/passwd").unwrap().path_string(), "/etc/passwd");
+        assert_eq!(walk(&ns, "/../..").unwrap().path_string(), "/");
+    }
+
+    #[test]
+    fn unions_before_after_and_dotdot_across_mounts() {
+        let root = Tree::new('a', &["bin/", "bin/sh", "mnt/", "mnt/old"]);
+        let extra = Tree::new('b', &["sh", "cat", "sub/", "sub/x"]);
+        let q = root.attach("").unwrap();
+        let mut ns = Namespace::new(root, q);
+        let bin = walk(&ns, "/bin").unwrap();
+        ns.mount(extra.clone(), "", &bin, MountFlag::After, false).unwrap();
+        // The first member wins for a name both have.
+        assert_eq!(walk(&ns, "/bin/sh").unwrap().dev.dc(), 'a');
+        assert_eq!(walk(&ns, "/bin/cat").unwrap().dev.dc(), 'b');
+        assert_eq!(names(&ns, &walk(&ns, "/bin").unwrap()), vec!["sh", "cat", "sub"]);
+        // Before puts the new one first.
+        let mnt = walk(&ns, "/mnt").unwrap();
+        ns.mount(extra, "", &mnt, MountFlag::Before, true).unwrap();
+        assert_eq!(names(&ns, &walk(&ns, "/mnt").unwrap()), vec!["sh", "cat", "sub", "old"]);
+        assert_eq!(ns.create_target(&walk(&ns, "/mnt").unwrap()).unwrap().dev.dc(), 'b');
+        // `..` from inside a mounted tree goes back to the mount's parent.
+        let x = walk(&ns, "/mnt/sub/x").unwrap();
+        assert_eq!(x.dev.dc(), 'b');
+        let up = walk(&ns, "/mnt/sub/../..").unwrap();
+        assert_eq!((up.path_string(), up.dev.dc()), ("/".to_string(), 'a'));
+        assert!(ns.describe().contains("#b /mnt"));
+        ns.unmount(&walk(&ns, "/mnt").unwrap()).unwrap();
+        assert_eq!(names(&ns, &walk(&ns, "/mnt").unwrap()), vec!["old"]);
+    }
+
+    #[test]
+    fn replace_and_bind_of_a_subtree() {
+        let root = Tree::new('a', &["tmp/", "tmp/a", "home/", "home/u/", "home/u/f"]);
+        let q = root.attach("").unwrap();
+        let mut ns = Namespace::new(root, q);
+        let u = walk(&ns, "/home/u").unwrap();
+        let tmp = walk(&ns, "/tmp").unwrap();
+        ns.bind(&u, &tmp, MountFlag::Replace, true).unwrap();
+        assert_eq!(names(&ns, &walk(&ns, "/tmp").unwrap()), vec!["f"]);
+        assert_eq!(walk(&ns, "/tmp/f").unwrap().path_string(), "/tmp/f");
+        let f = walk(&ns, "/tmp/f").unwrap();
+        assert_eq!(ns.bind(&f, &tmp, MountFlag::Replace, false).unwrap_err(), Errno::ENOTDIR);
+    }
+}
