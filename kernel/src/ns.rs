@@ -236,7 +236,7 @@ mod tests {
     }
 
     impl Tree {
-        fn new(dc: char, paths: &[&str]) -> Arc<dyn Dev> {
+        fn make(dc: char, paths: &[&str]) -> Arc<dyn Dev> {
             let mut v = vec![String::new()];
             v.extend(paths.iter().map(|p| p.to_string()));
             Arc::new(Tree { dc, paths: v })
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn walk_and_errors() {
-        let root = Tree::new('a', &["bin/", "bin/sh", "etc/", "etc/passwd"]);
+        let root = Tree::make('a', &["bin/", "bin/sh", "etc/", "etc/passwd"]);
         let q = root.attach("").unwrap();
         let ns = Namespace::new(root, q);
         assert_eq!(walk(&ns, "/bin/sh").unwrap().path_string(), "/bin/sh");
@@ -323,8 +323,8 @@ mod tests {
 
     #[test]
     fn unions_before_after_and_dotdot_across_mounts() {
-        let root = Tree::new('a', &["bin/", "bin/sh", "mnt/", "mnt/old"]);
-        let extra = Tree::new('b', &["sh", "cat", "sub/", "sub/x"]);
+        let root = Tree::make('a', &["bin/", "bin/sh", "mnt/", "mnt/old"]);
+        let extra = Tree::make('b', &["sh", "cat", "sub/", "sub/x"]);
         let q = root.attach("").unwrap();
         let mut ns = Namespace::new(root, q);
         let bin = walk(&ns, "/bin").unwrap();
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn replace_and_bind_of_a_subtree() {
-        let root = Tree::new('a', &["tmp/", "tmp/a", "home/", "home/u/", "home/u/f"]);
+        let root = Tree::make('a', &["tmp/", "tmp/a", "home/", "home/u/", "home/u/f"]);
         let q = root.attach("").unwrap();
         let mut ns = Namespace::new(root, q);
         let u = walk(&ns, "/home/u").unwrap();
