@@ -224,12 +224,80 @@ impl Namespace {
     }
 }
 
+/// Most symbolic links one path lookup follows (Linux's limit).
+pub const MAX_SYMLINKS: u32 = 40;
+
+impl Namespace {
+    /// Look a path up from `cwd`, following symbolic links (the last
+    /// element's only if `follow_last`), as Linux's namei does.
+    pub fn namei(&self, cwd: &Chan, path: &str, follow_last: bool) -> Result<Chan, Errno> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let start = if path.starts_with('/') { self.root() } else { cwd.clone() };
+        let must_be_dir = path.ends_with('/');
+        let mut todo: std::collections::VecDeque<String> =
+            path.split('/').filter(|e| !e.is_empty()).map(str::to_owned).collect();
+        let mut cur = start;
+        let mut links = 0;
+        while let Some(name) = todo.pop_front() {
+            let next = self.walk1(&cur, &name)?;
+            let last = todo.is_empty();
+            if next.qid.kind == devices::FileType::Symlink && (!last || follow_last || must_be_dir) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = next.dev.readlink(next.qid)?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                if target.starts_with('/') {
+                    cur = self.root();
+                }
+                for e in target.split('/').filter(|e| !e.is_empty()).rev() {
+                    todo.push_front(e.to_owned());
+                }
+                continue;
+            }
+            cur = next;
+        }
+        if must_be_dir && !cur.qid.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(cur)
+    }
+
+    /// Look up the directory that holds a path's last element; return it
+    /// and the element (for create, unlink, rename).
+    pub fn namei_parent(&self, cwd: &Chan, path: &str) -> Result<(Chan, String), Errno> {
+        let trimmed = path.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return if path.is_empty() { Err(Errno::ENOENT) } else { Err(Errno::EEXIST) };
+        }
+        let (dir, last) = match trimmed.rsplit_once('/') {
+            Some(("", l)) => ("/", l),
+            Some((d, l)) => (d, l),
+            None => (".", trimmed),
+        };
+        if last.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let d = self.namei(cwd, dir, true)?;
+        if !d.qid.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok((d, last.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use devices::{FileType, Stat};
 
-    /// A read-only tree given as paths ("a/", "a/f"): directories end in '/'.
+    /// A read-only tree given as paths ("a/", "a/f", "a/l@target"):
+    /// directories end in '/', symbolic links carry their target after '@'.
     struct Tree {
         dc: char,
         paths: Vec<String>,
@@ -243,11 +311,17 @@ mod tests {
         }
         fn qid(&self, i: usize) -> Qid {
             let p = &self.paths[i];
-            let kind = if p.is_empty() || p.ends_with('/') { FileType::Dir } else { FileType::File };
+            let kind = if p.contains('@') {
+                FileType::Symlink
+            } else if p.is_empty() || p.ends_with('/') {
+                FileType::Dir
+            } else {
+                FileType::File
+            };
             Qid { path: i as u64, vers: 0, kind }
         }
         fn name(&self, i: usize) -> String {
-            self.paths[i].trim_end_matches('/').to_string()
+            self.paths[i].split('@').next().unwrap().trim_end_matches('/').to_string()
         }
     }
 
@@ -280,6 +354,9 @@ mod tests {
                 ctime: Default::default(),
                 rdev: 0,
             })
+        }
+        fn readlink(&self, q: Qid) -> Result<String, Errno> {
+            self.paths[q.path as usize].split_once('@').map(|(_, t)| t.to_string()).ok_or(Errno::EINVAL)
         }
         fn readdir(&self, q: Qid, start: usize) -> Result<Vec<DirEntry>, Errno> {
             let base = self.name(q.path as usize);
@@ -360,5 +437,26 @@ mod tests {
         assert_eq!(walk(&ns, "/tmp/f").unwrap().path_string(), "/tmp/f");
         let f = walk(&ns, "/tmp/f").unwrap();
         assert_eq!(ns.bind(&f, &tmp, MountFlag::Replace, false).unwrap_err(), Errno::ENOTDIR);
+    }
+
+    #[test]
+    fn namei_follows_symlinks() {
+        let root =
+            Tree::make('a', &["bin/", "bin/sh", "usr/", "usr/bin@/bin", "rel@bin/sh", "loop@loop", "dangling@/nope"]);
+        let q = root.attach("").unwrap();
+        let ns = Namespace::new(root, q);
+        let r = ns.root();
+        assert_eq!(ns.namei(&r, "/usr/bin/sh", true).unwrap().path_string(), "/bin/sh");
+        assert_eq!(ns.namei(&r, "rel", true).unwrap().path_string(), "/bin/sh");
+        assert_eq!(ns.namei(&r, "rel", false).unwrap().qid.kind, FileType::Symlink);
+        assert_eq!(ns.namei(&r, "/usr/bin/", false).unwrap().path_string(), "/bin");
+        assert_eq!(ns.namei(&r, "/loop", true).unwrap_err(), Errno::ELOOP);
+        assert_eq!(ns.namei(&r, "/dangling", true).unwrap_err(), Errno::ENOENT);
+        assert_eq!(ns.namei(&r, "/bin/sh/", true).unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(ns.namei(&r, "", true).unwrap_err(), Errno::ENOENT);
+        let (d, last) = ns.namei_parent(&r, "/usr/bin/newfile").unwrap();
+        assert_eq!((d.path_string(), last.as_str()), ("/bin".to_string(), "newfile"));
+        let (d, last) = ns.namei_parent(&r, "x").unwrap();
+        assert_eq!((d.path_string(), last.as_str()), ("/".to_string(), "x"));
     }
 }
