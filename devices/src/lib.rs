@@ -4,5 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod dev;
+pub mod hostfs;
 
 pub use dev::{Cred, Dev, DirEntry, Errno, FileType, OpenMode, Qid, Stat, Time, Wstat};
