@@ -68,6 +68,11 @@ impl Hostfs {
         Ok(Hostfs { root, dirfd, writable, paths: Mutex::new(HashMap::new()) })
     }
 
+    /// Return the host directory served (for namespace descriptions).
+    pub fn host_root(&self) -> &Path {
+        &self.root
+    }
+
     /// Open `rel` beneath the bound directory, never through a symbolic
     /// link (a final link opens only with O_PATH, as itself).
     fn beneath(&self, rel: &Path, flags: OFlags) -> Result<OwnedFd> {
