@@ -4,6 +4,14 @@
 #![forbid(unsafe_code)]
 
 pub mod dev;
+pub mod dirtab;
 pub mod hostfs;
+pub mod perm;
+pub mod ramfs;
+pub mod simple;
+pub mod sparse;
 
 pub use dev::{Cred, Dev, DirEntry, Errno, FileType, OpenMode, Qid, Stat, Time, Wstat};
+pub use dirtab::{makedev, DirTab};
+pub use ramfs::Ramfs;
+pub use simple::Null;
