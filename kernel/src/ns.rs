@@ -459,4 +459,31 @@ mod tests {
         let (d, last) = ns.namei_parent(&r, "x").unwrap();
         assert_eq!((d.path_string(), last.as_str()), ("/".to_string(), "x"));
     }
+
+    #[test]
+    fn ramfs_over_a_read_only_host_root() {
+        // The boot shape of T3: a host tree read-only, a ramfs before it
+        // taking every new file, so writes never reach the host.
+        let host = std::env::temp_dir().join(format!("vxos-ns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&host);
+        std::fs::create_dir_all(host.join("etc")).unwrap();
+        std::fs::write(host.join("etc/motd"), b"host file").unwrap();
+        let hostfs: Arc<dyn Dev> = Arc::new(devices::hostfs::Hostfs::new(&host, false).unwrap());
+        let ram: Arc<dyn Dev> = Arc::new(devices::Ramfs::new());
+        let root = hostfs.attach("").unwrap();
+        let mut ns = Namespace::new(hostfs.clone(), root);
+        let r = ns.root();
+        ns.mount(ram.clone(), "", &r, MountFlag::Before, true).unwrap();
+        let r = ns.root();
+        let motd = ns.namei(&r, "/etc/motd", true).unwrap();
+        assert_eq!(motd.dev.dc(), 'Z');
+        let target = ns.create_target(&r).unwrap();
+        assert_eq!(target.dev.dc(), 'r');
+        let q = target.dev.create(target.qid, "new", FileType::File, 0o644, devices::Cred::ROOT).unwrap();
+        target.dev.write(q, b"guest data", 0).unwrap();
+        let names: Vec<String> = ns.readdir(&ns.root()).unwrap().into_iter().map(|e| e.name).collect();
+        assert!(names.contains(&"new".to_string()) && names.contains(&"etc".to_string()), "{names:?}");
+        assert!(!host.join("new").exists(), "the write stayed in the guest");
+        assert_eq!(ns.namei(&r, "/new", true).unwrap().dev.dc(), 'r');
+    }
 }
