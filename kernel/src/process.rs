@@ -68,6 +68,12 @@ pub struct Process {
     pub trace: bool,
 }
 
+/// VXOS_DEBUG_FAULTS: print every page fault and its outcome (read once).
+fn debug_faults() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("VXOS_DEBUG_FAULTS").is_some())
+}
+
 /// Signals whose default action is to ignore them.
 fn default_ignored(sig: u32) -> bool {
     matches!(sig, 17 | 23 | 28) // SIGCHLD, SIGURG, SIGWINCH
@@ -147,11 +153,11 @@ impl Process {
                     } else {
                         Access::Read
                     };
-                    if std::env::var_os("VXOS_DEBUG_FAULTS").is_some() {
+                    if debug_faults() {
                         eprintln!("vxos: fault {addr:#x} {access:?} at eip {:#x}", self.guest.cpu().eip);
                     }
                     let r = self.mm.fault(&mut self.guest, addr, access);
-                    if std::env::var_os("VXOS_DEBUG_FAULTS").is_some() {
+                    if debug_faults() {
                         eprintln!("vxos:   -> {r:?}, window flags {:#x}", self.guest.window().page_flags(addr));
                     }
                     if let Err(bad) = r {
