@@ -3,8 +3,10 @@
 //! namespaces decide where they appear.
 #![forbid(unsafe_code)]
 
+pub mod cons;
 pub mod dev;
 pub mod dirtab;
+pub mod env;
 pub mod hostfs;
 pub mod perm;
 pub mod ramfs;

@@ -1,0 +1,103 @@
+//! cons (`#c`): the simple console of T3. `cons` reads from the host's
+//! input and writes to its output, byte for byte; T5 replaces it with a tty
+//! that has a line discipline and never blocks a vCPU.
+
+use crate::dev::*;
+use crate::dirtab::{self, makedev, DirTab};
+use parking_lot::Mutex;
+use std::fs::File;
+use std::io::{Read, Write};
+
+const QROOT: u64 = 0;
+const QCONS: u64 = 1;
+
+static TAB: [DirTab; 2] = [
+    DirTab { name: ".", path: QROOT, kind: FileType::Dir, perm: 0o555, rdev: 0 },
+    DirTab { name: "cons", path: QCONS, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
+];
+
+/// The console, over two host streams.
+pub struct Cons {
+    input: Mutex<File>,
+    output: Mutex<File>,
+    born: Time,
+}
+
+impl Cons {
+    /// A console reading `input` and writing `output` (the host's stdin
+    /// and stdout, or anything else for tests).
+    pub fn new(input: File, output: File) -> Cons {
+        Cons { input: Mutex::new(input), output: Mutex::new(output), born: Time::now() }
+    }
+}
+
+impl Dev for Cons {
+    fn dc(&self) -> char {
+        'c'
+    }
+
+    fn name(&self) -> &'static str {
+        "cons"
+    }
+
+    fn attach(&self, _spec: &str) -> Result<Qid> {
+        Ok(TAB[0].qid())
+    }
+
+    fn walk(&self, from: Qid, name: &str) -> Result<Qid> {
+        dirtab::walk(&TAB, from, name)
+    }
+
+    fn stat(&self, q: Qid) -> Result<Stat> {
+        dirtab::stat(&TAB, q, self.born)
+    }
+
+    fn open(&self, q: Qid, mode: OpenMode, cred: Cred) -> Result<Qid> {
+        dirtab::open(&TAB, q, mode, cred)
+    }
+
+    fn read(&self, q: Qid, buf: &mut [u8], _off: u64) -> Result<usize> {
+        match q.path {
+            QCONS => Ok(self.input.lock().read(buf)?),
+            _ => Err(Errno::EISDIR),
+        }
+    }
+
+    fn write(&self, q: Qid, buf: &[u8], _off: u64) -> Result<usize> {
+        match q.path {
+            QCONS => {
+                let mut out = self.output.lock();
+                out.write_all(buf)?;
+                out.flush()?;
+                Ok(buf.len())
+            }
+            _ => Err(Errno::EISDIR),
+        }
+    }
+
+    fn readdir(&self, q: Qid, start: usize) -> Result<Vec<DirEntry>> {
+        dirtab::readdir(&TAB, q, start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_bytes_through() {
+        let dir = std::env::temp_dir().join(format!("vxos-cons-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("in"), b"typed").unwrap();
+        let c = Cons::new(File::open(dir.join("in")).unwrap(), File::create(dir.join("out")).unwrap());
+        let root = c.attach("").unwrap();
+        let q = c.walk(root, "cons").unwrap();
+        assert_eq!(c.stat(q).unwrap().rdev, makedev(5, 1));
+        let mut b = [0u8; 8];
+        assert_eq!(c.read(q, &mut b, 0).unwrap(), 5);
+        assert_eq!(&b[..5], b"typed");
+        c.write(q, b"shown", 0).unwrap();
+        assert_eq!(std::fs::read(dir.join("out")).unwrap(), b"shown");
+        assert_eq!(c.walk(root, "nope").unwrap_err(), Errno::ENOENT);
+    }
+}
