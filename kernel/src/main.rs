@@ -34,8 +34,8 @@ enum Cmd {
         /// Print system call and translator counters to stderr at exit.
         #[arg(long)]
         stats: bool,
-        /// Trace system calls to stderr.
-        #[arg(long, value_name = "WHAT")]
+        /// Trace to stderr: a comma-separated list of kinds (now: syscall).
+        #[arg(long, value_name = "WHAT", value_parser = parse_trace)]
         trace: Option<String>,
         /// Guest RAM: the size of the memory file (e.g. 512M, 4G);
         /// default three quarters of the host's.
@@ -71,6 +71,17 @@ fn main() {
             }
         }
     }
+}
+
+/// Check a --trace list: kinds vxos can trace so far.
+fn parse_trace(s: &str) -> Result<String, String> {
+    const KINDS: &[&str] = &["syscall", "all"];
+    for k in s.split(',') {
+        if !KINDS.contains(&k) {
+            return Err(format!("unknown trace kind {k:?} (known: {})", KINDS.join(", ")));
+        }
+    }
+    Ok(s.to_string())
 }
 
 /// Parse a size such as 4096, 64K, 512M or 4G.
