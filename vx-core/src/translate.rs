@@ -148,23 +148,13 @@ pub(crate) fn needs_emulation(c: Code) -> bool {
             | Code::Popd_FS
             | Code::Popw_GS
             | Code::Popd_GS
-            | Code::Lds_r16_m1616
-            | Code::Lds_r32_m1632
-            | Code::Les_r16_m1616
-            | Code::Les_r32_m1632
-            | Code::Lss_r16_m1616
-            | Code::Lss_r32_m1632
-            | Code::Lfs_r16_m1616
-            | Code::Lfs_r32_m1632
-            | Code::Lgs_r16_m1616
-            | Code::Lgs_r32_m1632
             | Code::Enterw_imm16_imm8
             | Code::Pushaw
             | Code::Popaw
             | Code::Pushfw
             | Code::Popfw
             | Code::Leavew
-    )
+    ) || crate::emulate::far_load_seg(c).is_some()
 }
 
 /// The tag a call pushes on the shadow stack with its return point:

@@ -12,7 +12,7 @@
 //! and refills on demand, which keeps vxos under the host's
 //! vm.max_map_count however scattered guest memory is.
 
-use super::frame::{Frame, FRAME_SIZE};
+use super::frame::FRAME_SIZE;
 use super::pagetable::{pte, Pte};
 use super::vma::{Backing, Vma};
 use super::{memory, Mm, STACK_MAX, STACK_TOP};
@@ -226,12 +226,6 @@ impl Mm {
             }
         }
         Ok(())
-    }
-
-    /// Tell whether `frame` backs a page (for tests and /proc).
-    #[allow(dead_code)] // for /proc (T8)
-    pub fn frame_of(&self, addr: u32) -> Option<Frame> {
-        self.pt.get(addr >> 12).map(|e| e.frame)
     }
 }
 

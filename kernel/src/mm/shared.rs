@@ -48,11 +48,6 @@ impl SharedPages {
     }
 
     /// Return the object's size in pages.
-    #[allow(dead_code)] // for shmctl (IPC_STAT)
-    pub fn len(&self) -> u32 {
-        self.pages.lock().len() as u32
-    }
-
     /// Return the frame of page `n` with a new reference for the caller's
     /// page table entry, reading it from the file or zero-filling it first.
     pub fn frame(&self, n: u32) -> Option<Frame> {
