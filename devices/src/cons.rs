@@ -10,10 +10,16 @@ use std::io::{Read, Write};
 
 const QROOT: u64 = 0;
 const QCONS: u64 = 1;
+const QCONSOLE: u64 = 2;
+const QTTY: u64 = 3;
 
-static TAB: [DirTab; 2] = [
+/// `cons` is Plan 9's name; `console` and `tty` are Linux's names for the
+/// same terminal.
+static TAB: [DirTab; 4] = [
     DirTab { name: ".", path: QROOT, kind: FileType::Dir, perm: 0o555, rdev: 0 },
     DirTab { name: "cons", path: QCONS, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
+    DirTab { name: "console", path: QCONSOLE, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
+    DirTab { name: "tty", path: QTTY, kind: FileType::CharDev, perm: 0o666, rdev: makedev(5, 0) },
 ];
 
 /// The console, over two host streams.
@@ -58,14 +64,14 @@ impl Dev for Cons {
 
     fn read(&self, q: Qid, buf: &mut [u8], _off: u64) -> Result<usize> {
         match q.path {
-            QCONS => Ok(self.input.lock().read(buf)?),
+            QCONS | QCONSOLE | QTTY => Ok(self.input.lock().read(buf)?),
             _ => Err(Errno::EISDIR),
         }
     }
 
     fn write(&self, q: Qid, buf: &[u8], _off: u64) -> Result<usize> {
         match q.path {
-            QCONS => {
+            QCONS | QCONSOLE | QTTY => {
                 let mut out = self.output.lock();
                 out.write_all(buf)?;
                 out.flush()?;

@@ -282,4 +282,24 @@ pub trait Dev: Send + Sync {
     fn rename(&self, _olddir: Qid, _old: &str, _newdir: Qid, _new: &str) -> Result<()> {
         Err(Errno::EROFS)
     }
+
+    /// Swap `a` in `adir` and `b` in `bdir` atomically (renameat2's
+    /// RENAME_EXCHANGE); both must exist.
+    fn exchange(&self, _adir: Qid, _a: &str, _bdir: Qid, _b: &str) -> Result<()> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Report whether the device refuses every change (a read-only
+    /// mount), for access(2)'s W_OK and statfs's flags.
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    /// A host file holding `q`'s contents, opened for `mode`, for devices
+    /// that keep files on the host: the kernel then moves data between it
+    /// and guest memory directly instead of through `read` and `write`.
+    /// `None` for devices that serve I/O themselves.
+    fn host_file(&self, _q: Qid, _mode: OpenMode) -> Option<Result<std::fs::File>> {
+        None
+    }
 }

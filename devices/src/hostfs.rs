@@ -25,6 +25,8 @@ pub struct Hostfs {
     /// The bound directory, opened once; every access is beneath it.
     dirfd: OwnedFd,
     writable: bool,
+    /// The host device of the bound directory.
+    root_dev: u64,
     /// Host-relative path of each file seen, by qid path.
     paths: Mutex<HashMap<u64, PathBuf>>,
 }
@@ -41,9 +43,12 @@ fn kind_of_mode(mode: u32) -> FileType {
     }
 }
 
-fn qid_of(m: &rustix::fs::Stat) -> Qid {
-    // Inode and device in one number; the version follows mtime.
-    let path = m.st_ino ^ (m.st_dev << 48);
+/// The qid of a host file: its inode number, with the device folded into
+/// the high bits for files on another host file system than the bound
+/// directory's (so most inode numbers stay small, as 32-bit stat needs);
+/// the version follows mtime.
+fn qid_of(m: &rustix::fs::Stat, root_dev: u64) -> Qid {
+    let path = if m.st_dev == root_dev { m.st_ino } else { m.st_ino ^ (m.st_dev << 48) };
     Qid { path, vers: (m.st_mtime as u32) ^ (m.st_mtime_nsec as u32), kind: kind_of_mode(m.st_mode) }
 }
 
@@ -65,7 +70,8 @@ impl Hostfs {
             return Err(std::io::Error::from_raw_os_error(20));
         }
         let dirfd = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Hostfs { root, dirfd, writable, paths: Mutex::new(HashMap::new()) })
+        let root_dev = rustix::fs::fstat(&dirfd)?.st_dev;
+        Ok(Hostfs { root, dirfd, writable, root_dev, paths: Mutex::new(HashMap::new()) })
     }
 
     /// Return the host directory served (for namespace descriptions).
@@ -101,13 +107,26 @@ impl Hostfs {
     }
 
     fn remember(&self, rel: PathBuf, m: &rustix::fs::Stat) -> Qid {
-        let q = qid_of(m);
+        let q = qid_of(m, self.root_dev);
         self.paths.lock().insert(q.path, rel);
         q
     }
 
     fn rel(&self, q: Qid) -> Result<PathBuf> {
         self.paths.lock().get(&q.path).cloned().ok_or(Errno::ENOENT)
+    }
+
+    /// Follow a rename of `from` to `to` in the remembered paths (and of
+    /// `to` to `from` for an exchange, `swap`).
+    fn moved(&self, from: &Path, to: &Path, swap: Option<&Path>) {
+        let mut paths = self.paths.lock();
+        for p in paths.values_mut() {
+            if let Ok(rest) = p.strip_prefix(from) {
+                *p = to.join(rest);
+            } else if let Some(Ok(rest)) = swap.map(|s| p.strip_prefix(s)) {
+                *p = from.join(rest);
+            }
+        }
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -157,7 +176,7 @@ impl Dev for Hostfs {
         let m = rustix::fs::fstat(&fd).map_err(|e| Errno(e.raw_os_error()))?;
         let t = |s: u64, ns: u64| Time { sec: s as i64, nsec: ns as u32 };
         Ok(Stat {
-            qid: qid_of(&m),
+            qid: qid_of(&m, self.root_dev),
             perm: m.st_mode & 0o7777,
             nlink: m.st_nlink as u32,
             uid: m.st_uid,
@@ -271,27 +290,42 @@ impl Dev for Hostfs {
 
     fn wstat(&self, q: Qid, w: &Wstat) -> Result<()> {
         self.check_writable()?;
-        let ro = if q.is_dir() { OFlags::RDONLY | OFlags::DIRECTORY } else { OFlags::RDONLY };
+        let io = |e: rustix::io::Errno| Errno(e.raw_os_error());
+        // An O_PATH handle on the file itself (a link stays a link).
+        let fd = self.beneath(&self.rel(q)?, OFlags::PATH)?;
         if let Some(p) = w.perm {
+            if q.kind == FileType::Symlink {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let ro = if q.is_dir() { OFlags::RDONLY | OFlags::DIRECTORY } else { OFlags::RDONLY };
             self.file(q, ro)?.set_permissions(fs::Permissions::from_mode(p & 0o7777))?;
         }
         if let Some(size) = w.size {
             self.file(q, OFlags::WRONLY)?.set_len(size)?;
         }
-        if w.mtime.is_some() || w.atime.is_some() {
-            let f = self.file(q, ro)?;
-            let to = |t: Time| std::time::UNIX_EPOCH + std::time::Duration::new(t.sec.max(0) as u64, t.nsec);
-            let mut times = fs::FileTimes::new();
-            if let Some(t) = w.mtime {
-                times = times.set_modified(to(t));
-            }
-            if let Some(t) = w.atime {
-                times = times.set_accessed(to(t));
-            }
-            f.set_times(times)?;
-        }
         if w.uid.is_some() || w.gid.is_some() {
-            std::os::unix::fs::fchown(self.file(q, ro)?, w.uid, w.gid)?;
+            // Through /proc/self/fd: a file's own handle, or for a link its
+            // directory's handle and its name (never followed).
+            use std::os::fd::AsRawFd;
+            if q.kind == FileType::Symlink {
+                let rel = self.rel(q)?;
+                let name = rel.file_name().ok_or(Errno::EINVAL)?.to_owned();
+                let dir = self.beneath(rel.parent().unwrap_or(Path::new("")), OFlags::PATH | OFlags::DIRECTORY)?;
+                let path = Path::new("/proc/self/fd").join(dir.as_raw_fd().to_string()).join(name);
+                std::os::unix::fs::lchown(path, w.uid, w.gid)?;
+            } else {
+                let path = Path::new("/proc/self/fd").join(fd.as_raw_fd().to_string());
+                std::os::unix::fs::chown(path, w.uid, w.gid)?;
+            }
+        }
+        if w.mtime.is_some() || w.atime.is_some() {
+            const UTIME_OMIT: i64 = (1 << 30) - 2;
+            let ts = |t: Option<Time>| match t {
+                Some(t) => rustix::fs::Timespec { tv_sec: t.sec, tv_nsec: t.nsec as _ },
+                None => rustix::fs::Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT as _ },
+            };
+            let times = rustix::fs::Timestamps { last_access: ts(w.atime), last_modification: ts(w.mtime) };
+            rustix::fs::utimensat(&fd, "", &times, AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
         }
         Ok(())
     }
@@ -328,7 +362,40 @@ impl Dev for Hostfs {
         valid_name(old)?;
         valid_name(new)?;
         let (a, b) = (self.dir_fd(olddir)?, self.dir_fd(newdir)?);
-        rustix::fs::renameat(&a, old, &b, new).map_err(|e| Errno(e.raw_os_error()))
+        rustix::fs::renameat(&a, old, &b, new).map_err(|e| Errno(e.raw_os_error()))?;
+        self.moved(&self.rel(olddir)?.join(old), &self.rel(newdir)?.join(new), None);
+        Ok(())
+    }
+
+    fn exchange(&self, adir: Qid, a: &str, bdir: Qid, b: &str) -> Result<()> {
+        self.check_writable()?;
+        valid_name(a)?;
+        valid_name(b)?;
+        let (da, db) = (self.dir_fd(adir)?, self.dir_fd(bdir)?);
+        rustix::fs::renameat_with(&da, a, &db, b, rustix::fs::RenameFlags::EXCHANGE)
+            .map_err(|e| Errno(e.raw_os_error()))?;
+        let (pa, pb) = (self.rel(adir)?.join(a), self.rel(bdir)?.join(b));
+        self.moved(&pa, &pb, Some(&pb));
+        Ok(())
+    }
+
+    fn read_only(&self) -> bool {
+        !self.writable
+    }
+
+    fn host_file(&self, q: Qid, mode: OpenMode) -> Option<Result<fs::File>> {
+        if q.kind != FileType::File {
+            return None;
+        }
+        let flags = match (mode.read, mode.write) {
+            (_, false) => OFlags::RDONLY,
+            (false, true) => OFlags::WRONLY,
+            (true, true) => OFlags::RDWR,
+        };
+        if mode.write && !self.writable {
+            return Some(Err(Errno::EROFS));
+        }
+        Some(self.file(q, flags))
     }
 }
 

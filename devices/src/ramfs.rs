@@ -521,6 +521,40 @@ impl Dev for Ramfs {
         t.node_mut(newdir.path)?.modified(now);
         Ok(())
     }
+
+    fn exchange(&self, adir: Qid, a: &str, bdir: Qid, b: &str) -> Result<()> {
+        valid_name(a)?;
+        valid_name(b)?;
+        let mut t = self.tree.lock();
+        let x = t.lookup(adir.path, a)?;
+        let y = t.lookup(bdir.path, b)?;
+        if x == y {
+            return Ok(());
+        }
+        // A directory may not move beneath itself.
+        if (t.nodes[&x].kind == FileType::Dir && t.within(bdir.path, x))
+            || (t.nodes[&y].kind == FileType::Dir && t.within(adir.path, y))
+        {
+            return Err(Errno::EINVAL);
+        }
+        let now = Time::now();
+        t.names_mut(adir.path)?.insert(a.to_string(), y);
+        t.names_mut(bdir.path)?.insert(b.to_string(), x);
+        for (ino, dir, other) in [(x, bdir.path, adir.path), (y, adir.path, bdir.path)] {
+            let n = t.node_mut(ino)?;
+            n.ctime = now;
+            if let Body::Dir { parent, .. } = &mut n.body {
+                *parent = dir;
+                if dir != other {
+                    t.node_mut(other)?.nlink -= 1;
+                    t.node_mut(dir)?.nlink += 1;
+                }
+            }
+        }
+        t.node_mut(adir.path)?.modified(now);
+        t.node_mut(bdir.path)?.modified(now);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

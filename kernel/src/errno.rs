@@ -45,6 +45,7 @@ pub enum Errno {
     ENODATA = 61,
     EOVERFLOW = 75,
     ENOTSOCK = 88,
+    EILSEQ = 84,
     EOPNOTSUPP = 95,
     ETIMEDOUT = 110,
 }
@@ -97,6 +98,7 @@ impl Errno {
             ENODATA,
             EOVERFLOW,
             ENOTSOCK,
+            EILSEQ,
             EOPNOTSUPP,
             ETIMEDOUT,
         ];
@@ -112,6 +114,18 @@ impl Errno {
 impl From<std::io::Error> for Errno {
     fn from(e: std::io::Error) -> Errno {
         e.raw_os_error().map(Errno::from_host).unwrap_or(Errno::EIO)
+    }
+}
+
+impl From<Errno> for std::io::Error {
+    fn from(e: Errno) -> std::io::Error {
+        std::io::Error::from_raw_os_error(e as i32)
+    }
+}
+
+impl From<devices::Errno> for Errno {
+    fn from(e: devices::Errno) -> Errno {
+        Errno::from_host(e.0)
     }
 }
 

@@ -3,10 +3,11 @@
 //! vector laid out as Linux lays them out for i386.
 
 use crate::mm::fault::Access;
+use crate::mm::vma::Pager;
 use crate::mm::vma::{Backing, Vma};
 use crate::mm::{elf_flags, page_up, Mm, PAGE, STACK_INITIAL, STACK_MAX, STACK_TOP};
 use std::fmt;
-use std::path::Path;
+use std::sync::Arc;
 use vx_core::elf::{Elf, ElfError, PT_LOAD, PT_PHDR};
 use vx_core::state::*;
 use vx_core::window::pf;
@@ -33,7 +34,10 @@ pub enum ExecError {
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            ExecError::Io(e) => write!(f, "{e}"),
+            ExecError::Io(e) => {
+                let s = e.to_string();
+                write!(f, "{}", s.split(" (os error").next().unwrap_or(&s))
+            }
             ExecError::Elf(e) => write!(f, "{e}"),
             ExecError::Dynamic => write!(f, "dynamically linked programs are not supported yet"),
             ExecError::Memory(e) => write!(f, "cannot set up guest memory: {e}"),
@@ -74,17 +78,35 @@ const AT_RANDOM: u32 = 25;
 const AT_HWCAP2: u32 = 26;
 const AT_EXECFN: u32 = 31;
 
-/// Load the ELF file `path` into the empty address space `g`/`mm` and
-/// build its stack.
+/// Read all of an opened program file.
+fn read_all(f: &dyn Pager) -> std::io::Result<Vec<u8>> {
+    let size = f.size()?;
+    if size > 1 << 30 {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    }
+    let mut buf = vec![0u8; size as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Load the opened ELF file `prog` into the empty address space `g`/`mm`
+/// and build its stack.
 pub fn load(
     g: &mut Guest,
     mm: &mut Mm,
-    path: &Path,
+    prog: Arc<dyn Pager>,
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
     ids: [u32; 4],
 ) -> Result<(), ExecError> {
-    let file = std::fs::read(path).map_err(ExecError::Io)?;
+    let file = read_all(&*prog).map_err(ExecError::Io)?;
     let elf = Elf::parse(&file).map_err(ExecError::Elf)?;
     if elf.interp(&file).is_some() {
         return Err(ExecError::Dynamic);
@@ -93,7 +115,7 @@ pub fn load(
 
     // Segments are paged in from the file on first touch; bss is
     // demand-zero memory.
-    let file_rc = std::sync::Arc::new(std::fs::File::open(path).map_err(ExecError::Io)?);
+    let file_rc = prog;
     let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.memsz > 0).collect();
     let mut end = 0u64;
     for p in &loads {

@@ -1,33 +1,172 @@
-//! The file descriptor table of a process, over host files (T1: host
-//! files read-only, and the host's stdin, stdout and stderr). T3 replaces
-//! host files with channels on devices in a namespace.
+//! Open files and the file descriptor table of a process.
+//!
+//! An open file is either a channel on a device, reached through the
+//! process's namespace (`Object::Chan`), or a host stream: the host's
+//! stdin, stdout and stderr, and pipes until T4 brings the kernel's own.
+//! A channel whose device keeps its files on the host (hostfs) carries the
+//! host file too, so reads and writes move data between it and guest
+//! memory directly. Descriptors share open file descriptions (offset,
+//! status flags) as Linux's dup and fork do.
 
 use crate::errno::{Errno, SysResult};
+use crate::mm::vma::Pager;
+use crate::ns::Chan;
+use devices::{DirEntry, Qid};
+use std::cell::RefCell;
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A file opened on its device, clunked when the last holder (a
+/// descriptor or a memory mapping) lets go.
+pub struct Open {
+    pub chan: Chan,
+    /// The host file behind it, for devices that have one.
+    pub host: Option<File>,
+    /// Opened on the device (not an O_PATH handle), so clunked at the end.
+    pub opened: bool,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if self.opened {
+            self.chan.dev.clunk(self.chan.qid);
+        }
+    }
+}
+
+impl Open {
+    /// Read at `off` through the host file or the device.
+    pub fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        match &self.host {
+            Some(h) => Ok(FileExt::read_at(h, buf, off)?),
+            None => Ok(self.chan.dev.read(self.chan.qid, buf, off).map_err(dev_err)?),
+        }
+    }
+
+    /// Write at `off` through the host file or the device.
+    pub fn write_at(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        match &self.host {
+            Some(h) => Ok(FileExt::write_at(h, buf, off)?),
+            None => Ok(self.chan.dev.write(self.chan.qid, buf, off).map_err(dev_err)?),
+        }
+    }
+
+    /// Describe the file.
+    pub fn stat(&self) -> SysResult<devices::Stat> {
+        self.chan.dev.stat(self.chan.qid).map_err(dev_err)
+    }
+}
+
+impl Pager for Open {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+        Open::read_at(self, buf, off).map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+    }
+    fn write_all_at(&self, mut buf: &[u8], mut off: u64) -> std::io::Result<()> {
+        while !buf.is_empty() {
+            let n = Open::write_at(self, buf, off).map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+            if n == 0 {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            buf = &buf[n..];
+            off += n as u64;
+        }
+        Ok(())
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        match &self.host {
+            Some(h) => Ok(h.metadata()?.len()),
+            None => self.stat().map(|s| s.size).map_err(|e| std::io::Error::from_raw_os_error(e as i32)),
+        }
+    }
+    fn key(&self) -> (u64, u64) {
+        (devno(&self.chan), self.chan.qid.path)
+    }
+}
+
+/// Map a device error to the guest's errno.
+pub fn dev_err(e: devices::Errno) -> Errno {
+    Errno::from_host(e.0)
+}
+
+/// The device number a channel's file system reports (st_dev): one per
+/// device instance, numbered as they are first seen.
+pub fn devno(c: &Chan) -> u64 {
+    use std::collections::HashMap;
+    static NUMBERS: parking_lot::Mutex<Option<HashMap<usize, u64>>> = parking_lot::Mutex::new(None);
+    let key = Arc::as_ptr(&c.dev) as *const () as usize;
+    let mut m = NUMBERS.lock();
+    let m = m.get_or_insert_with(HashMap::new);
+    let next = m.len() as u64;
+    // Anonymous devices are major 0 on Linux: 0:N, starting at 0:40.
+    *m.entry(key).or_insert(40 + next)
+}
+
+/// One directory entry as getdents reports it.
+pub struct Dirent {
+    pub name: Vec<u8>,
+    pub ino: u64,
+    pub dtype: u8,
+}
 
 /// What a descriptor refers to.
 pub enum Object {
-    /// A host file opened read-only.
-    File(File),
-    /// A host directory; `pos` counts entries already returned.
-    Dir { path: PathBuf, file: File, pos: usize },
+    /// A file of a device. `dir` is a directory's listing, taken at the
+    /// first getdents (and again after a rewind).
+    Chan { open: Arc<Open>, dir: Option<Vec<Dirent>> },
     /// A host stream: stdin, stdout, stderr or a pipe.
     Stdio(File),
 }
 
-/// An open file description.
+/// An open file description: what is open, its status flags and offset.
 pub struct OpenFile {
     pub obj: Object,
     pub flags: u32,
+    pub pos: u64,
+}
+
+impl OpenFile {
+    /// A description of an opened channel.
+    pub fn chan(open: Open, flags: u32) -> OpenFile {
+        OpenFile { obj: Object::Chan { open: Arc::new(open), dir: None }, flags, pos: 0 }
+    }
+
+    /// The open channel (None for host streams).
+    pub fn open(&self) -> Option<&Arc<Open>> {
+        match &self.obj {
+            Object::Chan { open, .. } => Some(open),
+            Object::Stdio(_) => None,
+        }
+    }
+
+    /// Report whether the description was opened for reading.
+    pub fn readable(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, 0 | O_RDWR) && self.flags & O_PATH == 0
+    }
+
+    /// Report whether the description was opened for writing.
+    pub fn writable(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR) && self.flags & O_PATH == 0
+    }
+}
+
+impl Drop for OpenFile {
+    /// The description's own locks go with it.
+    fn drop(&mut self) {
+        let me = self as *const OpenFile as usize;
+        crate::locks::release(None, crate::locks::Owner::Description(me));
+        crate::locks::release(None, crate::locks::Owner::Flock(me));
+    }
 }
 
 pub struct Fd {
-    pub file: std::rc::Rc<std::cell::RefCell<OpenFile>>,
+    pub file: Rc<RefCell<OpenFile>>,
     pub cloexec: bool,
 }
+
+/// The most descriptors a process may have (RLIMIT_NOFILE).
+pub const MAX_FDS: usize = 1024;
 
 /// A process's descriptors, lowest free number first.
 #[derive(Default)]
@@ -39,13 +178,21 @@ pub const O_ACCMODE: u32 = 3;
 pub const O_WRONLY: u32 = 1;
 pub const O_RDWR: u32 = 2;
 pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
 pub const O_TRUNC: u32 = 0o1000;
 pub const O_APPEND: u32 = 0o2000;
 pub const O_NONBLOCK: u32 = 0o4000;
+
+pub const O_DIRECT: u32 = 0o40000;
+pub const O_LARGEFILE: u32 = 0o100000;
 pub const O_DIRECTORY: u32 = 0o200000;
 pub const O_NOFOLLOW: u32 = 0o400000;
+pub const O_NOATIME: u32 = 0o1000000;
 pub const O_CLOEXEC: u32 = 0o2000000;
-pub const O_LARGEFILE: u32 = 0o100000;
+
+pub const O_PATH: u32 = 0o10000000;
+pub const O_TMPFILE: u32 = 0o20200000;
 
 impl FdTable {
     /// A table with the host's stdin, stdout and stderr as 0, 1, 2.
@@ -59,7 +206,8 @@ impl FdTable {
             };
             match dup {
                 Ok(f) => {
-                    t.install_at(n as usize, OpenFile { obj: Object::Stdio(f), flags }, false);
+                    let access = rustix::fs::fcntl_getfl(&f).map(|fl| fl.bits() & O_ACCMODE).unwrap_or(flags);
+                    t.install_at(n as usize, OpenFile { obj: Object::Stdio(f), flags: access, pos: 0 }, false);
                 }
                 Err(_) => t.fds.push(None),
             }
@@ -71,13 +219,13 @@ impl FdTable {
         if self.fds.len() <= n {
             self.fds.resize_with(n + 1, || None);
         }
-        self.fds[n] = Some(Fd { file: std::rc::Rc::new(std::cell::RefCell::new(f)), cloexec });
+        self.fds[n] = Some(Fd { file: Rc::new(RefCell::new(f)), cloexec });
     }
 
-    /// Install an open file at the lowest free descriptor at or above `min`.
+    /// Install an open file at the lowest free descriptor.
     pub fn install(&mut self, f: OpenFile, cloexec: bool) -> SysResult<u32> {
         let n = self.lowest_free(0);
-        if n >= 1024 {
+        if n >= MAX_FDS {
             return Err(Errno::EMFILE);
         }
         self.install_at(n, f, cloexec);
@@ -96,6 +244,11 @@ impl FdTable {
         self.fds.get_mut(fd as usize).and_then(|f| f.as_mut()).ok_or(Errno::EBADF)
     }
 
+    /// The open file description of `fd`.
+    pub fn file(&self, fd: u32) -> SysResult<Rc<RefCell<OpenFile>>> {
+        Ok(self.get(fd)?.file.clone())
+    }
+
     pub fn close(&mut self, fd: u32) -> SysResult<u32> {
         let slot = self.fds.get_mut(fd as usize).ok_or(Errno::EBADF)?;
         slot.take().ok_or(Errno::EBADF)?;
@@ -105,8 +258,11 @@ impl FdTable {
     /// Duplicate `fd` to the lowest free descriptor >= `min`.
     pub fn dup_min(&mut self, fd: u32, min: u32, cloexec: bool) -> SysResult<u32> {
         let file = self.get(fd)?.file.clone();
+        if min as usize >= MAX_FDS {
+            return Err(Errno::EINVAL);
+        }
         let n = self.lowest_free(min as usize);
-        if n >= 1024 {
+        if n >= MAX_FDS {
             return Err(Errno::EMFILE);
         }
         if self.fds.len() <= n {
@@ -119,7 +275,7 @@ impl FdTable {
     /// Make `new` refer to what `old` refers to.
     pub fn dup_to(&mut self, old: u32, new: u32, cloexec: bool) -> SysResult<u32> {
         let file = self.get(old)?.file.clone();
-        if new >= 1024 {
+        if new as usize >= MAX_FDS {
             return Err(Errno::EBADF);
         }
         let n = new as usize;
@@ -141,77 +297,17 @@ impl<T: std::os::fd::AsFd> TryCloneFd for T {
     }
 }
 
-impl OpenFile {
-    pub fn write(&mut self, buf: &[u8]) -> SysResult<usize> {
-        if self.flags & O_ACCMODE == 0 {
-            return Err(Errno::EBADF);
-        }
-        match &mut self.obj {
-            Object::Stdio(f) => match f.write(buf) {
-                Ok(n) => Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Errno::EPIPE),
-                Err(e) => Err(e.into()),
-            },
-            Object::File(f) => Ok(f.write(buf)?),
-            Object::Dir { .. } => Err(Errno::EISDIR),
-        }
-    }
-
-    /// Write `len` bytes of guest memory at `addr` (already faulted in).
-    pub fn write_guest(&mut self, g: &vx_core::Guest, addr: u32, len: usize) -> SysResult<usize> {
-        use std::os::fd::AsFd;
-        if self.flags & O_ACCMODE == 0 {
-            return Err(Errno::EBADF);
-        }
-        match &self.obj {
-            Object::Stdio(f) | Object::File(f) => match g.write_fd(f.as_fd(), addr, len) {
-                Ok(n) => Ok(n),
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => Err(Errno::EPIPE),
-                Err(e) => Err(e.into()),
-            },
-            Object::Dir { .. } => Err(Errno::EISDIR),
-        }
-    }
-
-    pub fn pread(&mut self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        match &mut self.obj {
-            Object::File(f) => Ok(f.read_at(buf, off)?),
-            Object::Stdio(_) => Err(Errno::ESPIPE),
-            Object::Dir { .. } => Err(Errno::EISDIR),
-        }
-    }
-
-    pub fn seek(&mut self, off: i64, whence: u32) -> SysResult<u64> {
-        let pos = match whence {
-            0 => SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::EINVAL)?),
-            1 => SeekFrom::Current(off),
-            2 => SeekFrom::End(off),
-            _ => return Err(Errno::EINVAL),
-        };
-        match &mut self.obj {
-            Object::File(f) | Object::Stdio(f) => {
-                f.seek(pos).map_err(|e| if e.raw_os_error() == Some(libc::EINVAL) { Errno::EINVAL } else { e.into() })
-            }
-            Object::Dir { pos: p, .. } => {
-                if let SeekFrom::Start(0) = pos {
-                    *p = 0;
-                    Ok(0)
-                } else {
-                    Err(Errno::EINVAL)
-                }
-            }
-        }
-    }
-
-    pub fn metadata(&self) -> SysResult<std::fs::Metadata> {
-        match &self.obj {
-            Object::File(f) | Object::Stdio(f) | Object::Dir { file: f, .. } => Ok(f.metadata()?),
-        }
-    }
-
-    pub fn host_file(&self) -> &File {
-        match &self.obj {
-            Object::File(f) | Object::Stdio(f) | Object::Dir { file: f, .. } => f,
-        }
-    }
+/// Return entries for a directory listing: "." and ".." first, then the
+/// union's names.
+pub fn listing(dot: Qid, dotdot: Qid, entries: Vec<DirEntry>) -> Vec<Dirent> {
+    let mut v = vec![
+        Dirent { name: b".".to_vec(), ino: dot.path, dtype: 4 },
+        Dirent { name: b"..".to_vec(), ino: dotdot.path, dtype: 4 },
+    ];
+    v.extend(entries.into_iter().map(|e| Dirent {
+        name: e.name.into_bytes(),
+        ino: e.qid.path,
+        dtype: e.qid.kind.dirent_type(),
+    }));
+    v
 }

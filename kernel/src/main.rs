@@ -4,12 +4,14 @@
 //! This file is the command line; the kernel itself is in the modules.
 #![deny(unsafe_code)] // mm/frame.rs alone holds unsafe code: the view of physical memory
 
+mod devproc;
 mod errno;
 mod exec;
 mod files;
+mod locks;
 mod mm;
-#[allow(dead_code)] // the file system calls move onto namespaces next (T3)
 mod ns;
+mod nsboot;
 mod process;
 mod syscall;
 
@@ -30,7 +32,21 @@ struct Cli {
 enum Cmd {
     /// Run a static i386 ELF program with the host's stdin, stdout and
     /// stderr; exit with its status (128+N if signal N killed it).
+    ///
+    /// The guest sees the root file system (read-only, with an in-memory
+    /// file system over it taking new files), /dev, /tmp (in memory) and
+    /// /proc, and the host's current directory at its own path (read-only,
+    /// new files staying in the guest). Nothing the guest writes reaches
+    /// the host except through a --bind ...:rw.
     Run {
+        /// The host directory that is the guest's root file system
+        /// (default: build/rootfs, made by scripts/setup.sh).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Serve host directory HOST at guest path GUEST, read-only, or
+        /// writable with :rw (repeatable).
+        #[arg(long = "bind", value_name = "HOST:GUEST[:rw]")]
+        binds: Vec<nsboot::Bind>,
         /// Print system call and translator counters to stderr at exit.
         #[arg(long)]
         stats: bool,
@@ -54,12 +70,19 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { stats, trace, mem, program, args } => {
+        Cmd::Run { root, binds, stats, trace, mem, program, args } => {
             if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
                 eprintln!("vxos: cannot create guest memory: {e}");
                 std::process::exit(1);
             }
-            std::process::exit(run(stats, trace, program, args))
+            let root = match root.map(Ok).unwrap_or_else(default_root) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("vxos: {e}");
+                    std::process::exit(1);
+                }
+            };
+            std::process::exit(run(root, binds, stats, trace, program, args))
         }
         Cmd::Syscalls => {
             for e in syscall::list() {
@@ -107,7 +130,27 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-fn run(stats: bool, trace: Option<String>, program: PathBuf, args: Vec<OsString>) -> i32 {
+/// The root file system scripts/setup.sh builds: build/rootfs of the tree
+/// this vxos was built in (or $VXOS_ROOT).
+fn default_root() -> Result<PathBuf, String> {
+    if let Some(r) = std::env::var_os("VXOS_ROOT") {
+        return Ok(PathBuf::from(r));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the vxos binary: {e}"))?;
+    let candidates = exe.ancestors().skip(1).take(4).map(|d| d.join("build/rootfs")).collect::<Vec<_>>();
+    candidates.iter().find(|d| d.is_dir()).cloned().ok_or_else(|| {
+        "no root file system: run scripts/setup.sh to build build/rootfs, or pass --root DIR".to_string()
+    })
+}
+
+fn run(
+    root: PathBuf,
+    binds: Vec<nsboot::Bind>,
+    stats: bool,
+    trace: Option<String>,
+    program: PathBuf,
+    args: Vec<OsString>,
+) -> i32 {
     let mut argv = vec![program.as_os_str().as_bytes().to_vec()];
     argv.extend(args.iter().map(|a| a.as_bytes().to_vec()));
     let envp: Vec<Vec<u8>> = std::env::vars_os()
@@ -118,7 +161,26 @@ fn run(stats: bool, trace: Option<String>, program: PathBuf, args: Vec<OsString>
             s
         })
         .collect();
-    let mut p = match Process::spawn(&program, &argv, &envp) {
+    // The guest's umask alone decides the modes of files it makes, also
+    // in host directories bound writable.
+    rustix::process::umask(rustix::fs::Mode::empty());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let opts = nsboot::Options { root, binds, cwd, env: envp.clone() };
+    let (mut ns, cwd) = match nsboot::boot(&opts) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("vxos: cannot build the namespace: {e}");
+            return 1;
+        }
+    };
+    if let Ok(abs) = std::path::absolute(&program) {
+        if let Err(e) = nsboot::reach_program(&mut ns, &abs) {
+            eprintln!("vxos: {e}");
+            return 1;
+        }
+    }
+    let path = program.to_string_lossy();
+    let mut p = match Process::spawn(ns, cwd, &path, &argv, &envp) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("vxos: {}: {}", program.display(), e);

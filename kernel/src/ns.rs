@@ -55,6 +55,8 @@ struct Member {
     qid: Qid,
     /// New files are created here.
     create: bool,
+    /// Where it came from, for `describe`: a path, or `#` and a device.
+    label: String,
 }
 
 /// A process's namespace.
@@ -68,7 +70,8 @@ impl Namespace {
     /// A namespace whose root is the directory `root` of `dev`.
     pub fn new(dev: Arc<dyn Dev>, root: Qid) -> Namespace {
         let mut ns = Namespace::default();
-        ns.mounts.insert(Vec::new(), vec![Member { dev, qid: root, create: true }]);
+        let label = format!("#{}", dev.dc());
+        ns.mounts.insert(Vec::new(), vec![Member { dev, qid: root, create: true, label }]);
         ns
     }
 
@@ -80,10 +83,14 @@ impl Namespace {
 
     /// Put directory `new` onto `at` (a directory this namespace reaches).
     pub fn bind(&mut self, new: &Chan, at: &Chan, flag: MountFlag, create: bool) -> Result<(), Errno> {
+        self.put(new, new.path_string(), at, flag, create)
+    }
+
+    fn put(&mut self, new: &Chan, label: String, at: &Chan, flag: MountFlag, create: bool) -> Result<(), Errno> {
         if new.qid.is_dir() != at.qid.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let member = Member { dev: new.dev.clone(), qid: new.qid, create };
+        let member = Member { dev: new.dev.clone(), qid: new.qid, create, label };
         let current = self.union_at(at);
         let list = match flag {
             MountFlag::Replace => vec![member],
@@ -104,23 +111,68 @@ impl Namespace {
         create: bool,
     ) -> Result<(), Errno> {
         let root = dev.attach(spec)?;
+        let label = format!("#{}{spec}", dev.dc());
         let new = Chan { dev, qid: root, path: at.path.clone() };
-        self.bind(&new, at, flag, create)
+        self.put(&new, label, at, flag, create)
     }
 
-    /// Undo everything mounted on `at`.
-    pub fn unmount(&mut self, at: &Chan) -> Result<(), Errno> {
+    /// Undo what is mounted on `at`: everything, or only directory `new`.
+    pub fn unmount(&mut self, new: Option<&Chan>, at: &Chan) -> Result<(), Errno> {
         if at.path.is_empty() {
             return Err(Errno::EINVAL);
         }
-        self.mounts.remove(&at.path).map(|_| ()).ok_or(Errno::EINVAL)
+        let list = self.mounts.get_mut(&at.path).ok_or(Errno::EINVAL)?;
+        match new {
+            None => {
+                self.mounts.remove(&at.path);
+            }
+            Some(n) => {
+                let i = list.iter().position(|m| Arc::ptr_eq(&m.dev, &n.dev) && m.qid.path == n.qid.path);
+                list.remove(i.ok_or(Errno::ENOENT)?);
+                if list.is_empty() {
+                    self.mounts.remove(&at.path);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Report whether something is mounted on the path of `c`.
+    pub fn is_mount_point(&self, c: &Chan) -> bool {
+        self.mounts.contains_key(&c.path)
+    }
+
+    /// Find `name` in directory `dir`: return the member of the union that
+    /// holds it (as a channel on that member's directory) and the file.
+    /// Removing, renaming and linking act on the member.
+    pub fn walk_in(&self, dir: &Chan, name: &str) -> Result<(Chan, Chan), Errno> {
+        if !dir.qid.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if name.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let mut err = Errno::ENOENT;
+        for m in self.union_at(dir) {
+            match m.dev.walk(m.qid, name) {
+                Ok(q) => {
+                    let holder = Chan { dev: m.dev.clone(), qid: m.qid, path: dir.path.clone() };
+                    let mut path = dir.path.clone();
+                    path.push(name.to_string());
+                    return Ok((holder, self.enter(m.dev.clone(), q, path)));
+                }
+                Err(e) if e == Errno::ENOENT => {}
+                Err(e) => err = e,
+            }
+        }
+        Err(err)
     }
 
     /// The union seen at a channel: its mount's members, or the channel alone.
     fn union_at(&self, c: &Chan) -> Vec<Member> {
         match self.mounts.get(&c.path) {
             Some(list) => list.clone(),
-            None => vec![Member { dev: c.dev.clone(), qid: c.qid, create: true }],
+            None => vec![Member { dev: c.dev.clone(), qid: c.qid, create: true, label: c.path_string() }],
         }
     }
 
@@ -209,15 +261,21 @@ impl Namespace {
         Ok(Chan { dev: m.dev.clone(), qid: m.qid, path: dir.path.clone() })
     }
 
-    /// Describe the namespace as bind/mount lines, as Plan 9's `ns` does.
+    /// Describe the namespace as bind/mount lines, as Plan 9's `ns` does:
+    /// the first member of each union replaces, the rest are added after.
     pub fn describe(&self) -> String {
         let mut s = String::new();
         for (at, list) in &self.mounts {
             let at = if at.is_empty() { "/".to_string() } else { at.iter().map(|e| format!("/{e}")).collect() };
             for (i, m) in list.iter().enumerate() {
-                let flag = if i == 0 { "-b" } else { "-a" };
-                let c = if m.create { "c" } else { "" };
-                s.push_str(&format!("mount {flag}{c} #{} {at}\n", m.dev.dc()));
+                let verb = if m.label.starts_with('#') { "mount" } else { "bind" };
+                let flag = match (i, m.create) {
+                    (0, false) => "",
+                    (0, true) => "-c ",
+                    (_, false) => "-a ",
+                    (_, true) => "-ac ",
+                };
+                s.push_str(&format!("{verb} {flag}{} {at}\n", m.label));
             }
         }
         s
@@ -421,7 +479,7 @@ mod tests {
         let up = walk(&ns, "/mnt/sub/../..").unwrap();
         assert_eq!((up.path_string(), up.dev.dc()), ("/".to_string(), 'a'));
         assert!(ns.describe().contains("#b /mnt"));
-        ns.unmount(&walk(&ns, "/mnt").unwrap()).unwrap();
+        ns.unmount(None, &walk(&ns, "/mnt").unwrap()).unwrap();
         assert_eq!(names(&ns, &walk(&ns, "/mnt").unwrap()), vec!["old"]);
     }
 

@@ -3,13 +3,16 @@
 //! it: run the guest, handle its system calls and faults, until it exits.
 //! (T1 runs one single-threaded process; T4 brings tasks and scheduling.)
 
+use crate::devproc;
 use crate::errno::Errno;
 use crate::exec::{self, ExecError};
-use crate::files::FdTable;
+use crate::files::{FdTable, Open};
 use crate::mm::fault::Access;
 use crate::mm::Mm;
+use crate::ns::{Chan, Namespace};
 use crate::syscall;
-use std::path::PathBuf;
+use devices::{Cred, FileType, OpenMode};
+use std::sync::Arc;
 use vx_core::state::EAX;
 use vx_core::{Guest, Trap};
 
@@ -56,8 +59,12 @@ pub struct Process {
     pub guest: Guest,
     pub mm: Mm,
     pub files: FdTable,
-    pub cwd: PathBuf,
-    pub exe: PathBuf,
+    /// The process's view of the files (Plan 9's namespace).
+    pub ns: Namespace,
+    pub cwd: Chan,
+    /// The working directory held open, so it lives while it is used,
+    /// even once removed (as a Linux cwd does).
+    cwd_hold: Option<Open>,
     pub pid: u32,
     pub ids: [u32; 4],
     pub umask: u32,
@@ -80,25 +87,46 @@ fn default_ignored(sig: u32) -> bool {
 }
 
 impl Process {
-    /// Load `path` as a new process with `argv` and `envp`.
-    pub fn spawn(path: &std::path::Path, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Process, ExecError> {
-        let mut guest = Guest::new().map_err(ExecError::Memory)?;
+    /// Load the program at `path` in namespace `ns` as a new process with
+    /// `argv` and `envp`, working in `cwd`.
+    pub fn spawn(
+        ns: Namespace,
+        cwd: Chan,
+        path: &str,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+    ) -> Result<Process, ExecError> {
         let ids = [
             rustix::process::getuid().as_raw(),
             rustix::process::geteuid().as_raw(),
             rustix::process::getgid().as_raw(),
             rustix::process::getegid().as_raw(),
         ];
+        let cred = Cred { uid: ids[1], gid: ids[3] };
+        let prog = open_program(&ns, &cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
+        let exe = prog.chan.path_string();
+        let mut guest = Guest::new().map_err(ExecError::Memory)?;
         let mut mm = Mm::new(0);
-        exec::load(&mut guest, &mut mm, path, argv, envp, ids)?;
-        let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        exec::load(&mut guest, &mut mm, prog, argv, envp, ids)?;
+        let pid = std::process::id();
+        devproc::register(
+            pid,
+            devproc::ProcEntry {
+                exe: exe.clone(),
+                cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
+                ns: ns.describe(),
+                uid: ids[1],
+                gid: ids[3],
+            },
+        );
         Ok(Process {
             guest,
             mm,
             files: FdTable::with_stdio(),
-            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-            exe,
-            pid: std::process::id(),
+            ns,
+            cwd_hold: hold(&cwd),
+            cwd,
+            pid,
             ids,
             umask: 0o022,
             sigactions: [SigAction::default(); 65],
@@ -129,8 +157,25 @@ impl Process {
         self.exit = Some(ExitStatus::Signal(sig));
     }
 
+    /// Change the working directory.
+    pub fn set_cwd(&mut self, c: Chan) {
+        self.cwd_hold = hold(&c);
+        self.cwd = c;
+    }
+
+    /// The credentials file access is checked with.
+    pub fn cred(&self) -> Cred {
+        Cred { uid: self.ids[1], gid: self.ids[3] }
+    }
+
+    /// Note a change of the namespace where /proc shows it.
+    pub fn ns_changed(&self) {
+        devproc::update_ns(self.pid, self.ns.describe());
+    }
+
     /// Run until the process exits.
     pub fn run(&mut self) -> ExitStatus {
+        devproc::set_current(self.pid);
         loop {
             match self.guest.run() {
                 Trap::Syscall => {
@@ -237,14 +282,39 @@ impl Process {
             a = a.wrapping_add(chunk_len as u32);
         }
     }
+}
 
-    /// Resolve a guest path against the working directory (T1: host paths).
-    pub fn host_path(&self, p: &[u8]) -> Result<PathBuf, Errno> {
-        use std::os::unix::ffi::OsStrExt;
-        if p.is_empty() {
-            return Err(Errno::ENOENT);
-        }
-        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(p));
-        Ok(if path.is_absolute() { path.to_path_buf() } else { self.cwd.join(path) })
+impl Drop for Process {
+    fn drop(&mut self) {
+        devproc::unregister(self.pid);
     }
+}
+
+/// Open a directory to keep it alive while it is the working directory.
+fn hold(c: &Chan) -> Option<Open> {
+    let q = c.dev.open(c.qid, OpenMode::READ, Cred::ROOT).ok()?;
+    Some(Open { chan: Chan { qid: q, ..c.clone() }, host: None, opened: true })
+}
+
+/// Find and open a program file for execution: a regular file `cred`
+/// may execute.
+fn open_program(ns: &Namespace, cwd: &Chan, path: &str, cred: Cred) -> Result<Arc<Open>, Errno> {
+    let dev_err = crate::files::dev_err;
+    let chan = ns.namei(cwd, path, true).map_err(dev_err)?;
+    let st = chan.dev.stat(chan.qid).map_err(dev_err)?;
+    if st.qid.kind != FileType::File || !devices::perm::permitted(&st, cred, devices::perm::MAY_EXEC) {
+        return Err(Errno::EACCES);
+    }
+    // Execute-only programs can be run: the kernel reads them as root.
+    let q = chan.dev.open(chan.qid, OpenMode::READ, Cred::ROOT).map_err(dev_err)?;
+    let chan = Chan { qid: q, ..chan };
+    let host = match chan.dev.host_file(q, OpenMode::READ) {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            chan.dev.clunk(q);
+            return Err(dev_err(e));
+        }
+        None => None,
+    };
+    Ok(Arc::new(Open { chan, host, opened: true }))
 }

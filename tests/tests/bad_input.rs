@@ -31,6 +31,8 @@ fn not_elf_and_malformed() {
     for (name, bytes, why) in cases {
         let p = d.join(name);
         std::fs::write(&p, bytes).unwrap();
+        // Executable, so the loader, not the permission check, refuses it.
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let (st, err) = run(&p);
         assert_eq!(st, 126, "{name}: {err}");
         assert!(err.contains(name) && err.contains(why) && err.lines().count() == 1, "{name}: {err}");
@@ -62,4 +64,15 @@ fn random_garbage_elves_never_crash_vxos() {
         let o = Command::new(vxos()).arg("run").arg(&p).stdin(std::process::Stdio::null()).output().unwrap();
         assert!(o.status.code().is_some(), "vxos died by a signal on fuzzed-{i}");
     }
+}
+
+#[test]
+fn not_executable() {
+    let d = scratch("bad");
+    let p = d.join("no-x-bit");
+    std::fs::copy(bins().join("hello"), &p).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (st, err) = run(&p);
+    assert_eq!(st, 126, "{err}");
+    assert!(err.contains("Permission denied") && err.lines().count() == 1, "{err}");
 }

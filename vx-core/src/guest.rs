@@ -221,9 +221,10 @@ impl Guest {
         self.win.read_fd(fd, addr, len, at)
     }
 
-    /// Write guest memory straight to a host descriptor.
-    pub fn write_fd(&self, fd: std::os::fd::BorrowedFd, addr: u32, len: usize) -> io::Result<usize> {
-        self.win.write_fd(fd, addr, len)
+    /// Write guest memory straight to a host descriptor (at offset `at`
+    /// if given, as pwrite(2)).
+    pub fn write_fd(&self, fd: std::os::fd::BorrowedFd, addr: u32, len: usize, at: Option<u64>) -> io::Result<usize> {
+        self.win.write_fd(fd, addr, len, at)
     }
 
     /// Read a little-endian u32 from guest memory.

@@ -359,12 +359,18 @@ impl Window {
         }
     }
 
-    /// write(2) guest memory the guest could read straight to `fd`.
-    pub(crate) fn write_fd(&self, fd: BorrowedFd, addr: u32, len: usize) -> io::Result<usize> {
+    /// write(2) guest memory the guest could read straight to `fd` (at
+    /// offset `at` with pwrite(2)).
+    pub(crate) fn write_fd(&self, fd: BorrowedFd, addr: u32, len: usize, at: Option<u64>) -> io::Result<usize> {
         self.check(addr, len, pf::READ).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
         let p = (self.base + addr as u64) as *const libc::c_void;
         // SAFETY: the range was checked to be mapped and readable.
-        let n = unsafe { libc::write(fd.as_raw_fd(), p, len) };
+        let n = unsafe {
+            match at {
+                Some(off) => libc::pwrite(fd.as_raw_fd(), p, len, off as libc::off_t),
+                None => libc::write(fd.as_raw_fd(), p, len),
+            }
+        };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {

@@ -16,7 +16,6 @@ use super::frame::FRAME_SIZE;
 use super::pagetable::{pte, Pte};
 use super::vma::{Backing, Vma};
 use super::{memory, Mm, STACK_MAX, STACK_TOP};
-use std::os::unix::fs::FileExt;
 use vx_core::window::pf;
 use vx_core::Guest;
 
@@ -118,11 +117,7 @@ impl Mm {
             Backing::File { file, offset, file_end } => {
                 let off = offset + ((page - (start >> 12)) as u64) * FRAME_SIZE as u64;
                 // A page wholly past the end of the file: SIGBUS, as Linux.
-                if file
-                    .metadata()
-                    .map(|m| off >= m.len().div_ceil(FRAME_SIZE as u64) * FRAME_SIZE as u64)
-                    .unwrap_or(false)
-                {
+                if file.size().map(|len| off >= len.div_ceil(FRAME_SIZE as u64) * FRAME_SIZE as u64).unwrap_or(false) {
                     return Err(PAST_END);
                 }
                 let f = memory().alloc().map_err(|_| OOM)?;

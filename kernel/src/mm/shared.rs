@@ -4,8 +4,8 @@
 
 use super::frame::{Frame, FRAME_SIZE};
 use super::memory;
+use super::vma::Pager;
 use parking_lot::Mutex;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// A set of pages several address spaces can map.
@@ -13,12 +13,12 @@ pub struct SharedPages {
     pages: Mutex<Vec<Option<Frame>>>,
     dirty: Mutex<Vec<bool>>,
     /// The host file behind the pages, if any.
-    pub file: Option<Arc<std::fs::File>>,
+    pub file: Option<Arc<dyn Pager>>,
 }
 
 impl SharedPages {
     /// An object of `npages` zero pages, or the pages of `file`.
-    pub fn new(npages: u32, file: Option<Arc<std::fs::File>>) -> Arc<SharedPages> {
+    pub fn new(npages: u32, file: Option<Arc<dyn Pager>>) -> Arc<SharedPages> {
         Arc::new(SharedPages {
             pages: Mutex::new(vec![None; npages as usize]),
             dirty: Mutex::new(vec![false; npages as usize]),
@@ -28,14 +28,12 @@ impl SharedPages {
 
     /// Return the page cache of a host file: one object per file, shared by
     /// every MAP_SHARED mapping of it, so they all see the same frames.
-    pub fn for_file(file: Arc<std::fs::File>) -> std::io::Result<Arc<SharedPages>> {
+    pub fn for_file(file: Arc<dyn Pager>) -> std::io::Result<Arc<SharedPages>> {
         use std::collections::HashMap;
-        use std::os::unix::fs::MetadataExt;
         use std::sync::Weak;
         type Cache = HashMap<(u64, u64), Weak<SharedPages>>;
         static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
-        let m = file.metadata()?;
-        let key = (m.dev(), m.ino());
+        let key = file.key();
         let mut cache = CACHE.lock();
         let cache = cache.get_or_insert_with(HashMap::new);
         cache.retain(|_, w| w.strong_count() > 0);
@@ -47,7 +45,6 @@ impl SharedPages {
         Ok(obj)
     }
 
-    /// Return the object's size in pages.
     /// Return the frame of page `n` with a new reference for the caller's
     /// page table entry, reading it from the file or zero-filling it first.
     pub fn frame(&self, n: u32) -> Option<Frame> {
@@ -92,7 +89,7 @@ impl SharedPages {
     /// Write dirty pages in `[first, end)` back to the file.
     pub fn write_back(&self, first: u32, end: u32) -> std::io::Result<()> {
         let Some(file) = &self.file else { return Ok(()) };
-        let size = file.metadata()?.len();
+        let size = file.size()?;
         let pages = self.pages.lock();
         let mut dirty = self.dirty.lock();
         let mem = memory();

@@ -21,7 +21,36 @@ pub enum Backing {
     /// Private copies of a file's pages, read on first touch; bytes of the
     /// file past `file_end` (from the start of the file) read as zeros, as
     /// the tail of an ELF segment's last page does.
-    File { file: Arc<std::fs::File>, offset: u64, file_end: u64 },
+    File { file: Arc<dyn Pager>, offset: u64, file_end: u64 },
+}
+
+/// A file pages are read from and written back to: an open file of a
+/// device (see `files.rs`), or any host file.
+pub trait Pager: Send + Sync {
+    /// Read at `off`; 0 at the end of the file.
+    fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<usize>;
+    /// Write all of `buf` at `off`.
+    fn write_all_at(&self, buf: &[u8], off: u64) -> std::io::Result<()>;
+    /// The file's size in bytes.
+    fn size(&self) -> std::io::Result<u64>;
+    /// Names the file: equal keys are the same file (for the page cache).
+    fn key(&self) -> (u64, u64);
+}
+
+impl Pager for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, off)
+    }
+    fn write_all_at(&self, buf: &[u8], off: u64) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, buf, off)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+    fn key(&self) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        self.metadata().map(|m| (m.dev(), m.ino())).unwrap_or((u64::MAX, self as *const _ as u64))
+    }
 }
 
 /// One area: `[start, end)` in guest bytes, page-aligned.

@@ -7,6 +7,7 @@ use crate::errno::{Errno, SysResult};
 use crate::files::Object;
 use crate::mm::fault::Access;
 use crate::mm::shared::SharedPages;
+use crate::mm::vma::Pager;
 use crate::mm::vma::{Backing, Vma};
 use crate::mm::{page_up, prot_flags, MMAP_BASE, MMAP_MIN, PAGE};
 use crate::process::Process;
@@ -61,8 +62,14 @@ fn do_mmap(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32,
     } else {
         let f = p.files.get(fd)?.file.clone();
         let f = f.borrow();
-        let Object::File(host) = &f.obj else { return Err(Errno::ENODEV) };
-        let file = Arc::new(host.try_clone()?);
+        if !f.readable() {
+            return Err(Errno::EACCES);
+        }
+        let file: Arc<dyn Pager> = match &f.obj {
+            Object::Chan { open, .. } if open.chan.qid.kind == devices::FileType::File => open.clone(),
+            Object::Stdio(h) if h.metadata()?.is_file() => Arc::new(h.try_clone()?),
+            _ => return Err(Errno::ENODEV),
+        };
         if kind == MAP_SHARED {
             if prot & 2 != 0 && f.flags & crate::files::O_ACCMODE != crate::files::O_RDWR {
                 return Err(Errno::EACCES);
