@@ -95,4 +95,8 @@ for p in $pkgs; do
   dpkg -x "$(ls "$debs/${p}"_*_i386.deb | head -n1)" "$root"
   touch "$stamp"
 done
+# Our own files (rootfs/etc and friends) over the packages', every time.
+for d in "$top"/rootfs/*/; do
+  cp -R "$d" "$root/"
+done
 exit 0

@@ -238,7 +238,7 @@ impl Dev for Hostfs {
                 entries.push((name.to_owned(), m));
             }
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // The host's order, as a program on the host would see it.
         Ok(entries
             .into_iter()
             .skip(start)

@@ -91,7 +91,7 @@ impl SharedPages {
         let Some(file) = &self.file else { return Ok(()) };
         let size = file.size()?;
         let pages = self.pages.lock();
-        let mut dirty = self.dirty.lock();
+        let dirty = self.dirty.lock();
         let mem = memory();
         for n in first..end.min(pages.len() as u32) {
             if !dirty[n as usize] {
@@ -107,7 +107,8 @@ impl SharedPages {
                 mem.read(f, 0, &mut buf);
                 file.write_all_at(&buf, off)?;
             }
-            dirty[n as usize] = false;
+            // The page stays dirty: mappings keep it writable without a
+            // new fault, so later writes must be written back too.
         }
         Ok(())
     }
