@@ -47,6 +47,11 @@ pub fn register(pid: u32, e: ProcEntry) {
     TABLE.lock().insert(pid, e);
 }
 
+/// What /proc shows of `pid`.
+pub fn entry(pid: u32) -> Option<ProcEntry> {
+    TABLE.lock().get(&pid).cloned()
+}
+
 /// Change what /proc/pid/ns says.
 pub fn update_ns(pid: u32, ns: String) {
     if let Some(e) = TABLE.lock().get_mut(&pid) {

@@ -115,8 +115,10 @@ pub enum Object {
     /// A file of a device. `dir` is a directory's listing, taken at the
     /// first getdents (and again after a rewind).
     Chan { open: Arc<Open>, dir: Option<Vec<Dirent>> },
-    /// A host stream: stdin, stdout, stderr or a pipe.
+    /// A host stream: stdin, stdout or stderr as vxos got them.
     Stdio(File),
+    /// One end of a pipe.
+    Pipe(crate::pipe::End),
 }
 
 /// An open file description: what is open, its status flags and offset.
@@ -136,7 +138,7 @@ impl OpenFile {
     pub fn open(&self) -> Option<&Arc<Open>> {
         match &self.obj {
             Object::Chan { open, .. } => Some(open),
-            Object::Stdio(_) => None,
+            Object::Stdio(_) | Object::Pipe(_) => None,
         }
     }
 
@@ -253,6 +255,21 @@ impl FdTable {
         let slot = self.fds.get_mut(fd as usize).ok_or(Errno::EBADF)?;
         slot.take().ok_or(Errno::EBADF)?;
         Ok(0)
+    }
+
+    /// A copy for a forked child: the same open file descriptions.
+    pub fn fork_copy(&self) -> FdTable {
+        let fds = self.fds.iter().map(|f| f.as_ref().map(|f| Fd { file: f.file.clone(), cloexec: f.cloexec })).collect();
+        FdTable { fds }
+    }
+
+    /// Close the descriptors marked close-on-exec.
+    pub fn close_on_exec(&mut self) {
+        for f in self.fds.iter_mut() {
+            if f.as_ref().is_some_and(|f| f.cloexec) {
+                *f = None;
+            }
+        }
     }
 
     /// Duplicate `fd` to the lowest free descriptor >= `min`.

@@ -12,7 +12,11 @@ mod locks;
 mod mm;
 mod ns;
 mod nsboot;
+mod pipe;
 mod process;
+mod proctab;
+mod sched;
+mod swtch;
 mod syscall;
 
 use clap::{Parser, Subcommand};
@@ -180,7 +184,8 @@ fn run(
         }
     }
     let path = program.to_string_lossy();
-    let mut p = match Process::spawn(ns, cwd, &path, &argv, &envp) {
+    let pid = proctab::create(0).expect("the first process");
+    let mut p = match Process::spawn(ns, cwd, &path, &argv, &envp, pid) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("vxos: {}: {}", program.display(), e);
@@ -188,17 +193,39 @@ fn run(
         }
     };
     p.trace = trace.as_deref().is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
-    let status = p.run();
-    if let Some(path) = std::env::var_os("VXOS_DUMP_CODE") {
-        let (code, blocks) = p.guest.dump_code();
-        let _ = std::fs::write(&path, code);
-        let list: String = blocks.iter().map(|(h, e)| format!("{h:x} {e:x}\n")).collect();
-        let _ = std::fs::write(std::path::Path::new(&path).with_extension("blocks"), list);
+    let init = move || {
+        let status = p.run();
+        if let Some(path) = std::env::var_os("VXOS_DUMP_CODE") {
+            let (code, blocks) = p.guest.dump_code();
+            let _ = std::fs::write(&path, code);
+            let list: String = blocks.iter().map(|(h, e)| format!("{h:x} {e:x}\n")).collect();
+            let _ = std::fs::write(std::path::Path::new(&path).with_extension("blocks"), list);
+        }
+        if stats {
+            print_stats(&p, status);
+        }
+        drop(p);
+        proctab::exit(pid, status);
+    };
+    if let Err(e) = sched::spawn(pid, init) {
+        eprintln!("vxos: cannot start the first process: {e}");
+        return 1;
     }
-    if stats {
-        print_stats(&p, status);
+    // The tick: a time slice is 10 ms; a guest that runs through it gives
+    // the vCPU to the next runnable task.
+    std::thread::spawn(|| loop {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        sched::preempt_current();
+    });
+    let init_done = || matches!(proctab::get(pid).map(|e| e.life), Some(proctab::Life::Zombie(_)) | None);
+    if !sched::run(init_done) && !init_done() {
+        eprintln!("vxos: every process is waiting and nothing can wake them");
+        return 1;
     }
-    status.shell_status()
+    match proctab::get(pid).map(|e| e.life) {
+        Some(proctab::Life::Zombie(st)) => st.shell_status(),
+        _ => 1,
+    }
 }
 
 fn print_stats(p: &Process, status: ExitStatus) {

@@ -95,6 +95,7 @@ impl Process {
         path: &str,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
+        pid: u32,
     ) -> Result<Process, ExecError> {
         let ids = [
             rustix::process::getuid().as_raw(),
@@ -108,7 +109,6 @@ impl Process {
         let mut guest = Guest::new().map_err(ExecError::Memory)?;
         let mut mm = Mm::new(0);
         exec::load(&mut guest, &mut mm, prog, argv, envp, ids)?;
-        let pid = std::process::id();
         devproc::register(
             pid,
             devproc::ProcEntry {
@@ -135,6 +135,133 @@ impl Process {
             stats: SysStats::default(),
             trace: false,
         })
+    }
+
+    /// Make a child for fork: a copy-on-write copy of the address space,
+    /// the same open files, namespace, working directory, signal
+    /// dispositions and mask; its fork returns 0.
+    pub fn fork(&mut self, pid: u32) -> std::io::Result<Process> {
+        let mut guest = Guest::new()?;
+        guest.copy_cpu_from(&self.guest);
+        guest.cpu_mut().regs[EAX] = 0;
+        let mm = self.mm.clone_cow(&mut self.guest);
+        if let Some(e) = devproc::entry(self.pid) {
+            devproc::register(pid, e);
+        }
+        Ok(Process {
+            guest,
+            mm,
+            files: self.files.fork_copy(),
+            ns: self.ns.clone(),
+            cwd_hold: hold(&self.cwd),
+            cwd: self.cwd.clone(),
+            pid,
+            ids: self.ids,
+            umask: self.umask,
+            sigactions: self.sigactions,
+            sigmask: self.sigmask,
+            exit: None,
+            stats: SysStats::default(),
+            trace: self.trace,
+        })
+    }
+
+    /// Replace the program: load `path` (an ELF file or a `#!` script)
+    /// with `argv` and `envp` into a new address space; on success close
+    /// the close-on-exec descriptors and reset caught signals. On failure
+    /// the process is unchanged.
+    pub fn exec(&mut self, path: &str, argv: Vec<Vec<u8>>, envp: &[Vec<u8>]) -> Result<(), Errno> {
+        let (prog, argv) = self.find_program(path, argv, 0)?;
+        let exe = prog.chan.path_string();
+        let mut guest = Guest::new().map_err(|_| Errno::ENOMEM)?;
+        let mut mm = Mm::new(0);
+        exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids).map_err(|e| match e {
+            ExecError::Io(e) => e.into(),
+            ExecError::Elf(_) | ExecError::Dynamic => Errno::ENOEXEC,
+            ExecError::Memory(_) => Errno::ENOMEM,
+            ExecError::TooBig => Errno::E2BIG,
+        })?;
+        // The point of no return.
+        let mut old = std::mem::replace(&mut self.mm, mm);
+        old.release();
+        drop(std::mem::replace(&mut self.guest, guest));
+        crate::sched::set_preempt(Some(self.guest.preempt_handle()));
+        self.files.close_on_exec();
+        for a in self.sigactions.iter_mut() {
+            if a.handler > 1 {
+                *a = SigAction::default();
+            }
+        }
+        devproc::register(
+            self.pid,
+            devproc::ProcEntry {
+                exe,
+                cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
+                ns: self.ns.describe(),
+                uid: self.ids[1],
+                gid: self.ids[3],
+            },
+        );
+        Ok(())
+    }
+
+    /// Open the program `path` names; a `#!` script names its interpreter,
+    /// which gets the script's path as an argument (up to 4 levels deep).
+    fn find_program(&self, path: &str, argv: Vec<Vec<u8>>, depth: u32) -> Result<(Arc<Open>, Vec<Vec<u8>>), Errno> {
+        let prog = open_program(&self.ns, &self.cwd, path, self.cred())?;
+        let mut head = [0u8; 256];
+        let n = prog.read_at(&mut head, 0)?;
+        if n < 2 || &head[..2] != b"#!" {
+            return Ok((prog, argv));
+        }
+        if depth >= 4 {
+            return Err(Errno::ELOOP);
+        }
+        let line = &head[2..n];
+        let end = line.iter().position(|&b| b == b'\n').ok_or(Errno::ENOEXEC)?;
+        let line = std::str::from_utf8(&line[..end]).map_err(|_| Errno::ENOEXEC)?.trim();
+        let (interp, arg) = match line.split_once([' ', '\t']) {
+            Some((i, a)) => (i, Some(a.trim())),
+            None => (line, None),
+        };
+        if interp.is_empty() {
+            return Err(Errno::ENOEXEC);
+        }
+        let mut new = vec![interp.as_bytes().to_vec()];
+        if let Some(a) = arg.filter(|a| !a.is_empty()) {
+            new.push(a.as_bytes().to_vec());
+        }
+        new.push(path.as_bytes().to_vec());
+        new.extend(argv.into_iter().skip(1));
+        self.find_program(interp, new, depth + 1)
+    }
+
+    /// Report whether a signal waits that would interrupt a sleeping call
+    /// (one not blocked and not ignored).
+    pub fn signal_interrupts(&self) -> bool {
+        let pending = crate::proctab::get(self.pid).map(|e| e.pending).unwrap_or(0);
+        (1..=64u32).any(|s| {
+            pending & (1u64 << (s - 1)) != 0
+                && (self.sigmask & (1u64 << (s - 1)) == 0 || s == 9 || s == 19)
+                && !self.ignores(s)
+        })
+    }
+
+    /// Report whether signal `s` is ignored (explicitly or by default).
+    fn ignores(&self, s: u32) -> bool {
+        let h = self.sigactions[s as usize].handler;
+        h == 1 || (h == 0 && default_ignored(s))
+    }
+
+    /// Act on the signals other processes sent (those not blocked).
+    pub fn take_signals(&mut self) {
+        let mask = self.sigmask & !(1u64 << 8 | 1u64 << 18);
+        let bits = crate::proctab::take_pending(self.pid, mask);
+        for s in 1..=64u32 {
+            if bits & (1u64 << (s - 1)) != 0 {
+                self.post_signal(s);
+            }
+        }
     }
 
     /// Deliver signal `sig` to the process. T1 has no handlers yet: a
@@ -175,8 +302,19 @@ impl Process {
 
     /// Run until the process exits.
     pub fn run(&mut self) -> ExitStatus {
-        devproc::set_current(self.pid);
+        crate::sched::set_preempt(Some(self.guest.preempt_handle()));
+        let mut seen = u64::MAX;
         loop {
+            devproc::set_current(self.pid);
+            // Look at the table only when some process was sent a signal.
+            let sent = crate::proctab::signals_sent();
+            if sent != seen {
+                seen = sent;
+                self.take_signals();
+                if let Some(st) = self.exit {
+                    return st;
+                }
+            }
             match self.guest.run() {
                 Trap::Syscall => {
                     let nr = self.guest.cpu().regs[EAX];
@@ -189,7 +327,7 @@ impl Process {
                         Err(e) => (-(e as i32)) as u32,
                     };
                 }
-                Trap::Preempted => {}
+                Trap::Preempted => crate::sched::yield_now(),
                 t @ Trap::PageFault { addr, write, exec, .. } => {
                     let access = if write {
                         Access::Write

@@ -119,6 +119,25 @@ impl Guest {
         self.cache.dump()
     }
 
+    /// Make this guest's CPU a copy of `other`'s as the guest sees it:
+    /// registers, flags, segments, TLS descriptors, the FPU, and a pending
+    /// return from sysenter (for fork: the child resumes where the parent
+    /// will). Address spaces are not touched.
+    pub fn copy_cpu_from(&mut self, other: &Guest) {
+        let (src, dst) = (other.vcpu.state(), self.vcpu.state_mut());
+        dst.regs = src.regs;
+        dst.eip = src.eip;
+        dst.eflags = src.eflags;
+        dst.seg_base = src.seg_base;
+        dst.seg_sel = src.seg_sel;
+        dst.tls = src.tls;
+        dst.fx = src.fx;
+        dst.xsave_hdr = src.xsave_hdr;
+        dst.x87_live = src.x87_live;
+        self.sysenter_return = other.sysenter_return;
+        self.pending = None;
+    }
+
     /// Return a handle that makes `run` return `Trap::Preempted` soon.
     pub fn preempt_handle(&self) -> PreemptHandle {
         self.vcpu.preempt_handle()

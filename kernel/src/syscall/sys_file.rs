@@ -294,6 +294,13 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
             return Err(Errno::EISDIR);
         }
     }
+    let piped = pipe_of(&file.borrow());
+    if let Some((pipe, nb)) = piped {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        return pipe_read(p, &pipe, nb, buf, len);
+    }
     if len == 0 {
         return Ok(0);
     }
@@ -302,6 +309,7 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
+        Object::Pipe(_) => unreachable!("pipes are read above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.read_fd(h.as_fd(), buf, len, at)?
@@ -346,6 +354,15 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         return Ok(0);
     }
     p.mm.populate(&mut p.guest, buf, len as u64, crate::mm::fault::Access::Read).map_err(|_| Errno::EFAULT)?;
+    let piped = pipe_of(&file.borrow());
+    if let Some((pipe, nb)) = piped {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut data = vec![0u8; len];
+        p.guest.read(buf, &mut data)?;
+        return pipe_write(p, &pipe, nb, &data);
+    }
     if let Some(open) = file.borrow().open() {
         if let Some(pid) = crate::devproc::ns_file(&*open.chan.dev, open.chan.qid) {
             let mut text = vec![0u8; len];
@@ -356,6 +373,7 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     let f = file.borrow();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
+        Object::Pipe(_) => unreachable!("pipes are written above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.write_fd(h.as_fd(), buf, len, at).map_err(Errno::from)
@@ -389,6 +407,37 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         }
     };
     drop(f);
+    finish_write(p, r)
+}
+
+/// The pipe a description is an end of, and whether it is non-blocking.
+fn pipe_of(f: &OpenFile) -> Option<(crate::pipe::Pipe, bool)> {
+    match &f.obj {
+        Object::Pipe(e) => Some((e.pipe(), f.flags & O_NONBLOCK != 0)),
+        _ => None,
+    }
+}
+
+/// Read from a pipe into guest memory.
+fn pipe_read(p: &mut Process, pipe: &crate::pipe::Pipe, nb: bool, buf: u32, len: usize) -> SysResult<usize> {
+    let len = len.min(CHUNK);
+    if len > 0 {
+        p.ucheck_write(buf, len)?;
+    }
+    let data = {
+        let me = &*p;
+        pipe.read(len, nb, &mut || me.signal_interrupts())?
+    };
+    p.guest.write(buf, &data)?;
+    Ok(data.len())
+}
+
+/// Write to a pipe (EPIPE raises SIGPIPE).
+fn pipe_write(p: &mut Process, pipe: &crate::pipe::Pipe, nb: bool, data: &[u8]) -> SysResult<usize> {
+    let r = {
+        let me = &*p;
+        pipe.write(data, nb, &mut || me.signal_interrupts())
+    };
     finish_write(p, r)
 }
 
@@ -486,8 +535,28 @@ fn do_readv(p: &mut Process, fd: u32, iov: u32, cnt: u32, mut at: Option<u64>) -
     if !file.borrow().readable() {
         return Err(Errno::EBADF);
     }
+    let vecs = iovecs(p, iov, cnt)?;
+    let piped = pipe_of(&file.borrow());
+    if let Some((pipe, nb)) = piped {
+        // One read, spread over the buffers: a pipe never waits for more.
+        let want: usize = vecs.iter().map(|v| v.1 as usize).sum();
+        for &(base, len) in &vecs {
+            p.ucheck_write(base, len as usize)?;
+        }
+        let data = {
+            let me = &*p;
+            pipe.read(want.min(CHUNK), nb, &mut || me.signal_interrupts())?
+        };
+        let mut off = 0;
+        for (base, len) in vecs {
+            let n = (len as usize).min(data.len() - off);
+            p.guest.write(base, &data[off..off + n])?;
+            off += n;
+        }
+        return Ok(data.len() as u32);
+    }
     let mut total = 0u32;
-    for (base, len) in iovecs(p, iov, cnt)? {
+    for (base, len) in vecs {
         if len == 0 {
             continue;
         }
@@ -520,9 +589,14 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     if data.is_empty() {
         return Ok(0);
     }
+    let piped = pipe_of(&file.borrow());
+    if let Some((pipe, nb)) = piped {
+        return Ok(pipe_write(p, &pipe, nb, &data)? as u32);
+    }
     let mut f = file.borrow_mut();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
+        Object::Pipe(_) => unreachable!("pipes are written above"),
         Object::Stdio(h) => {
             use std::io::Write;
             let mut h: &std::fs::File = h;
@@ -595,6 +669,13 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
         let mut s = src.borrow_mut();
         let pos = off.unwrap_or(s.pos);
         let n = match &s.obj {
+            Object::Pipe(e) => {
+                let (pipe, nb) = (e.pipe(), s.flags & O_NONBLOCK != 0);
+                let me = &*p;
+                let data = pipe.read(count, nb, &mut || me.signal_interrupts())?;
+                buf[..data.len()].copy_from_slice(&data);
+                data.len()
+            }
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -613,6 +694,11 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
         let mut d = dst.borrow_mut();
         let append = d.flags & O_APPEND != 0;
         match &d.obj {
+            Object::Pipe(e) => {
+                let (pipe, nb) = (e.pipe(), d.flags & O_NONBLOCK != 0);
+                let me = &*p;
+                pipe.write(&buf[..n], nb, &mut || me.signal_interrupts())
+            }
             Object::Stdio(h) => {
                 use std::io::Write;
                 let mut h: &std::fs::File = h;
@@ -671,6 +757,7 @@ fn do_seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> SysResult<u64> {
     let file = p.files.file(fd)?;
     let mut f = file.borrow_mut();
     let (size, is_dir) = match &f.obj {
+        Object::Pipe(_) => return Err(Errno::ESPIPE),
         Object::Stdio(h) => {
             let w = match whence {
                 SEEK_SET => rustix::fs::SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::EINVAL)?),
@@ -779,6 +866,7 @@ const F_UNLCK: u16 = 2;
 fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
     match &f.obj {
         Object::Chan { open, .. } => Ok((devno(&open.chan), open.chan.qid.path)),
+        Object::Pipe(e) => Ok((u64::MAX, e.pipe().id())),
         Object::Stdio(h) => {
             use std::os::unix::fs::MetadataExt;
             let m = h.metadata()?;
@@ -823,6 +911,7 @@ fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool) ->
         2 => match &f.obj {
             Object::Chan { open, .. } => open.stat()?.size as i64,
             Object::Stdio(h) => h.metadata()?.len() as i64,
+            Object::Pipe(_) => 0,
         },
         _ => return Err(Errno::EINVAL),
     };
@@ -1004,6 +1093,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
         (obj, 0x541b) => {
             // FIONREAD
             let n = match obj {
+                Object::Pipe(e) => e.pipe().available() as u32,
                 Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
                 Object::Chan { open, .. } => match open.chan.qid.kind {
                     // Negative past the end, as Linux computes it.
@@ -1193,6 +1283,20 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
     let f = f.borrow();
     match &f.obj {
         Object::Stdio(h) => Ok(Kstat::of_host(&h.metadata()?)),
+        Object::Pipe(e) => Ok(Kstat {
+            dev: 12,
+            ino: e.pipe().id() & 0xffff_ffff,
+            mode: 0o010600,
+            nlink: 1,
+            uid: p.ids[1],
+            gid: p.ids[3],
+            rdev: 0,
+            size: 0,
+            blocks: 0,
+            atime: Time::default(),
+            mtime: Time::default(),
+            ctime: Time::default(),
+        }),
         Object::Chan { open, .. } => match &open.host {
             // The host file answers even once unlinked.
             Some(h) => {
@@ -1734,6 +1838,7 @@ pub fn fsync(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     match &f.obj {
+        Object::Pipe(_) => Err(Errno::EINVAL),
         Object::Stdio(h) => {
             let m = h.metadata()?;
             if m.is_file() {
@@ -2195,18 +2300,18 @@ pub fn fchdir(p: &mut Process, a: Args) -> SysResult {
 // ---------------------------------------------------------------------
 // Pipes, memfds and mounts.
 
-/// pipe2(2): a host pipe (T4 brings the kernel's own).
+/// pipe2(2).
 pub fn pipe2(p: &mut Process, a: Args) -> SysResult {
     let flags = a[1];
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
     p.ucheck_write(a[0], 8)?;
-    let (r, w) = rustix::pipe::pipe().map_err(|e| Errno::from_host(e.raw_os_error()))?;
+    let (r, w) = crate::pipe::new();
     let cloexec = flags & O_CLOEXEC != 0;
     let nb = flags & O_NONBLOCK;
-    let rfd = p.files.install(OpenFile { obj: Object::Stdio(r.into()), flags: nb, pos: 0 }, cloexec)?;
-    let wfd = match p.files.install(OpenFile { obj: Object::Stdio(w.into()), flags: O_WRONLY | nb, pos: 0 }, cloexec) {
+    let rfd = p.files.install(OpenFile { obj: Object::Pipe(r), flags: nb, pos: 0 }, cloexec)?;
+    let wfd = match p.files.install(OpenFile { obj: Object::Pipe(w), flags: O_WRONLY | nb, pos: 0 }, cloexec) {
         Ok(fd) => fd,
         Err(e) => {
             let _ = p.files.close(rfd);

@@ -1,9 +1,12 @@
-//! Process system calls (T1): exit, identity, signal dispositions, TLS,
-//! limits, and the thread calls a single-threaded static program makes.
+//! Process system calls: fork, exec, exit and wait; process groups and
+//! sessions; identity; signals sent and their dispositions; TLS, limits,
+//! and the thread calls a single-threaded program makes.
 
-use super::Args;
+use super::{path_arg, Args};
 use crate::errno::{Errno, SysResult};
 use crate::process::{ExitStatus, Process, SigAction};
+use crate::proctab::{self, Life};
+use crate::sched;
 use vx_core::state::TlsDesc;
 
 /// exit(2) and exit_group(2).
@@ -23,8 +26,288 @@ pub fn getpid(p: &mut Process, _a: Args) -> SysResult {
 }
 
 /// getppid(2).
-pub fn getppid(_p: &mut Process, _a: Args) -> SysResult {
-    Ok(std::os::unix::process::parent_id())
+pub fn getppid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(proctab::get(p.pid).map(|e| e.ppid).unwrap_or(0))
+}
+
+const CLONE_VM: u32 = 0x100;
+const CLONE_VFORK: u32 = 0x4000;
+const CLONE_THREAD: u32 = 0x10000;
+const CLONE_SETTLS: u32 = 0x80000;
+const CLONE_PARENT_SETTID: u32 = 0x100000;
+const CLONE_CHILD_SETTID: u32 = 0x1000000;
+const CLONE_SIGHAND: u32 = 0x800;
+
+/// Make a child process; return its pid to the parent (the child's fork
+/// returns 0). `stack` replaces the child's stack pointer if not 0.
+fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u32) -> SysResult {
+    if flags & (CLONE_THREAD | CLONE_SIGHAND) != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
+        // Threads share an address space: they come with the vCPUs.
+        return Err(Errno::ENOSYS);
+    }
+    let mut tls_desc = None;
+    if flags & CLONE_SETTLS != 0 {
+        let mut b = [0u8; 16];
+        p.uread(tls, &mut b)?;
+        tls_desc = Some(b);
+    }
+    let pid = proctab::create(p.pid).ok_or(Errno::EAGAIN)?;
+    let mut child = match p.fork(pid) {
+        Ok(c) => c,
+        Err(_) => {
+            proctab::exit(pid, ExitStatus::Code(0));
+            proctab::reap(pid);
+            return Err(Errno::ENOMEM);
+        }
+    };
+    if stack != 0 {
+        child.guest.cpu_mut().regs[vx_core::state::ESP] = stack;
+    }
+    if let Some(b) = tls_desc {
+        let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let d = TlsDesc { base: w(4), limit: w(8), flags: w(12), present: w(12) & (1 << 5) == 0 };
+        if !child.guest.set_tls(w(0), d) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        p.write_u32(ptid, pid)?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        child.write_u32(ctid, pid)?;
+    }
+    let vfork = flags & CLONE_VFORK != 0;
+    let r = sched::spawn(pid, move || {
+        let st = child.run();
+        drop(child);
+        proctab::exit(pid, st);
+        sched::wakeup(vfork_chan(pid));
+    });
+    if r.is_err() {
+        proctab::exit(pid, ExitStatus::Code(0));
+        proctab::reap(pid);
+        return Err(Errno::ENOMEM);
+    }
+    if vfork {
+        // The parent waits until the child execs or exits.
+        while proctab::get(pid).is_some_and(|e| e.life == Life::Alive && !e.execed) {
+            sched::sleep(vfork_chan(pid));
+        }
+    }
+    Ok(pid)
+}
+
+/// What a vfork parent sleeps on.
+pub fn vfork_chan(pid: u32) -> sched::WaitChan {
+    0x5646_4f52_0000_0000 | pid as u64
+}
+
+/// fork(2).
+pub fn fork(p: &mut Process, _a: Args) -> SysResult {
+    do_fork(p, 17, 0, 0, 0, 0)
+}
+
+/// vfork(2).
+pub fn vfork(p: &mut Process, _a: Args) -> SysResult {
+    do_fork(p, CLONE_VM | CLONE_VFORK | 17, 0, 0, 0, 0)
+}
+
+/// clone(2): i386 order flags, stack, parent_tid, tls, child_tid.
+pub fn clone(p: &mut Process, a: Args) -> SysResult {
+    do_fork(p, a[0], a[1], a[2], a[3], a[4])
+}
+
+/// Read a NULL-terminated array of string pointers (argv, envp).
+fn string_array(p: &mut Process, addr: u32) -> SysResult<Vec<Vec<u8>>> {
+    let mut v = Vec::new();
+    if addr == 0 {
+        return Ok(v);
+    }
+    let mut total = 0usize;
+    for i in 0.. {
+        let ptr = p.read_u32(addr.wrapping_add(4 * i))?;
+        if ptr == 0 {
+            break;
+        }
+        let s = p.read_cstr(ptr, 128 * 1024).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        total += s.len() + 1 + 4;
+        if total > 2 << 20 || i > 0x10000 {
+            return Err(Errno::E2BIG);
+        }
+        v.push(s);
+    }
+    Ok(v)
+}
+
+/// execve(2).
+pub fn execve(p: &mut Process, a: Args) -> SysResult {
+    let path = path_arg(p, a[0])?;
+    let argv = string_array(p, a[1])?;
+    let envp = string_array(p, a[2])?;
+    let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    p.exec(&path, argv, &envp)?;
+    proctab::update(p.pid, |e| e.execed = true);
+    sched::wakeup(vfork_chan(p.pid));
+    Ok(0)
+}
+
+const WNOHANG: u32 = 1;
+
+/// The wait status of an ended process, as wait4 reports it.
+fn wait_status(st: ExitStatus) -> u32 {
+    match st {
+        ExitStatus::Code(c) => ((c & 0xff) as u32) << 8,
+        ExitStatus::Signal(s) => s as u32 & 0x7f,
+    }
+}
+
+/// Wait for a child matching `pid` (wait4's forms) to end; reap it and
+/// return its pid and status, or None with WNOHANG when none has.
+fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32, ExitStatus)>> {
+    if options & !(WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = p.pid;
+    let my_pgid = proctab::get(me).map(|e| e.pgid).unwrap_or(me);
+    let want = move |cpid: u32, e: &proctab::Entry| match pid {
+        -1 => true,
+        0 => e.pgid == my_pgid,
+        x if x > 0 => cpid == x as u32,
+        x => e.pgid == x.unsigned_abs(),
+    };
+    loop {
+        let kids = proctab::children(me, want);
+        if kids.is_empty() {
+            return Err(Errno::ECHILD);
+        }
+        if let Some(&(cpid, Life::Zombie(st))) = kids.iter().find(|k| matches!(k.1, Life::Zombie(_))) {
+            proctab::reap(cpid);
+            return Ok(Some((cpid, st)));
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        sched::sleep(proctab::child_chan(me));
+        if p.signal_interrupts() {
+            return Err(Errno::EINTR);
+        }
+    }
+}
+
+/// wait4(2).
+pub fn wait4(p: &mut Process, a: Args) -> SysResult {
+    let (pid, status, options, rusage) = (a[0] as i32, a[1], a[2], a[3]);
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
+    if status != 0 {
+        p.ucheck_write(status, 4)?;
+    }
+    match wait_child(p, pid, options)? {
+        None => Ok(0),
+        Some((cpid, st)) => {
+            if status != 0 {
+                p.write_u32(status, wait_status(st))?;
+            }
+            if rusage != 0 {
+                p.uwrite(rusage, &[0u8; 72])?;
+            }
+            Ok(cpid)
+        }
+    }
+}
+
+/// waitpid(2).
+pub fn waitpid(p: &mut Process, a: Args) -> SysResult {
+    wait4(p, [a[0], a[1], a[2], 0, 0, 0])
+}
+
+/// waitid(2): P_ALL, P_PID, P_PGID; WEXITED; fills siginfo.
+pub fn waitid(p: &mut Process, a: Args) -> SysResult {
+    let (idtype, id, info, options) = (a[0], a[1], a[2], a[3]);
+    const WEXITED: u32 = 4;
+    const WNOWAIT: u32 = 0x0100_0000;
+    if options & WEXITED == 0 || options & WNOWAIT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = match idtype {
+        0 => -1,
+        1 => id as i32,
+        2 => -(id as i32),
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = wait_child(p, pid, options & WNOHANG)?;
+    if info != 0 {
+        let mut b = [0u8; 128];
+        if let Some((cpid, st)) = r {
+            b[0..4].copy_from_slice(&17u32.to_le_bytes()); // SIGCHLD
+            let (code, val) = match st {
+                ExitStatus::Code(c) => (1u32, c as u32 & 0xff), // CLD_EXITED
+                ExitStatus::Signal(s) => (2, s as u32),          // CLD_KILLED
+            };
+            b[8..12].copy_from_slice(&code.to_le_bytes());
+            b[12..16].copy_from_slice(&cpid.to_le_bytes());
+            b[16..20].copy_from_slice(&p.ids[0].to_le_bytes());
+            b[20..24].copy_from_slice(&val.to_le_bytes());
+        }
+        p.uwrite(info, &b)?;
+    }
+    Ok(0)
+}
+
+/// setpgid(2).
+pub fn setpgid(p: &mut Process, a: Args) -> SysResult {
+    let pid = if a[0] == 0 { p.pid } else { a[0] };
+    let pgid = if a[1] == 0 { pid } else { a[1] };
+    if (a[1] as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = proctab::get(p.pid).ok_or(Errno::ESRCH)?;
+    let target = proctab::get(pid).ok_or(Errno::ESRCH)?;
+    if pid != p.pid && target.ppid != p.pid {
+        return Err(Errno::ESRCH);
+    }
+    if target.sid == pid || target.sid != me.sid {
+        return Err(Errno::EPERM);
+    }
+    if pgid != pid && proctab::find(|_, e| e.pgid == pgid && e.sid == me.sid).is_empty() {
+        return Err(Errno::EPERM);
+    }
+    proctab::update(pid, |e| e.pgid = pgid);
+    Ok(0)
+}
+
+/// getpgid(2).
+pub fn getpgid(p: &mut Process, a: Args) -> SysResult {
+    let pid = if a[0] == 0 { p.pid } else { a[0] };
+    proctab::get(pid).map(|e| e.pgid).ok_or(Errno::ESRCH)
+}
+
+/// getpgrp(2).
+pub fn getpgrp(p: &mut Process, _a: Args) -> SysResult {
+    getpgid(p, [0; 6])
+}
+
+/// setsid(2).
+pub fn setsid(p: &mut Process, _a: Args) -> SysResult {
+    let me = p.pid;
+    if !proctab::find(|q, e| e.pgid == me && q != me).is_empty() || proctab::get(me).is_some_and(|e| e.pgid == me) {
+        return Err(Errno::EPERM);
+    }
+    proctab::update(me, |e| {
+        e.sid = me;
+        e.pgid = me;
+    });
+    Ok(me)
+}
+
+/// getsid(2).
+pub fn getsid(p: &mut Process, a: Args) -> SysResult {
+    let pid = if a[0] == 0 { p.pid } else { a[0] };
+    proctab::get(pid).map(|e| e.sid).ok_or(Errno::ESRCH)
 }
 
 pub fn getuid(p: &mut Process, _a: Args) -> SysResult {
@@ -47,16 +330,43 @@ pub fn umask(p: &mut Process, a: Args) -> SysResult {
     Ok(old)
 }
 
-/// kill(2): T1 has one process, so only signals to itself (or its group).
+/// kill(2): to a process, a group (0: the caller's; -N: group N) or
+/// every process but init (-1).
 pub fn kill(p: &mut Process, a: Args) -> SysResult {
     let (pid, sig) = (a[0] as i32, a[1]);
     if sig > 64 {
         return Err(Errno::EINVAL);
     }
-    if pid != p.pid as i32 && pid != 0 && pid != -1 && pid != -(p.pid as i32) {
+    let me = p.pid;
+    let targets: Vec<u32> = match pid {
+        x if x > 0 => {
+            let alive = proctab::get(x as u32).is_some_and(|e| e.life == Life::Alive);
+            if !alive {
+                // A zombie can still be signalled (to no effect).
+                return if proctab::get(x as u32).is_some() { Ok(0) } else { Err(Errno::ESRCH) };
+            }
+            vec![x as u32]
+        }
+        0 => {
+            let g = proctab::get(me).map(|e| e.pgid).unwrap_or(me);
+            proctab::find(|_, e| e.pgid == g)
+        }
+        -1 => proctab::find(|q, _| q != 1 || me == 1),
+        x => proctab::find(|_, e| e.pgid == x.unsigned_abs()),
+    };
+    if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    p.post_signal(sig);
+    for t in targets {
+        if sig == 0 {
+            continue;
+        }
+        if t == me {
+            p.post_signal(sig);
+        } else {
+            proctab::signal(t, sig);
+        }
+    }
     Ok(0)
 }
 

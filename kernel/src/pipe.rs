@@ -1,0 +1,144 @@
+//! Pipes: a buffer of 64 KiB between a read end and a write end.
+//!
+//! A read waits while the pipe is empty and a writer remains, and returns
+//! 0 (end of file) once none does; a write waits while the pipe is full
+//! and a reader remains, and fails with EPIPE (and SIGPIPE) once none
+//! does. Ends are counted by open file descriptions: dropping the last
+//! description of an end (its last descriptor in any process) closes it
+//! and wakes the other side. Writes of at most PIPE_BUF bytes are never
+//! interleaved with other writes.
+
+use crate::errno::{Errno, SysResult};
+use crate::sched;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The buffer size (Linux's default pipe capacity).
+pub const CAPACITY: usize = 65536;
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+
+struct Buf {
+    data: VecDeque<u8>,
+    readers: u32,
+    writers: u32,
+}
+
+/// A pipe, for reading and writing (it does not count as an end).
+#[derive(Clone)]
+pub struct Pipe {
+    pipe: Arc<Mutex<Buf>>,
+}
+
+/// One end of a pipe, counted while it exists.
+pub struct End {
+    pipe: Pipe,
+    pub write: bool,
+}
+
+/// Make a pipe: its read end and its write end.
+pub fn new() -> (End, End) {
+    let pipe = Pipe { pipe: Arc::new(Mutex::new(Buf { data: VecDeque::new(), readers: 1, writers: 1 })) };
+    (End { pipe: pipe.clone(), write: false }, End { pipe, write: true })
+}
+
+impl End {
+    /// The pipe this is an end of.
+    pub fn pipe(&self) -> Pipe {
+        self.pipe.clone()
+    }
+}
+
+impl Pipe {
+    /// A number naming the pipe (for locks and fstat).
+    pub fn id(&self) -> u64 {
+        self.chan()
+    }
+
+    /// The channel both sides sleep on.
+    fn chan(&self) -> sched::WaitChan {
+        Arc::as_ptr(&self.pipe) as u64
+    }
+
+    /// Bytes waiting to be read.
+    pub fn available(&self) -> usize {
+        self.pipe.lock().data.len()
+    }
+
+    /// Read up to `max` bytes; `interrupted` says whether a signal came
+    /// while waiting (then EINTR).
+    pub fn read(&self, max: usize, nonblock: bool, interrupted: &mut dyn FnMut() -> bool) -> SysResult<Vec<u8>> {
+        loop {
+            {
+                let mut b = self.pipe.lock();
+                if !b.data.is_empty() {
+                    let n = max.min(b.data.len());
+                    let out: Vec<u8> = b.data.drain(..n).collect();
+                    drop(b);
+                    sched::wakeup(self.chan());
+                    return Ok(out);
+                }
+                if b.writers == 0 || max == 0 {
+                    return Ok(Vec::new());
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            sched::sleep(self.chan());
+            if interrupted() {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+
+    /// Write `data`; return how much went in (all of it unless
+    /// interrupted or non-blocking), or EPIPE when no reader is left.
+    pub fn write(&self, data: &[u8], nonblock: bool, interrupted: &mut dyn FnMut() -> bool) -> SysResult<usize> {
+        let mut done = 0;
+        loop {
+            {
+                let mut b = self.pipe.lock();
+                if b.readers == 0 {
+                    return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
+                }
+                let room = CAPACITY - b.data.len();
+                let left = data.len() - done;
+                // A small write goes in whole or waits.
+                if room > 0 && (left > PIPE_BUF || room >= left) {
+                    let n = room.min(left);
+                    b.data.extend(&data[done..done + n]);
+                    done += n;
+                    drop(b);
+                    sched::wakeup(self.chan());
+                    if done == data.len() {
+                        return Ok(done);
+                    }
+                    continue;
+                }
+            }
+            if nonblock {
+                return if done > 0 { Ok(done) } else { Err(Errno::EAGAIN) };
+            }
+            sched::sleep(self.chan());
+            if interrupted() {
+                return if done > 0 { Ok(done) } else { Err(Errno::EINTR) };
+            }
+        }
+    }
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        {
+            let mut b = self.pipe.pipe.lock();
+            if self.write {
+                b.writers -= 1;
+            } else {
+                b.readers -= 1;
+            }
+        }
+        sched::wakeup(self.pipe.chan());
+    }
+}

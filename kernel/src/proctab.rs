@@ -1,0 +1,154 @@
+//! The process table: what other processes may ask about a process —
+//! its parent, group and session, whether it has exited and how, and the
+//! signals sent to it — kept apart from the process's own state (its
+//! memory, files and CPU, in `process.rs`), which only its task touches.
+//!
+//! Process ids start at 1: the first program vxos runs is init, the
+//! parent of orphans.
+
+use crate::process::ExitStatus;
+use crate::sched::{self, WaitChan};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+
+/// Whether a process runs or waits to be reaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    Alive,
+    Zombie(ExitStatus),
+}
+
+/// One process as others see it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    pub life: Life,
+    /// Signals sent and not yet taken (bit n-1 for signal n).
+    pub pending: u64,
+    /// It called execve (a vfork parent may go on).
+    pub execed: bool,
+}
+
+struct Table {
+    procs: BTreeMap<u32, Entry>,
+    next: u32,
+}
+
+static TABLE: Mutex<Table> = Mutex::new(Table { procs: BTreeMap::new(), next: 1 });
+
+/// The most processes at once (RLIMIT_NPROC's default here).
+pub const MAX_PROCS: usize = 4096;
+
+/// The channel a parent waits on for its children.
+pub fn child_chan(pid: u32) -> WaitChan {
+    0x5741_4954_0000_0000 | pid as u64
+}
+
+/// Add a process whose parent is `ppid` (0 for init), in the parent's
+/// group and session; return its pid, or None when the table is full.
+pub fn create(ppid: u32) -> Option<u32> {
+    let mut t = TABLE.lock();
+    if t.procs.len() >= MAX_PROCS {
+        return None;
+    }
+    let pid = t.next;
+    t.next += 1;
+    let (pgid, sid) = t.procs.get(&ppid).map(|p| (p.pgid, p.sid)).unwrap_or((pid, pid));
+    t.procs.insert(pid, Entry { ppid, pgid, sid, life: Life::Alive, pending: 0, execed: false });
+    Some(pid)
+}
+
+/// Look a process up.
+pub fn get(pid: u32) -> Option<Entry> {
+    TABLE.lock().procs.get(&pid).cloned()
+}
+
+/// Change a process's entry.
+pub fn update(pid: u32, f: impl FnOnce(&mut Entry)) -> bool {
+    match TABLE.lock().procs.get_mut(&pid) {
+        Some(e) => {
+            f(e);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The pids of every live process matching `f`.
+pub fn find(f: impl Fn(u32, &Entry) -> bool) -> Vec<u32> {
+    TABLE.lock().procs.iter().filter(|(&p, e)| e.life == Life::Alive && f(p, e)).map(|(&p, _)| p).collect()
+}
+
+/// Counts signals sent, so processes can tell cheaply whether to look.
+static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many signals were sent so far.
+pub fn signals_sent() -> u64 {
+    SENT.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Send signal `sig` to `pid`: note it and wake the process if it sleeps.
+pub fn signal(pid: u32, sig: u32) -> bool {
+    SENT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let ok = update(pid, |e| {
+        if e.life == Life::Alive && sig != 0 {
+            e.pending |= 1u64 << (sig - 1);
+        }
+    });
+    if ok && sig != 0 {
+        sched::interrupt(pid);
+    }
+    ok
+}
+
+/// Take the signals sent to `pid`, except those in `blocked`.
+pub fn take_pending(pid: u32, blocked: u64) -> u64 {
+    let mut t = TABLE.lock();
+    let Some(e) = t.procs.get_mut(&pid) else { return 0 };
+    let take = e.pending & !blocked;
+    e.pending &= blocked;
+    take
+}
+
+/// Record that `pid` ended with `st`: it becomes a zombie for its parent
+/// to reap, its children go to init, and the parent hears SIGCHLD.
+pub fn exit(pid: u32, st: ExitStatus) {
+    let ppid = {
+        let mut t = TABLE.lock();
+        let Some(e) = t.procs.get_mut(&pid) else { return };
+        e.life = Life::Zombie(st);
+        let ppid = e.ppid;
+        let init_alive = t.procs.get(&1).is_some_and(|e| e.life == Life::Alive) && pid != 1;
+        let orphans: Vec<u32> = t.procs.iter().filter(|(_, e)| e.ppid == pid).map(|(&p, _)| p).collect();
+        for o in orphans {
+            if init_alive {
+                t.procs.get_mut(&o).unwrap().ppid = 1;
+            } else {
+                // Nobody will reap them: zombies among them go now.
+                let zombie = matches!(t.procs[&o].life, Life::Zombie(_));
+                if zombie {
+                    t.procs.remove(&o);
+                } else {
+                    t.procs.get_mut(&o).unwrap().ppid = 0;
+                }
+            }
+        }
+        ppid
+    };
+    if ppid != 0 {
+        signal(ppid, 17); // SIGCHLD
+        sched::wakeup(child_chan(ppid));
+    }
+}
+
+/// Remove zombie `pid` (its parent reaped it).
+pub fn reap(pid: u32) {
+    TABLE.lock().procs.remove(&pid);
+}
+
+/// The children of `ppid` that `want` accepts: (pid, its state).
+pub fn children(ppid: u32, want: impl Fn(u32, &Entry) -> bool) -> Vec<(u32, Life)> {
+    TABLE.lock().procs.iter().filter(|(&p, e)| e.ppid == ppid && want(p, e)).map(|(&p, e)| (p, e.life)).collect()
+}
