@@ -80,9 +80,10 @@ fi
 pkgs=$(grep -v '^#' "$top/rootfs/packages.txt" | awk 'NF{print $1}')
 root="$top/build/rootfs"
 debs="$top/build/debs"
-mkdir -p "$root" "$debs"
+mkdir -p "$root" "$debs" "$top/build/stamps"
+rm -f "$root"/.pkg-*   # stamps once lived in the guest's root
 for p in $pkgs; do
-  stamp="$root/.pkg-$p"
+  stamp="$top/build/stamps/pkg-$p"
   [ -f "$stamp" ] && continue
   if ! ls "$debs/${p}"_*_i386.deb >/dev/null 2>&1; then
     if ! (cd "$debs" && apt-get download -q "$p:i386" >/dev/null 2>&1); then
