@@ -259,7 +259,8 @@ impl FdTable {
 
     /// A copy for a forked child: the same open file descriptions.
     pub fn fork_copy(&self) -> FdTable {
-        let fds = self.fds.iter().map(|f| f.as_ref().map(|f| Fd { file: f.file.clone(), cloexec: f.cloexec })).collect();
+        let fds =
+            self.fds.iter().map(|f| f.as_ref().map(|f| Fd { file: f.file.clone(), cloexec: f.cloexec })).collect();
         FdTable { fds }
     }
 

@@ -16,6 +16,7 @@ mod pipe;
 mod process;
 mod proctab;
 mod sched;
+mod signal;
 mod swtch;
 mod syscall;
 

@@ -10,6 +10,7 @@ use crate::files::{FdTable, Open};
 use crate::mm::fault::Access;
 use crate::mm::Mm;
 use crate::ns::{Chan, Namespace};
+use crate::signal::{bit, AltStack, SigInfo};
 use crate::syscall;
 use devices::{Cred, FileType, OpenMode};
 use std::sync::Arc;
@@ -70,6 +71,14 @@ pub struct Process {
     pub umask: u32,
     pub sigactions: [SigAction; 65],
     pub sigmask: u64,
+    /// Signals waiting for delivery, and what each carries.
+    pub pending: u64,
+    pub sig_info: [Option<SigInfo>; 65],
+    /// The mask to restore after a handler run from sigsuspend.
+    pub saved_mask: Option<u64>,
+    pub altstack: AltStack,
+    /// The system call a signal interrupted, to run again (SA_RESTART).
+    pub restart: Option<u32>,
     pub exit: Option<ExitStatus>,
     pub stats: SysStats,
     pub trace: bool,
@@ -83,7 +92,7 @@ fn debug_faults() -> bool {
 
 /// Signals whose default action is to ignore them.
 fn default_ignored(sig: u32) -> bool {
-    matches!(sig, 17 | 23 | 28) // SIGCHLD, SIGURG, SIGWINCH
+    crate::signal::default_action(sig) == crate::signal::Default::Ignore
 }
 
 impl Process {
@@ -131,6 +140,11 @@ impl Process {
             umask: 0o022,
             sigactions: [SigAction::default(); 65],
             sigmask: 0,
+            pending: 0,
+            sig_info: [None; 65],
+            saved_mask: None,
+            altstack: AltStack::disabled(),
+            restart: None,
             exit: None,
             stats: SysStats::default(),
             trace: false,
@@ -160,6 +174,11 @@ impl Process {
             umask: self.umask,
             sigactions: self.sigactions,
             sigmask: self.sigmask,
+            pending: 0,
+            sig_info: [None; 65],
+            saved_mask: None,
+            altstack: self.altstack,
+            restart: None,
             exit: None,
             stats: SysStats::default(),
             trace: self.trace,
@@ -187,6 +206,7 @@ impl Process {
         drop(std::mem::replace(&mut self.guest, guest));
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
         self.files.close_on_exec();
+        self.altstack = AltStack::disabled();
         for a in self.sigactions.iter_mut() {
             if a.handler > 1 {
                 *a = SigAction::default();
@@ -239,12 +259,22 @@ impl Process {
     /// Report whether a signal waits that would interrupt a sleeping call
     /// (one not blocked and not ignored).
     pub fn signal_interrupts(&self) -> bool {
-        let pending = crate::proctab::get(self.pid).map(|e| e.pending).unwrap_or(0);
+        let pending = self.pending | crate::proctab::get(self.pid).map(|e| e.pending).unwrap_or(0);
         (1..=64u32).any(|s| {
             pending & (1u64 << (s - 1)) != 0
                 && (self.sigmask & (1u64 << (s - 1)) == 0 || s == 9 || s == 19)
                 && !self.ignores(s)
         })
+    }
+
+    /// Change the action of signal `sig`; a signal pending with an action
+    /// that now ignores it is discarded, as POSIX asks.
+    pub fn set_action(&mut self, sig: u32, act: SigAction) {
+        self.sigactions[sig as usize] = act;
+        if self.ignores(sig) {
+            self.pending &= !bit(sig);
+            self.sig_info[sig as usize] = None;
+        }
     }
 
     /// Report whether signal `s` is ignored (explicitly or by default).
@@ -253,35 +283,60 @@ impl Process {
         h == 1 || (h == 0 && default_ignored(s))
     }
 
-    /// Act on the signals other processes sent (those not blocked).
+    /// Take the signals other processes sent.
     pub fn take_signals(&mut self) {
-        let mask = self.sigmask & !(1u64 << 8 | 1u64 << 18);
-        let bits = crate::proctab::take_pending(self.pid, mask);
+        let bits = crate::proctab::take_pending(self.pid, 0);
         for s in 1..=64u32 {
-            if bits & (1u64 << (s - 1)) != 0 {
-                self.post_signal(s);
+            if bits & bit(s) != 0 {
+                self.post_signal_info(s, SigInfo::user(s, 0, 0));
             }
         }
     }
 
-    /// Deliver signal `sig` to the process. T1 has no handlers yet: a
-    /// signal whose action is the default either is ignored or ends the
-    /// process; a caught signal is dropped.
+    /// Send signal `sig` to this process itself (kill, raise, SIGPIPE).
     pub fn post_signal(&mut self, sig: u32) {
+        let info = SigInfo::user(sig, self.pid, self.ids[0]);
+        self.post_signal_info(sig, info);
+    }
+
+    /// Make signal `sig` pending with `info`: an ignored one that is not
+    /// blocked is discarded at once, as Linux does.
+    pub fn post_signal_info(&mut self, sig: u32, info: SigInfo) {
         if sig == 0 || sig > 64 {
             return;
         }
-        let act = self.sigactions[sig as usize];
-        let blocked = self.sigmask & (1u64 << (sig - 1)) != 0;
-        if act.handler == 0 && !default_ignored(sig) && (!blocked || sig == 9 || sig == 19) {
-            self.exit = Some(ExitStatus::Signal(sig as i32));
+        let blocked = self.sigmask & bit(sig) != 0 && sig != crate::signal::SIGKILL;
+        if !blocked && self.ignores(sig) {
+            return;
+        }
+        self.pending |= bit(sig);
+        if self.sig_info[sig as usize].is_none() {
+            self.sig_info[sig as usize] = Some(info);
         }
     }
 
-    /// End the process by a synchronous fault signal (it cannot be caught
-    /// or blocked in T1).
-    fn fault(&mut self, sig: i32) {
-        self.exit = Some(ExitStatus::Signal(sig));
+    /// A synchronous fault: delivered to its handler, or, if the signal is
+    /// blocked, ignored or not handled, fatal (Linux's force_sig).
+    fn fault(&mut self, sig: i32, code: i32, addr: u32, exception: Option<(u32, u32)>) {
+        let s = sig as u32;
+        let (trapno, err) = exception.unwrap_or_else(|| {
+            let mut b = [0u8; 16];
+            let eip = self.guest.cpu().eip.wrapping_sub(2);
+            for (i, x) in b.iter_mut().enumerate() {
+                let mut one = [0u8; 1];
+                if self.guest.read(eip.wrapping_add(i as u32), &mut one).is_ok() {
+                    *x = one[0];
+                }
+            }
+            crate::signal::exception_of(s, code, &b)
+        });
+        let handler = self.sigactions[s as usize].handler;
+        if handler <= 1 || self.sigmask & bit(s) != 0 {
+            self.exit = Some(ExitStatus::Signal(sig));
+            return;
+        }
+        self.pending |= bit(s);
+        self.sig_info[s as usize] = Some(SigInfo::fault(s, code, addr, trapno, err));
     }
 
     /// Change the working directory.
@@ -311,9 +366,20 @@ impl Process {
             if sent != seen {
                 seen = sent;
                 self.take_signals();
-                if let Some(st) = self.exit {
-                    return st;
-                }
+            }
+            while self.pending & !self.sigmask != 0 && self.exit.is_none() {
+                self.deliver_signal();
+            }
+            if let Some(nr) = self.restart.take() {
+                // Interrupted by a signal that was not handled after all.
+                self.guest.cpu_mut().regs[EAX] = nr;
+                self.guest.cpu_mut().eip = self.guest.cpu().eip.wrapping_sub(2);
+            }
+            if let Some(m) = self.saved_mask.take() {
+                self.sigmask = m;
+            }
+            if let Some(st) = self.exit {
+                return st;
             }
             match self.guest.run() {
                 Trap::Syscall => {
@@ -321,6 +387,9 @@ impl Process {
                     let r = syscall::dispatch(self, nr);
                     if let Some(st) = self.exit {
                         return st;
+                    }
+                    if r == Err(Errno::EINTR) && syscall::restartable(nr) {
+                        self.restart = Some(nr);
                     }
                     self.guest.cpu_mut().regs[EAX] = match r {
                         Ok(v) => v,
@@ -349,12 +418,14 @@ impl Process {
                             eprintln!("vxos: out of guest memory ({used} of {all} pages in use): killed the process (see --mem)");
                         }
                         self.debug_trap(&t);
-                        self.fault(bad.signo);
+                        // A page fault's error code: user mode, write, present, fetch.
+                        let err = 4 | (write as u32) << 1 | (bad.code == 2) as u32 | (exec as u32) << 4;
+                        self.fault(bad.signo, bad.code, addr, Some((14, err)));
                     }
                 }
-                t @ Trap::Signal { signo, .. } => {
+                t @ Trap::Signal { signo, code, addr } => {
                     self.debug_trap(&t);
-                    self.fault(signo)
+                    self.fault(signo, code, addr, None)
                 }
             }
             if let Some(st) = self.exit {

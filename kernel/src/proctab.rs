@@ -41,6 +41,11 @@ static TABLE: Mutex<Table> = Mutex::new(Table { procs: BTreeMap::new(), next: 1 
 /// The most processes at once (RLIMIT_NPROC's default here).
 pub const MAX_PROCS: usize = 4096;
 
+/// The channel a process waits on for signals alone (sigsuspend, pause).
+pub fn signal_chan(pid: u32) -> WaitChan {
+    0x5349_474e_0000_0000 | pid as u64
+}
+
 /// The channel a parent waits on for its children.
 pub fn child_chan(pid: u32) -> WaitChan {
     0x5741_4954_0000_0000 | pid as u64

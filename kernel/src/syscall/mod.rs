@@ -74,6 +74,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(21, mount, f::mount, "MS_BIND, tmpfs/ramfs and proc"),
     sys!(22, umount, f::umount),
     sys!(24, getuid, p::getuid),
+    sys!(29, pause, p::pause),
     sys!(30, utime, f::utime),
     sys!(33, access, f::access),
     sys!(36, sync, f::sync),
@@ -85,6 +86,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(42, pipe, f::pipe, "host pipes until T4"),
     sys!(45, brk, m::brk),
     sys!(47, getgid, p::getgid),
+    sys!(48, signal, p::signal),
     sys!(49, geteuid, p::geteuid),
     sys!(50, getegid, p::getegid),
     sys!(52, umount2, f::umount2),
@@ -96,6 +98,8 @@ pub static TABLE: &[SysEntry] = &[
     sys!(64, getppid, p::getppid),
     sys!(65, getpgrp, p::getpgrp),
     sys!(66, setsid, p::setsid),
+    sys!(67, sigaction, p::sigaction),
+    sys!(72, sigsuspend, p::sigsuspend),
     sys!(78, gettimeofday, t::gettimeofday),
     sys!(83, symlink, f::symlink),
     sys!(85, readlink, f::readlink),
@@ -113,9 +117,11 @@ pub static TABLE: &[SysEntry] = &[
     sys!(114, wait4, p::wait4, "no resource usage yet (zeros)"),
     sys!(117, ipc, ipc::ipc, "shared memory calls; semaphores and message queues answer ENOSYS"),
     sys!(118, fsync, f::fsync),
+    sys!(119, sigreturn, p::sigreturn),
     sys!(120, clone, p::clone, "processes; threads come with T4's vCPUs"),
     sys!(122, uname, i::uname),
     sys!(125, mprotect, m::mprotect),
+    sys!(126, sigprocmask, p::sigprocmask),
     sys!(132, getpgid, p::getpgid),
     sys!(133, fchdir, f::fchdir),
     sys!(140, _llseek, f::llseek),
@@ -128,9 +134,12 @@ pub static TABLE: &[SysEntry] = &[
     sys!(148, fdatasync, f::fsync),
     sys!(162, nanosleep, t::nanosleep),
     sys!(163, mremap, m::mremap),
-    sys!(173, rt_sigreturn, p::enosys),
-    sys!(174, rt_sigaction, p::rt_sigaction, "dispositions kept; delivery comes with T4"),
+    sys!(173, rt_sigreturn, p::rt_sigreturn),
+    sys!(174, rt_sigaction, p::rt_sigaction),
     sys!(175, rt_sigprocmask, p::rt_sigprocmask),
+    sys!(176, rt_sigpending, p::rt_sigpending),
+    sys!(177, rt_sigtimedwait, p::rt_sigtimedwait, "no timeout yet: waits, or only looks with a zero timeout"),
+    sys!(179, rt_sigsuspend, p::rt_sigsuspend),
     sys!(180, pread64, f::pread64),
     sys!(181, pwrite64, f::pwrite64),
     sys!(182, chown, f::chown16),
@@ -259,6 +268,13 @@ fn trace(name: &str, a: &Args, r: &SysResult) {
 /// Return the support level of each call, for `vxos syscalls`.
 pub fn list() -> impl Iterator<Item = &'static SysEntry> {
     TABLE.iter()
+}
+
+/// Report whether system call `nr`, interrupted by a signal whose handler
+/// has SA_RESTART (or that was not handled), runs again instead of
+/// failing with EINTR.
+pub fn restartable(nr: u32) -> bool {
+    matches!(nr, 3 | 4 | 7 | 55 | 114 | 143 | 145 | 146 | 180 | 181 | 221 | 240 | 284)
 }
 
 /// Copy a NUL-terminated path from the guest.

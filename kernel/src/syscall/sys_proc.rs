@@ -15,11 +15,6 @@ pub fn exit(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// For calls listed in the table but not implemented yet.
-pub fn enosys(_p: &mut Process, _a: Args) -> SysResult {
-    Err(Errno::ENOSYS)
-}
-
 /// getpid(2) (and gettid, getpgrp in a single-task process).
 pub fn getpid(p: &mut Process, _a: Args) -> SysResult {
     Ok(p.pid)
@@ -246,7 +241,7 @@ pub fn waitid(p: &mut Process, a: Args) -> SysResult {
             b[0..4].copy_from_slice(&17u32.to_le_bytes()); // SIGCHLD
             let (code, val) = match st {
                 ExitStatus::Code(c) => (1u32, c as u32 & 0xff), // CLD_EXITED
-                ExitStatus::Signal(s) => (2, s as u32),          // CLD_KILLED
+                ExitStatus::Signal(s) => (2, s as u32),         // CLD_KILLED
             };
             b[8..12].copy_from_slice(&code.to_le_bytes());
             b[12..16].copy_from_slice(&cpid.to_le_bytes());
@@ -408,7 +403,7 @@ pub fn rt_sigaction(p: &mut Process, a: Args) -> SysResult {
         p.uwrite(old, &b)?;
     }
     if let Some(n) = new {
-        p.sigactions[sig as usize] = n;
+        p.set_action(sig, n);
     }
     Ok(0)
 }
@@ -437,14 +432,215 @@ pub fn rt_sigprocmask(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// sigaltstack(2): accepted and reported as disabled until T4.
+/// sigaltstack(2).
 pub fn sigaltstack(p: &mut Process, a: Args) -> SysResult {
-    if a[1] != 0 {
+    use crate::signal::{AltStack, SS_DISABLE, SS_ONSTACK};
+    let (new, old) = (a[0], a[1]);
+    let esp = p.guest.cpu().regs[vx_core::state::ESP];
+    let on = p.altstack.holds(esp);
+    let mut next = None;
+    if new != 0 {
         let mut b = [0u8; 12];
-        b[4..8].copy_from_slice(&2u32.to_le_bytes()); // SS_DISABLE
-        p.uwrite(a[1], &b)?;
+        p.uread(new, &mut b)?;
+        let g = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let (sp, flags, size) = (g(0), g(4), g(8));
+        if on {
+            return Err(Errno::EPERM);
+        }
+        // SS_AUTODISARM (1 << 31) is accepted and has no effect here.
+        next = Some(match flags & !(1 << 31) {
+            SS_DISABLE => AltStack::disabled(),
+            0 | SS_ONSTACK => {
+                if size < 2048 {
+                    return Err(Errno::ENOMEM);
+                }
+                AltStack { sp, size, flags: 0 }
+            }
+            _ => return Err(Errno::EINVAL),
+        });
+    }
+    if old != 0 {
+        let s = p.altstack;
+        let flags = if s.flags & SS_DISABLE != 0 {
+            SS_DISABLE
+        } else if on {
+            SS_ONSTACK
+        } else {
+            0
+        };
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&s.sp.to_le_bytes());
+        b[4..8].copy_from_slice(&flags.to_le_bytes());
+        b[8..12].copy_from_slice(&s.size.to_le_bytes());
+        p.uwrite(old, &b)?;
+    }
+    if let Some(n) = next {
+        p.altstack = n;
     }
     Ok(0)
+}
+
+/// sigreturn(2).
+pub fn sigreturn(p: &mut Process, _a: Args) -> SysResult {
+    p.sigreturn()
+}
+
+/// rt_sigreturn(2).
+pub fn rt_sigreturn(p: &mut Process, _a: Args) -> SysResult {
+    p.rt_sigreturn()
+}
+
+/// Wait until a signal not blocked by `mask` arrives; return EINTR with
+/// the old mask restored after its handler (sigsuspend, pause).
+fn suspend(p: &mut Process, mask: Option<u64>) -> SysResult {
+    if let Some(m) = mask {
+        p.saved_mask = Some(p.sigmask);
+        p.sigmask = m & !crate::signal::UNBLOCKABLE;
+    }
+    loop {
+        p.take_signals();
+        if p.pending & !p.sigmask != 0 {
+            return Err(Errno::EINTR);
+        }
+        sched::sleep(crate::proctab::signal_chan(p.pid));
+    }
+}
+
+/// rt_sigsuspend(2).
+pub fn rt_sigsuspend(p: &mut Process, a: Args) -> SysResult {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = [0u8; 8];
+    p.uread(a[0], &mut b)?;
+    suspend(p, Some(u64::from_le_bytes(b)))
+}
+
+/// sigsuspend(2): the old form with a 32-bit mask in a register.
+pub fn sigsuspend(p: &mut Process, a: Args) -> SysResult {
+    let m = (p.sigmask & !0xffff_ffff) | a[2] as u64;
+    suspend(p, Some(m))
+}
+
+/// pause(2).
+pub fn pause(p: &mut Process, _a: Args) -> SysResult {
+    suspend(p, None)
+}
+
+/// rt_sigpending(2).
+pub fn rt_sigpending(p: &mut Process, a: Args) -> SysResult {
+    if a[1] > 8 {
+        return Err(Errno::EINVAL);
+    }
+    p.take_signals();
+    let set = p.pending & p.sigmask;
+    p.uwrite(a[0], &set.to_le_bytes()[..a[1] as usize])?;
+    Ok(0)
+}
+
+/// rt_sigtimedwait(2) without a timeout: take a pending signal of the set,
+/// waiting for one if none is pending; a zero timeout only looks.
+pub fn rt_sigtimedwait(p: &mut Process, a: Args) -> SysResult {
+    let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = [0u8; 8];
+    p.uread(set, &mut b)?;
+    let want = u64::from_le_bytes(b) & !crate::signal::UNBLOCKABLE;
+    let poll = if timeout != 0 {
+        let mut t = [0u8; 8];
+        p.uread(timeout, &mut t)?;
+        t == [0u8; 8]
+    } else {
+        false
+    };
+    loop {
+        p.take_signals();
+        let ready = p.pending & want;
+        if ready != 0 {
+            let sig = ready.trailing_zeros() + 1;
+            p.pending &= !crate::signal::bit(sig);
+            let si = p.sig_info[sig as usize].take().unwrap_or(crate::signal::SigInfo::user(sig, 0, 0));
+            if info != 0 {
+                let mut out = [0u8; 128];
+                out[0..4].copy_from_slice(&si.signo.to_le_bytes());
+                out[8..12].copy_from_slice(&si.code.to_le_bytes());
+                out[12..16].copy_from_slice(&si.pid.to_le_bytes());
+                out[16..20].copy_from_slice(&si.uid.to_le_bytes());
+                p.uwrite(info, &out)?;
+            }
+            return Ok(sig);
+        }
+        if poll {
+            return Err(Errno::EAGAIN);
+        }
+        if p.pending & !p.sigmask != 0 {
+            return Err(Errno::EINTR);
+        }
+        sched::sleep(crate::proctab::signal_chan(p.pid));
+    }
+}
+
+/// sigprocmask(2): the old form with 32-bit masks.
+pub fn sigprocmask(p: &mut Process, a: Args) -> SysResult {
+    let (how, set, old) = (a[0], a[1], a[2]);
+    let prev = p.sigmask;
+    if set != 0 {
+        let s = p.read_u32(set)? as u64 & !crate::signal::UNBLOCKABLE;
+        p.sigmask = match how {
+            0 => prev | s,
+            1 => prev & !s,
+            2 => (prev & !0xffff_ffff) | s,
+            _ => return Err(Errno::EINVAL),
+        };
+    }
+    if old != 0 {
+        p.write_u32(old, prev as u32)?;
+    }
+    Ok(0)
+}
+
+/// sigaction(2): the old struct (handler, 32-bit mask, flags, restorer).
+pub fn sigaction(p: &mut Process, a: Args) -> SysResult {
+    let (sig, act, old) = (a[0], a[1], a[2]);
+    if sig == 0 || sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut new = None;
+    if act != 0 {
+        if sig == 9 || sig == 19 {
+            return Err(Errno::EINVAL);
+        }
+        let mut b = [0u8; 16];
+        p.uread(act, &mut b)?;
+        let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        new = Some(SigAction { handler: w(0), mask: w(4) as u64, flags: w(8), restorer: w(12) });
+    }
+    if old != 0 {
+        let o = p.sigactions[sig as usize];
+        let mut b = Vec::with_capacity(16);
+        for v in [o.handler, o.mask as u32, o.flags, o.restorer] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        p.uwrite(old, &b)?;
+    }
+    if let Some(n) = new {
+        p.set_action(sig, n);
+    }
+    Ok(0)
+}
+
+/// signal(2): a one-shot handler that does not block itself.
+pub fn signal(p: &mut Process, a: Args) -> SysResult {
+    let sig = a[0];
+    if sig == 0 || sig > 64 || sig == 9 || sig == 19 {
+        return Err(Errno::EINVAL);
+    }
+    let old = p.sigactions[sig as usize].handler;
+    let flags = crate::signal::SA_RESETHAND | crate::signal::SA_NODEFER;
+    p.set_action(sig, SigAction { handler: a[1], flags, restorer: 0, mask: 0 });
+    Ok(old)
 }
 
 /// set_thread_area(2): install a TLS descriptor in the guest's GDT.
