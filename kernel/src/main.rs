@@ -19,6 +19,7 @@ mod sched;
 mod signal;
 mod swtch;
 mod syscall;
+mod timers;
 
 use clap::{Parser, Subcommand};
 use process::{ExitStatus, Process};

@@ -120,6 +120,7 @@ pub fn take_pending(pid: u32, blocked: u64) -> u64 {
 /// Record that `pid` ended with `st`: it becomes a zombie for its parent
 /// to reap, its children go to init, and the parent hears SIGCHLD.
 pub fn exit(pid: u32, st: ExitStatus) {
+    crate::timers::forget(pid);
     let ppid = {
         let mut t = TABLE.lock();
         let Some(e) = t.procs.get_mut(&pid) else { return };

@@ -163,10 +163,11 @@ pub fn set_preempt(h: Option<vx_core::PreemptHandle>) {
 }
 
 /// Ask the running guest to stop at its next block if another task waits
-/// to run (from the tick).
+/// to run or a timer is due (from the tick).
 pub fn preempt_current() {
+    let timer_due = crate::timers::due();
     let h = with(|s| {
-        if s.queue.is_empty() {
+        if s.queue.is_empty() && !timer_due {
             return None;
         }
         s.current.and_then(|id| s.tasks.get(&id)).and_then(|t| t.preempt.clone())
@@ -183,6 +184,7 @@ pub fn run(done: impl Fn() -> bool) -> bool {
         if done() {
             return true;
         }
+        crate::timers::fire();
         let next = with(|s| {
             while let Some(id) = s.queue.pop_front() {
                 let Some(t) = s.tasks.get_mut(&id) else { continue };
@@ -196,7 +198,17 @@ pub fn run(done: impl Fn() -> bool) -> bool {
             None
         });
         let Some((save, to)) = next else {
-            return with(|s| s.tasks.is_empty());
+            if with(|s| s.tasks.is_empty()) {
+                return true;
+            }
+            // Every task sleeps: idle until the next timer, if any.
+            match crate::timers::fire() {
+                Some(when) => {
+                    std::thread::sleep(when.saturating_duration_since(std::time::Instant::now()));
+                    continue;
+                }
+                None => return false,
+            }
         };
         // SAFETY: `to` was saved by the task's last switch_out (or made by
         // KernelStack::new) and nothing runs on it; `save` is the vCPU

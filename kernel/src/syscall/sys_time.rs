@@ -4,6 +4,7 @@ use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 use rustix::time::{clock_gettime as host_clock, ClockId};
+use std::time::{Duration, Instant};
 
 fn clock(id: u32) -> SysResult<ClockId> {
     Ok(match id {
@@ -74,13 +75,158 @@ pub fn time(p: &mut Process, a: Args) -> SysResult {
     Ok(t)
 }
 
-/// nanosleep(2): sleeps the whole process (one task in T1).
-pub fn nanosleep(p: &mut Process, a: Args) -> SysResult {
-    let sec = p.read_u32(a[0])? as i32;
-    let nsec = p.read_u32(a[0] + 4)? as i32;
+/// Read a timespec: 32-bit seconds and nanoseconds, or 64-bit both.
+fn timespec(p: &mut Process, addr: u32, wide: bool) -> SysResult<(i64, i64)> {
+    if wide {
+        let mut b = [0u8; 16];
+        p.uread(addr, &mut b)?;
+        Ok((i64::from_le_bytes(b[0..8].try_into().unwrap()), i64::from_le_bytes(b[8..16].try_into().unwrap())))
+    } else {
+        Ok((p.read_u32(addr)? as i32 as i64, p.read_u32(addr + 4)? as i32 as i64))
+    }
+}
+
+fn put_timespec(p: &mut Process, addr: u32, d: Duration, wide: bool) -> SysResult<()> {
+    if wide {
+        let mut b = [0u8; 16];
+        b[0..8].copy_from_slice(&(d.as_secs() as i64).to_le_bytes());
+        b[8..16].copy_from_slice(&(d.subsec_nanos() as i64).to_le_bytes());
+        p.uwrite(addr, &b)
+    } else {
+        p.write_u32(addr, d.as_secs() as u32)?;
+        p.write_u32(addr + 4, d.subsec_nanos())
+    }
+}
+
+/// The channel a process sleeps on in nanosleep.
+fn sleep_chan(pid: u32) -> crate::sched::WaitChan {
+    0x534c_4550_0000_0000 | pid as u64
+}
+
+/// Sleep the calling task until `deadline`; on a signal, EINTR with what
+/// was left written to `rem` (if not 0).
+fn sleep_until(p: &mut Process, deadline: Instant, rem: u32, wide: bool) -> SysResult {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(0);
+        }
+        if p.signal_interrupts() {
+            if rem != 0 {
+                put_timespec(p, rem, deadline - now, wide)?;
+            }
+            return Err(Errno::EINTR);
+        }
+        crate::timers::wake_at(deadline, sleep_chan(p.pid));
+        crate::sched::sleep(sleep_chan(p.pid));
+    }
+}
+
+fn check(sec: i64, nsec: i64) -> SysResult<Duration> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
-    std::thread::sleep(std::time::Duration::new(sec as u64, nsec as u32));
+    Ok(Duration::new(sec as u64, nsec as u32))
+}
+
+/// nanosleep(2).
+pub fn nanosleep(p: &mut Process, a: Args) -> SysResult {
+    let (sec, nsec) = timespec(p, a[0], false)?;
+    let d = check(sec, nsec)?;
+    sleep_until(p, Instant::now() + d, a[1], false)
+}
+
+fn do_clock_nanosleep(p: &mut Process, a: Args, wide: bool) -> SysResult {
+    let (id, flags, req, rem) = (a[0], a[1], a[2], a[3]);
+    let clk = match id {
+        0 | 1 | 7 | 9 => clock(id)?,
+        2 | 3 => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EINVAL),
+    };
+    let (sec, nsec) = timespec(p, req, wide)?;
+    let d = check(sec, nsec)?;
+    let deadline = if flags & 1 != 0 {
+        // TIMER_ABSTIME: a time on that clock.
+        let now = host_clock(clk);
+        let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+        Instant::now() + d.saturating_sub(now)
+    } else {
+        Instant::now() + d
+    };
+    let rem = if flags & 1 != 0 { 0 } else { rem };
+    sleep_until(p, deadline, rem, wide)
+}
+
+/// clock_nanosleep(2).
+pub fn clock_nanosleep(p: &mut Process, a: Args) -> SysResult {
+    do_clock_nanosleep(p, a, false)
+}
+
+/// clock_nanosleep_time64(2).
+pub fn clock_nanosleep_time64(p: &mut Process, a: Args) -> SysResult {
+    do_clock_nanosleep(p, a, true)
+}
+
+/// sched_yield(2).
+pub fn sched_yield(_p: &mut Process, _a: Args) -> SysResult {
+    crate::sched::yield_now();
+    Ok(0)
+}
+
+/// alarm(2): SIGALRM after `seconds`; returns the seconds left of the
+/// previous alarm (rounded up).
+pub fn alarm(p: &mut Process, a: Args) -> SysResult {
+    let (left, _) = crate::timers::set_itimer(p.pid, 0, Duration::from_secs(a[0] as u64), Duration::ZERO);
+    Ok((left.as_secs() + (left.subsec_nanos() >= 500_000_000) as u64) as u32)
+}
+
+fn put_itimerval(p: &mut Process, addr: u32, (value, interval): (Duration, Duration)) -> SysResult<()> {
+    let mut b = [0u8; 16];
+    for (o, d) in [(0, interval), (8, value)] {
+        b[o..o + 4].copy_from_slice(&(d.as_secs() as u32).to_le_bytes());
+        b[o + 4..o + 8].copy_from_slice(&d.subsec_micros().to_le_bytes());
+    }
+    p.uwrite(addr, &b)
+}
+
+/// setitimer(2): ITIMER_REAL, _VIRTUAL and _PROF (the last two count
+/// wall time, not CPU time).
+pub fn setitimer(p: &mut Process, a: Args) -> SysResult {
+    let (which, new, old) = (a[0], a[1], a[2]);
+    if which > 2 {
+        return Err(Errno::EINVAL);
+    }
+    let (value, interval) = if new != 0 {
+        let mut b = [0u8; 16];
+        p.uread(new, &mut b)?;
+        let g = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as i64;
+        let tv = |s: i64, us: i64| -> SysResult<Duration> {
+            if s < 0 || !(0..1_000_000).contains(&us) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(Duration::new(s as u64, us as u32 * 1000))
+        };
+        (tv(g(8), g(12))?, tv(g(0), g(4))?)
+    } else {
+        (Duration::ZERO, Duration::ZERO)
+    };
+    let prev = if new != 0 {
+        crate::timers::set_itimer(p.pid, which, value, interval)
+    } else {
+        crate::timers::get_itimer(p.pid, which)
+    };
+    if old != 0 {
+        put_itimerval(p, old, prev)?;
+    }
+    Ok(0)
+}
+
+/// getitimer(2).
+pub fn getitimer(p: &mut Process, a: Args) -> SysResult {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    let cur = crate::timers::get_itimer(p.pid, a[0]);
+    put_itimerval(p, a[1], cur)?;
     Ok(0)
 }
