@@ -3,11 +3,11 @@
 //! For now it serves what namespaces and programs that find themselves
 //! need: `/proc/self` (a link to the caller's own directory), and in
 //! `/proc/N/`: `ns` (the namespace as bind and mount lines, which a
-//! process may also write to reshape its own: see `nsctl.rs`), `exe` (a
+//! process may also write to reshape its own: see `nsboot::apply`), `exe` (a
 //! link to the program) and `cmdline`. T8 adds status, maps and the rest.
 //!
 //! Devices know nothing of processes, so the kernel keeps a small table of
-//! what this device shows (`register`, `update_ns`, `unregister`), and
+//! what this device shows (`register`, `unregister`), and
 //! the current process (Plan 9's `up`) in `set_current`.
 
 use devices::dev::Result;
@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 pub struct ProcEntry {
     pub exe: String,
     pub cmdline: Vec<u8>,
-    pub ns: String,
+    pub ns: Option<crate::ns::NsRef>,
     pub uid: u32,
     pub gid: u32,
 }
@@ -52,10 +52,10 @@ pub fn entry(pid: u32) -> Option<ProcEntry> {
     TABLE.lock().get(&pid).cloned()
 }
 
-/// Change what /proc/pid/ns says.
-pub fn update_ns(pid: u32, ns: String) {
+/// Show process `pid`'s new namespace.
+pub fn set_ns(pid: u32, ns: crate::ns::NsRef) {
     if let Some(e) = TABLE.lock().get_mut(&pid) {
-        e.ns = ns;
+        e.ns = Some(ns);
     }
 }
 
@@ -111,7 +111,7 @@ impl Proc {
         let (pid, file) = split(q);
         let e = Self::entry(pid)?;
         Ok(match file {
-            NS => e.ns.into_bytes(),
+            NS => e.ns.map(|n| n.describe()).unwrap_or_default().into_bytes(),
             CMDLINE => e.cmdline,
             _ => return Err(Errno::EINVAL),
         })

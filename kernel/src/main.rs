@@ -187,7 +187,7 @@ fn run(
     }
     let path = program.to_string_lossy();
     let pid = proctab::create(0).expect("the first process");
-    let mut p = match Process::spawn(ns, cwd, &path, &argv, &envp, pid) {
+    let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, &path, &argv, &envp, pid) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("vxos: {}: {}", program.display(), e);

@@ -282,6 +282,68 @@ impl Namespace {
     }
 }
 
+/// A namespace shared by the processes that use it: forked children share
+/// their parent's, as Plan 9's fork does without RFNAMEG and Linux's
+/// without CLONE_NEWNS; `copy` makes a private one (unshare, rfork).
+#[derive(Clone)]
+pub struct NsRef(Arc<parking_lot::RwLock<Namespace>>);
+
+impl NsRef {
+    pub fn new(ns: Namespace) -> NsRef {
+        NsRef(Arc::new(parking_lot::RwLock::new(ns)))
+    }
+
+    /// A private copy of the namespace as it is now.
+    pub fn copy(&self) -> NsRef {
+        NsRef::new(self.0.read().clone())
+    }
+
+    /// Change the namespace.
+    pub fn write(&self) -> parking_lot::RwLockWriteGuard<'_, Namespace> {
+        self.0.write()
+    }
+
+    pub fn root(&self) -> Chan {
+        self.0.read().root()
+    }
+    pub fn namei(&self, cwd: &Chan, path: &str, follow_last: bool) -> Result<Chan, Errno> {
+        self.0.read().namei(cwd, path, follow_last)
+    }
+    pub fn namei_parent(&self, cwd: &Chan, path: &str) -> Result<(Chan, String), Errno> {
+        self.0.read().namei_parent(cwd, path)
+    }
+    pub fn walk1(&self, from: &Chan, name: &str) -> Result<Chan, Errno> {
+        self.0.read().walk1(from, name)
+    }
+    pub fn walk_in(&self, dir: &Chan, name: &str) -> Result<(Chan, Chan), Errno> {
+        self.0.read().walk_in(dir, name)
+    }
+    pub fn walk_from_root(&self, names: &[String]) -> Result<Chan, Errno> {
+        self.0.read().walk_from_root(names)
+    }
+    pub fn readdir(&self, dir: &Chan) -> Result<Vec<DirEntry>, Errno> {
+        self.0.read().readdir(dir)
+    }
+    pub fn create_target(&self, dir: &Chan) -> Result<Chan, Errno> {
+        self.0.read().create_target(dir)
+    }
+    pub fn is_mount_point(&self, c: &Chan) -> bool {
+        self.0.read().is_mount_point(c)
+    }
+    pub fn describe(&self) -> String {
+        self.0.read().describe()
+    }
+    pub fn bind(&self, new: &Chan, at: &Chan, flag: MountFlag, create: bool) -> Result<(), Errno> {
+        self.0.write().bind(new, at, flag, create)
+    }
+    pub fn mount(&self, dev: Arc<dyn Dev>, spec: &str, at: &Chan, flag: MountFlag, create: bool) -> Result<(), Errno> {
+        self.0.write().mount(dev, spec, at, flag, create)
+    }
+    pub fn unmount(&self, new: Option<&Chan>, at: &Chan) -> Result<(), Errno> {
+        self.0.write().unmount(new, at)
+    }
+}
+
 /// Most symbolic links one path lookup follows (Linux's limit).
 pub const MAX_SYMLINKS: u32 = 40;
 

@@ -9,7 +9,7 @@ use crate::exec::{self, ExecError};
 use crate::files::{FdTable, Open};
 use crate::mm::fault::Access;
 use crate::mm::Mm;
-use crate::ns::{Chan, Namespace};
+use crate::ns::{Chan, NsRef};
 use crate::signal::{bit, AltStack, SigInfo};
 use crate::syscall;
 use devices::{Cred, FileType, OpenMode};
@@ -61,7 +61,7 @@ pub struct Process {
     pub mm: Mm,
     pub files: FdTable,
     /// The process's view of the files (Plan 9's namespace).
-    pub ns: Namespace,
+    pub ns: NsRef,
     pub cwd: Chan,
     /// The working directory held open, so it lives while it is used,
     /// even once removed (as a Linux cwd does).
@@ -99,7 +99,7 @@ impl Process {
     /// Load the program at `path` in namespace `ns` as a new process with
     /// `argv` and `envp`, working in `cwd`.
     pub fn spawn(
-        ns: Namespace,
+        ns: NsRef,
         cwd: Chan,
         path: &str,
         argv: &[Vec<u8>],
@@ -123,7 +123,7 @@ impl Process {
             devproc::ProcEntry {
                 exe: exe.clone(),
                 cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
-                ns: ns.describe(),
+                ns: Some(ns.clone()),
                 uid: ids[1],
                 gid: ids[3],
             },
@@ -217,7 +217,7 @@ impl Process {
             devproc::ProcEntry {
                 exe,
                 cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
-                ns: self.ns.describe(),
+                ns: Some(self.ns.clone()),
                 uid: self.ids[1],
                 gid: self.ids[3],
             },
@@ -348,11 +348,6 @@ impl Process {
     /// The credentials file access is checked with.
     pub fn cred(&self) -> Cred {
         Cred { uid: self.ids[1], gid: self.ids[3] }
-    }
-
-    /// Note a change of the namespace where /proc shows it.
-    pub fn ns_changed(&self) {
-        devproc::update_ns(self.pid, self.ns.describe());
     }
 
     /// Run until the process exits.
@@ -507,7 +502,7 @@ fn hold(c: &Chan) -> Option<Open> {
 
 /// Find and open a program file for execution: a regular file `cred`
 /// may execute.
-fn open_program(ns: &Namespace, cwd: &Chan, path: &str, cred: Cred) -> Result<Arc<Open>, Errno> {
+fn open_program(ns: &NsRef, cwd: &Chan, path: &str, cred: Cred) -> Result<Arc<Open>, Errno> {
     let dev_err = crate::files::dev_err;
     let chan = ns.namei(cwd, path, true).map_err(dev_err)?;
     let st = chan.dev.stat(chan.qid).map_err(dev_err)?;

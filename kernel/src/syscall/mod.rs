@@ -198,6 +198,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(305, readlinkat, f::readlinkat),
     sys!(306, fchmodat, f::fchmodat),
     sys!(307, faccessat, f::faccessat),
+    sys!(310, unshare, p::unshare, "CLONE_NEWNS"),
     sys!(311, set_robust_list, p::set_robust_list),
     sys!(320, utimensat, f::utimensat),
     sys!(330, dup3, f::dup3),

@@ -449,8 +449,7 @@ fn ns_ctl(p: &mut Process, pid: u32, text: &[u8]) -> SysResult<()> {
     }
     let text = std::str::from_utf8(text).map_err(|_| Errno::EINVAL)?;
     let cwd = p.cwd.clone();
-    let r = crate::nsboot::apply(&mut p.ns, &cwd, text);
-    p.ns_changed();
+    let r = crate::nsboot::apply(&mut p.ns.write(), &cwd, text);
     // The working directory keeps its path, now seen through the new namespace.
     if let Ok(c) = p.ns.walk_from_root(&p.cwd.path) {
         p.set_cwd(c);
@@ -2362,7 +2361,9 @@ pub fn mount(p: &mut Process, a: Args) -> SysResult {
     }
     let tname = path_arg(p, target)?;
     let at = lookup(p, AT_FDCWD, &tname, true)?;
-    if flags & MS_REMOUNT != 0 {
+    // Remounts and propagation changes (MS_PRIVATE, MS_SLAVE, MS_SHARED,
+    // MS_UNBINDABLE) have nothing to change here: mounts never propagate.
+    if flags & MS_REMOUNT != 0 || flags & (0xf << 17) != 0 {
         return Ok(0);
     }
     if flags & MS_BIND != 0 {
@@ -2381,7 +2382,6 @@ pub fn mount(p: &mut Process, a: Args) -> SysResult {
         }
         p.ns.mount(dev, "", &at, MountFlag::Replace, true)?;
     }
-    p.ns_changed();
     Ok(0)
 }
 
@@ -2396,7 +2396,6 @@ pub fn umount2(p: &mut Process, a: Args) -> SysResult {
     let name = path_arg(p, a[0])?;
     let at = lookup(p, AT_FDCWD, &name, true)?;
     p.ns.unmount(None, &at)?;
-    p.ns_changed();
     Ok(0)
 }
 

@@ -32,6 +32,28 @@ const CLONE_SETTLS: u32 = 0x80000;
 const CLONE_PARENT_SETTID: u32 = 0x100000;
 const CLONE_CHILD_SETTID: u32 = 0x1000000;
 const CLONE_SIGHAND: u32 = 0x800;
+const CLONE_FS: u32 = 0x200;
+const CLONE_FILES: u32 = 0x400;
+const CLONE_NEWNS: u32 = 0x20000;
+const CLONE_SYSVSEM: u32 = 0x40000;
+
+/// unshare(2): CLONE_NEWNS gives the caller a private copy of its
+/// namespace (root only, as on Linux); what vxos does not share yet
+/// (files, fs) is already unshared.
+pub fn unshare(p: &mut Process, a: Args) -> SysResult {
+    let flags = a[0];
+    if flags & !(CLONE_NEWNS | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NEWNS != 0 {
+        if p.cred().uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        p.ns = p.ns.copy();
+        crate::devproc::set_ns(p.pid, p.ns.clone());
+    }
+    Ok(0)
+}
 
 /// Make a child process; return its pid to the parent (the child's fork
 /// returns 0). `stack` replaces the child's stack pointer if not 0.
@@ -57,6 +79,10 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
     };
     if stack != 0 {
         child.guest.cpu_mut().regs[vx_core::state::ESP] = stack;
+    }
+    if flags & CLONE_NEWNS != 0 {
+        child.ns = child.ns.copy();
+        crate::devproc::set_ns(pid, child.ns.clone());
     }
     if let Some(b) = tls_desc {
         let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
