@@ -14,6 +14,16 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// What poll, select and their kin sleep on: any pipe's change wakes it.
+pub const POLL_CHAN: sched::WaitChan = 0x504f_4c4c_0000_0000;
+
+pub const POLLIN: u16 = 1;
+pub const POLLOUT: u16 = 4;
+pub const POLLERR: u16 = 8;
+pub const POLLHUP: u16 = 0x10;
+pub const POLLRDNORM: u16 = 0x40;
+pub const POLLWRNORM: u16 = 0x100;
+
 /// The buffer size (Linux's default pipe capacity).
 pub const CAPACITY: usize = 65536;
 /// Writes up to this size are atomic.
@@ -51,6 +61,12 @@ impl End {
 }
 
 impl Pipe {
+    /// Wake both sides, and whoever polls.
+    fn wake(&self) {
+        sched::wakeup(self.chan());
+        sched::wakeup(POLL_CHAN);
+    }
+
     /// A number naming the pipe (for locks and fstat).
     pub fn id(&self) -> u64 {
         self.chan()
@@ -59,6 +75,29 @@ impl Pipe {
     /// The channel both sides sleep on.
     fn chan(&self) -> sched::WaitChan {
         Arc::as_ptr(&self.pipe) as u64
+    }
+
+    /// poll(2)'s answer for the read end (`write` false) or the write end.
+    pub fn poll(&self, write: bool) -> u16 {
+        let b = self.pipe.lock();
+        if write {
+            if b.readers == 0 {
+                POLLERR | POLLOUT | POLLWRNORM
+            } else if CAPACITY - b.data.len() >= PIPE_BUF {
+                POLLOUT | POLLWRNORM
+            } else {
+                0
+            }
+        } else {
+            let mut r = 0;
+            if !b.data.is_empty() {
+                r |= POLLIN | POLLRDNORM;
+            }
+            if b.writers == 0 {
+                r |= POLLHUP;
+            }
+            r
+        }
     }
 
     /// Bytes waiting to be read.
@@ -76,7 +115,7 @@ impl Pipe {
                     let n = max.min(b.data.len());
                     let out: Vec<u8> = b.data.drain(..n).collect();
                     drop(b);
-                    sched::wakeup(self.chan());
+                    self.wake();
                     return Ok(out);
                 }
                 if b.writers == 0 || max == 0 {
@@ -111,7 +150,7 @@ impl Pipe {
                     b.data.extend(&data[done..done + n]);
                     done += n;
                     drop(b);
-                    sched::wakeup(self.chan());
+                    self.wake();
                     if done == data.len() {
                         return Ok(done);
                     }
@@ -139,6 +178,6 @@ impl Drop for End {
                 b.readers -= 1;
             }
         }
-        sched::wakeup(self.pipe.chan());
+        self.pipe.wake();
     }
 }

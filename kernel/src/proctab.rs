@@ -29,6 +29,9 @@ pub struct Entry {
     pub pending: u64,
     /// It called execve (a vfork parent may go on).
     pub execed: bool,
+    /// CPU time it used, and its reaped children used.
+    pub cpu: std::time::Duration,
+    pub child_cpu: std::time::Duration,
 }
 
 struct Table {
@@ -61,7 +64,19 @@ pub fn create(ppid: u32) -> Option<u32> {
     let pid = t.next;
     t.next += 1;
     let (pgid, sid) = t.procs.get(&ppid).map(|p| (p.pgid, p.sid)).unwrap_or((pid, pid));
-    t.procs.insert(pid, Entry { ppid, pgid, sid, life: Life::Alive, pending: 0, execed: false });
+    t.procs.insert(
+        pid,
+        Entry {
+            ppid,
+            pgid,
+            sid,
+            life: Life::Alive,
+            pending: 0,
+            execed: false,
+            cpu: Default::default(),
+            child_cpu: Default::default(),
+        },
+    );
     Some(pid)
 }
 
@@ -149,9 +164,22 @@ pub fn exit(pid: u32, st: ExitStatus) {
     }
 }
 
-/// Remove zombie `pid` (its parent reaped it).
+/// Remove zombie `pid` (its parent reaped it); its CPU time counts for
+/// the parent's children.
 pub fn reap(pid: u32) {
-    TABLE.lock().procs.remove(&pid);
+    let mut t = TABLE.lock();
+    if let Some(e) = t.procs.remove(&pid) {
+        if let Some(parent) = t.procs.get_mut(&e.ppid) {
+            parent.child_cpu += e.cpu + e.child_cpu;
+        }
+    }
+}
+
+/// Charge `d` of CPU time to `pid`.
+pub fn charge(pid: u32, d: std::time::Duration) {
+    if let Some(e) = TABLE.lock().procs.get_mut(&pid) {
+        e.cpu += d;
+    }
 }
 
 /// The children of `ppid` that `want` accepts: (pid, its state).

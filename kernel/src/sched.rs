@@ -177,6 +177,12 @@ pub fn preempt_current() {
     }
 }
 
+/// CPU time this host thread (the vCPU) has used.
+fn thread_cpu() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
 /// The vCPU loop: run tasks until `done` says to stop or none is left.
 /// Returns false if tasks remain that all sleep (nothing can wake them).
 pub fn run(done: impl Fn() -> bool) -> bool {
@@ -210,12 +216,15 @@ pub fn run(done: impl Fn() -> bool) -> bool {
                 None => return false,
             }
         };
+        let started = thread_cpu();
         // SAFETY: `to` was saved by the task's last switch_out (or made by
         // KernelStack::new) and nothing runs on it; `save` is the vCPU
         // loop's boxed slot.
         unsafe { swtch(save, to) };
+        let used = thread_cpu().saturating_sub(started);
         with(|s| {
             let id = s.current.take().expect("a task ran");
+            crate::proctab::charge(id, used);
             let t = s.tasks.get(&id).expect("the task that ran");
             match t.state {
                 State::Runnable => s.queue.push_back(id),

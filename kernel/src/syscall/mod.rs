@@ -9,8 +9,9 @@ mod sys_file;
 mod sys_info;
 mod sys_ipc;
 mod sys_mm;
+mod sys_poll;
 mod sys_proc;
-mod sys_time;
+pub(crate) mod sys_time;
 
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
@@ -48,6 +49,7 @@ use sys_file as f;
 use sys_info as i;
 use sys_ipc as ipc;
 use sys_mm as m;
+use sys_poll as poll;
 use sys_proc as p;
 use sys_time as t;
 
@@ -85,6 +87,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(40, rmdir, f::rmdir),
     sys!(41, dup, f::dup),
     sys!(42, pipe, f::pipe, "host pipes until T4"),
+    sys!(43, times, t::times, "all CPU time counts as user time"),
     sys!(45, brk, m::brk),
     sys!(47, getgid, p::getgid),
     sys!(48, signal, p::signal),
@@ -101,7 +104,9 @@ pub static TABLE: &[SysEntry] = &[
     sys!(66, setsid, p::setsid),
     sys!(67, sigaction, p::sigaction),
     sys!(72, sigsuspend, p::sigsuspend),
+    sys!(77, getrusage, t::getrusage, "CPU time (as user time) and resident size"),
     sys!(78, gettimeofday, t::gettimeofday),
+    sys!(82, select, poll::old_select),
     sys!(83, symlink, f::symlink),
     sys!(85, readlink, f::readlink),
     sys!(90, mmap, m::old_mmap),
@@ -117,7 +122,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(106, stat, f::stat),
     sys!(107, lstat, f::lstat),
     sys!(108, fstat, f::fstat),
-    sys!(114, wait4, p::wait4, "no resource usage yet (zeros)"),
+    sys!(114, wait4, p::wait4, "resource usage: CPU time only"),
     sys!(117, ipc, ipc::ipc, "shared memory calls; semaphores and message queues answer ENOSYS"),
     sys!(118, fsync, f::fsync),
     sys!(119, sigreturn, p::sigreturn),
@@ -129,6 +134,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(133, fchdir, f::fchdir),
     sys!(140, _llseek, f::llseek),
     sys!(141, getdents, f::getdents),
+    sys!(142, _newselect, poll::newselect),
     sys!(143, flock, f::flock, "locks are granted: no other process shares files yet"),
     sys!(144, msync, m::msync),
     sys!(145, readv, f::readv),
@@ -138,6 +144,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(158, sched_yield, t::sched_yield),
     sys!(162, nanosleep, t::nanosleep),
     sys!(163, mremap, m::mremap),
+    sys!(168, poll, poll::poll, "host streams are looked at every 10 ms"),
     sys!(173, rt_sigreturn, p::rt_sigreturn),
     sys!(174, rt_sigaction, p::rt_sigaction),
     sys!(175, rt_sigprocmask, p::rt_sigprocmask),
@@ -198,6 +205,8 @@ pub static TABLE: &[SysEntry] = &[
     sys!(305, readlinkat, f::readlinkat),
     sys!(306, fchmodat, f::fchmodat),
     sys!(307, faccessat, f::faccessat),
+    sys!(308, pselect6, poll::pselect6),
+    sys!(309, ppoll, poll::ppoll),
     sys!(310, unshare, p::unshare, "CLONE_NEWNS"),
     sys!(311, set_robust_list, p::set_robust_list),
     sys!(320, utimensat, f::utimensat),
@@ -218,6 +227,8 @@ pub static TABLE: &[SysEntry] = &[
     sys!(403, clock_gettime64, t::clock_gettime64),
     sys!(407, clock_nanosleep_time64, t::clock_nanosleep_time64),
     sys!(412, utimensat_time64, f::utimensat_time64),
+    sys!(413, pselect6_time64, poll::pselect6_time64),
+    sys!(414, ppoll_time64, poll::ppoll_time64),
     sys!(439, faccessat2, f::faccessat2),
 ];
 

@@ -187,7 +187,7 @@ fn wait_status(st: ExitStatus) -> u32 {
 
 /// Wait for a child matching `pid` (wait4's forms) to end; reap it and
 /// return its pid and status, or None with WNOHANG when none has.
-fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32, ExitStatus)>> {
+fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32, ExitStatus, std::time::Duration)>> {
     if options & !(WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -205,8 +205,9 @@ fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32,
             return Err(Errno::ECHILD);
         }
         if let Some(&(cpid, Life::Zombie(st))) = kids.iter().find(|k| matches!(k.1, Life::Zombie(_))) {
+            let cpu = proctab::get(cpid).map(|e| e.cpu + e.child_cpu).unwrap_or_default();
             proctab::reap(cpid);
-            return Ok(Some((cpid, st)));
+            return Ok(Some((cpid, st, cpu)));
         }
         if options & WNOHANG != 0 {
             return Ok(None);
@@ -229,12 +230,12 @@ pub fn wait4(p: &mut Process, a: Args) -> SysResult {
     }
     match wait_child(p, pid, options)? {
         None => Ok(0),
-        Some((cpid, st)) => {
+        Some((cpid, st, cpu)) => {
             if status != 0 {
                 p.write_u32(status, wait_status(st))?;
             }
             if rusage != 0 {
-                p.uwrite(rusage, &[0u8; 72])?;
+                p.uwrite(rusage, &super::sys_time::rusage_bytes(cpu, 0))?;
             }
             Ok(cpid)
         }
@@ -263,7 +264,7 @@ pub fn waitid(p: &mut Process, a: Args) -> SysResult {
     let r = wait_child(p, pid, options & WNOHANG)?;
     if info != 0 {
         let mut b = [0u8; 128];
-        if let Some((cpid, st)) = r {
+        if let Some((cpid, st, _)) = r {
             b[0..4].copy_from_slice(&17u32.to_le_bytes()); // SIGCHLD
             let (code, val) = match st {
                 ExitStatus::Code(c) => (1u32, c as u32 & 0xff), // CLD_EXITED

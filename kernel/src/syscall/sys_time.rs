@@ -230,3 +230,44 @@ pub fn getitimer(p: &mut Process, a: Args) -> SysResult {
     put_itimerval(p, a[1], cur)?;
     Ok(0)
 }
+
+/// Clock ticks (USER_HZ) in a duration.
+fn ticks(d: Duration) -> u32 {
+    (d.as_millis() / 10) as u32
+}
+
+/// times(2): the CPU time of the process and its reaped children (all
+/// counted as user time); returns ticks since an arbitrary start.
+pub fn times(p: &mut Process, a: Args) -> SysResult {
+    let e = crate::proctab::get(p.pid).ok_or(Errno::ESRCH)?;
+    if a[0] != 0 {
+        let mut b = [0u8; 16];
+        b[0..4].copy_from_slice(&ticks(e.cpu).to_le_bytes());
+        b[8..12].copy_from_slice(&ticks(e.child_cpu).to_le_bytes());
+        p.uwrite(a[0], &b)?;
+    }
+    let up = host_clock(ClockId::Monotonic);
+    Ok(ticks(Duration::new(up.tv_sec as u64, up.tv_nsec as u32)))
+}
+
+/// The i386 struct rusage (18 longs) with user time `cpu` and the
+/// largest resident set in KiB.
+pub fn rusage_bytes(cpu: Duration, maxrss_kb: u32) -> [u8; 72] {
+    let mut b = [0u8; 72];
+    b[0..4].copy_from_slice(&(cpu.as_secs() as u32).to_le_bytes());
+    b[4..8].copy_from_slice(&cpu.subsec_micros().to_le_bytes());
+    b[16..20].copy_from_slice(&maxrss_kb.to_le_bytes());
+    b
+}
+
+/// getrusage(2): RUSAGE_SELF (and RUSAGE_THREAD), RUSAGE_CHILDREN.
+pub fn getrusage(p: &mut Process, a: Args) -> SysResult {
+    let e = crate::proctab::get(p.pid).ok_or(Errno::ESRCH)?;
+    let b = match a[0] as i32 {
+        0 | 1 => rusage_bytes(e.cpu, (p.mm.resident() * 4) as u32),
+        -1 => rusage_bytes(e.child_cpu, 0),
+        _ => return Err(Errno::EINVAL),
+    };
+    p.uwrite(a[1], &b)?;
+    Ok(0)
+}

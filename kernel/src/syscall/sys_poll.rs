@@ -1,0 +1,286 @@
+//! Waiting for descriptors: poll, ppoll, select, _newselect, pselect6.
+//!
+//! Each descriptor says what it is ready for: a pipe end from its buffer
+//! and the other end's count, a file of a device always (reads and writes
+//! of device files do not wait, except the console's), a host stream as
+//! the host's poll says. A waiting task sleeps on the pipes' shared poll
+//! channel, with a timer for its timeout; host streams are looked at again
+//! every 10 ms (the console's own event source comes with the tty).
+
+use super::Args;
+use crate::errno::{Errno, SysResult};
+use crate::files::Object;
+use crate::pipe::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLL_CHAN};
+use crate::process::Process;
+use std::time::{Duration, Instant};
+
+const POLLNVAL: u16 = 0x20;
+const POLLPRI: u16 = 2;
+
+/// What descriptor `fd` is ready for, of `events` (plus the conditions
+/// always reported); the second value says it is a host stream.
+fn ready(p: &Process, fd: i32, events: u16) -> (u16, bool) {
+    if fd < 0 {
+        return (0, false);
+    }
+    let Ok(f) = p.files.file(fd as u32) else { return (POLLNVAL, false) };
+    let f = f.borrow();
+    let (r, host) = match &f.obj {
+        Object::Pipe(e) => (e.pipe().poll(e.write), false),
+        Object::Chan { .. } => (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, false),
+        Object::Stdio(h) => {
+            let mut fds = [rustix::event::PollFd::new(h, rustix::event::PollFlags::from_bits_truncate(events as _))];
+            let r = match rustix::event::poll(&mut fds, 0) {
+                Ok(_) => fds[0].revents().bits() as u16,
+                Err(_) => POLLERR,
+            };
+            (r, true)
+        }
+    };
+    (r & (events | POLLERR | POLLHUP | POLLNVAL), host)
+}
+
+/// Wait until `check` finds something ready (returns Some), the deadline
+/// passes (None), or a signal comes (EINTR).
+fn wait_for<T>(
+    p: &mut Process,
+    deadline: Option<Instant>,
+    mut check: impl FnMut(&Process) -> (Option<T>, bool),
+) -> SysResult<Option<T>> {
+    loop {
+        let (got, host) = check(p);
+        if got.is_some() {
+            return Ok(got);
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Ok(None);
+        }
+        if p.signal_interrupts() {
+            return Err(Errno::EINTR);
+        }
+        // Host streams have no wakeup of their own yet: look again soon.
+        let mut wake = deadline;
+        if host {
+            let soon = now + Duration::from_millis(10);
+            wake = Some(wake.map_or(soon, |d| d.min(soon)));
+        }
+        if let Some(w) = wake {
+            crate::timers::wake_at(w, POLL_CHAN);
+        }
+        crate::sched::sleep(POLL_CHAN);
+    }
+}
+
+/// Apply a temporary signal mask for ppoll/pselect6.
+fn with_mask(p: &mut Process, set: u32, size: u32) -> SysResult<Option<u64>> {
+    if set == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = [0u8; 8];
+    p.uread(set, &mut b)?;
+    let old = p.sigmask;
+    p.sigmask = u64::from_le_bytes(b) & !crate::signal::UNBLOCKABLE;
+    Ok(Some(old))
+}
+
+/// Restore the mask after the call; if a signal interrupted it, the old
+/// mask comes back only after the handler ran (as sigsuspend).
+fn restore_mask(p: &mut Process, old: Option<u64>, r: &SysResult) {
+    if let Some(m) = old {
+        if *r == Err(Errno::EINTR) {
+            p.saved_mask = Some(m);
+        } else {
+            p.sigmask = m;
+        }
+    }
+}
+
+fn do_poll(p: &mut Process, fds: u32, n: u32, deadline: Option<Instant>) -> SysResult {
+    if n > crate::files::MAX_FDS as u32 {
+        return Err(Errno::EINVAL);
+    }
+    let mut list = vec![0u8; n as usize * 8];
+    p.uread(fds, &mut list)?;
+    let entries: Vec<(i32, u16)> = list
+        .chunks(8)
+        .map(|c| (i32::from_le_bytes(c[0..4].try_into().unwrap()), u16::from_le_bytes([c[4], c[5]])))
+        .collect();
+    let got = wait_for(p, deadline, |p| {
+        let mut host = false;
+        let mut count = 0;
+        let revents: Vec<u16> = entries
+            .iter()
+            .map(|&(fd, ev)| {
+                let (r, h) = ready(p, fd, ev | POLLPRI);
+                host |= h;
+                count += (r != 0) as u32;
+                r
+            })
+            .collect();
+        ((count > 0).then_some((count, revents)), host)
+    })?;
+    let (count, revents) = got.unwrap_or((0, vec![0; entries.len()]));
+    for (i, r) in revents.iter().enumerate() {
+        list[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    }
+    p.uwrite(fds, &list)?;
+    Ok(count)
+}
+
+fn ms_deadline(ms: i32) -> Option<Instant> {
+    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+}
+
+/// Read a timespec (32- or 64-bit) as a deadline; NULL is none.
+fn ts_deadline(p: &mut Process, addr: u32, wide: bool) -> SysResult<Option<Instant>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let (s, ns) = if wide {
+        let mut b = [0u8; 16];
+        p.uread(addr, &mut b)?;
+        (i64::from_le_bytes(b[0..8].try_into().unwrap()), i64::from_le_bytes(b[8..16].try_into().unwrap()))
+    } else {
+        (p.read_u32(addr)? as i32 as i64, p.read_u32(addr + 4)? as i32 as i64)
+    };
+    if s < 0 || !(0..1_000_000_000).contains(&ns) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(Instant::now() + Duration::new(s as u64, ns as u32)))
+}
+
+/// poll(2).
+pub fn poll(p: &mut Process, a: Args) -> SysResult {
+    do_poll(p, a[0], a[1], ms_deadline(a[2] as i32))
+}
+
+fn do_ppoll(p: &mut Process, a: Args, wide: bool) -> SysResult {
+    let deadline = ts_deadline(p, a[2], wide)?;
+    let old = with_mask(p, a[3], a[4])?;
+    let r = do_poll(p, a[0], a[1], deadline);
+    restore_mask(p, old, &r);
+    r
+}
+
+/// ppoll(2).
+pub fn ppoll(p: &mut Process, a: Args) -> SysResult {
+    do_ppoll(p, a, false)
+}
+
+/// ppoll_time64(2).
+pub fn ppoll_time64(p: &mut Process, a: Args) -> SysResult {
+    do_ppoll(p, a, true)
+}
+
+/// The three descriptor sets of select.
+fn read_set(p: &mut Process, addr: u32, n: u32) -> SysResult<Vec<u32>> {
+    let words = n.div_ceil(32) as usize;
+    if addr == 0 {
+        return Ok(vec![0; words]);
+    }
+    let mut b = vec![0u8; words * 4];
+    p.uread(addr, &mut b)?;
+    Ok(b.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect())
+}
+
+fn do_select(p: &mut Process, n: u32, sets: [u32; 3], deadline: Option<Instant>) -> SysResult {
+    if n > crate::files::MAX_FDS as u32 {
+        return Err(Errno::EINVAL);
+    }
+    let want = [read_set(p, sets[0], n)?, read_set(p, sets[1], n)?, read_set(p, sets[2], n)?];
+    let bit = |s: &Vec<u32>, fd: u32| s[(fd / 32) as usize] & (1 << (fd % 32)) != 0;
+    for fd in 0..n {
+        if (0..3).any(|k| bit(&want[k], fd)) && p.files.get(fd).is_err() {
+            return Err(Errno::EBADF);
+        }
+    }
+    let masks = [POLLIN | POLLRDNORM | POLLHUP | POLLERR, POLLOUT | POLLWRNORM | POLLERR, POLLPRI];
+    let got = wait_for(p, deadline, |p| {
+        let mut out = [vec![0u32; want[0].len()], vec![0u32; want[0].len()], vec![0u32; want[0].len()]];
+        let mut count = 0;
+        let mut host = false;
+        for fd in 0..n {
+            for k in 0..3 {
+                if bit(&want[k], fd) {
+                    let (r, h) = ready(p, fd as i32, masks[k] | POLLPRI);
+                    host |= h;
+                    if r & masks[k] != 0 {
+                        out[k][(fd / 32) as usize] |= 1 << (fd % 32);
+                        count += 1;
+                    }
+                }
+            }
+        }
+        ((count > 0).then_some((count, out)), host)
+    })?;
+    let (count, out) = got.unwrap_or((0, [vec![0; want[0].len()], vec![0; want[0].len()], vec![0; want[0].len()]]));
+    for k in 0..3 {
+        if sets[k] != 0 {
+            let b: Vec<u8> = out[k].iter().flat_map(|w| w.to_le_bytes()).collect();
+            p.uwrite(sets[k], &b)?;
+        }
+    }
+    Ok(count)
+}
+
+/// Read a timeval as a deadline; NULL is none.
+fn tv_deadline(p: &mut Process, addr: u32) -> SysResult<Option<Instant>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let s = p.read_u32(addr)? as i32;
+    let us = p.read_u32(addr + 4)? as i32;
+    if s < 0 || !(0..1_000_000).contains(&us) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(Instant::now() + Duration::new(s as u64, us as u32 * 1000)))
+}
+
+/// Write what is left of a select timeout back, as Linux does.
+fn put_left(p: &mut Process, addr: u32, deadline: Option<Instant>) -> SysResult<()> {
+    if let (true, Some(d)) = (addr != 0, deadline) {
+        let left = d.saturating_duration_since(Instant::now());
+        p.write_u32(addr, left.as_secs() as u32)?;
+        p.write_u32(addr + 4, left.subsec_micros())?;
+    }
+    Ok(())
+}
+
+/// _newselect(2).
+pub fn newselect(p: &mut Process, a: Args) -> SysResult {
+    let deadline = tv_deadline(p, a[4])?;
+    let r = do_select(p, a[0], [a[1], a[2], a[3]], deadline);
+    put_left(p, a[4], deadline)?;
+    r
+}
+
+/// select(2): the old form, its five arguments in a block.
+pub fn old_select(p: &mut Process, a: Args) -> SysResult {
+    let mut b = [0u8; 20];
+    p.uread(a[0], &mut b)?;
+    let w = |i: usize| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+    newselect(p, [w(0), w(1), w(2), w(3), w(4), 0])
+}
+
+fn do_pselect(p: &mut Process, a: Args, wide: bool) -> SysResult {
+    let deadline = ts_deadline(p, a[4], wide)?;
+    let (set, size) = if a[5] != 0 { (p.read_u32(a[5])?, p.read_u32(a[5] + 4)?) } else { (0, 0) };
+    let old = with_mask(p, set, size)?;
+    let r = do_select(p, a[0], [a[1], a[2], a[3]], deadline);
+    restore_mask(p, old, &r);
+    r
+}
+
+/// pselect6(2).
+pub fn pselect6(p: &mut Process, a: Args) -> SysResult {
+    do_pselect(p, a, false)
+}
+
+/// pselect6_time64(2).
+pub fn pselect6_time64(p: &mut Process, a: Args) -> SysResult {
+    do_pselect(p, a, true)
+}
