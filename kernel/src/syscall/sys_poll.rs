@@ -31,7 +31,7 @@ fn ready(p: &Process, fd: i32, events: u16) -> (u16, bool) {
         Object::Stdio(h) => {
             let mut fds = [rustix::event::PollFd::new(h, rustix::event::PollFlags::from_bits_truncate(events as _))];
             let r = match rustix::event::poll(&mut fds, 0) {
-                Ok(_) => fds[0].revents().bits() as u16,
+                Ok(_) => fds[0].revents().bits(),
                 Err(_) => POLLERR,
             };
             (r, true)

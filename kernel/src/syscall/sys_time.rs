@@ -264,7 +264,7 @@ pub fn rusage_bytes(cpu: Duration, maxrss_kb: u32) -> [u8; 72] {
 pub fn getrusage(p: &mut Process, a: Args) -> SysResult {
     let e = crate::proctab::get(p.pid).ok_or(Errno::ESRCH)?;
     let b = match a[0] as i32 {
-        0 | 1 => rusage_bytes(e.cpu, (p.mm.resident() * 4) as u32),
+        0 | 1 => rusage_bytes(e.cpu, p.mm.resident() * 4),
         -1 => rusage_bytes(e.child_cpu, 0),
         _ => return Err(Errno::EINVAL),
     };
