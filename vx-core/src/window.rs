@@ -203,13 +203,26 @@ impl Window {
                 host as *mut libc::c_void,
                 len as usize,
                 host_prot(self.flags[first]),
-                libc::MAP_SHARED | libc::MAP_FIXED | if len > 4096 { libc::MAP_POPULATE } else { 0 },
+                libc::MAP_SHARED | libc::MAP_FIXED,
                 fd.as_raw_fd(),
                 offset as libc::off_t,
             )
         };
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
+        }
+        if len > 4096 {
+            // Fill the host page table now, writable if the run is: one call
+            // instead of a host fault per page (and cheaper than MAP_POPULATE,
+            // which maps shared pages read-only first). Failure only means
+            // the pages fault in one by one.
+            let how = if host_prot(self.flags[first]) & libc::PROT_WRITE != 0 {
+                libc::MADV_POPULATE_WRITE
+            } else {
+                libc::MADV_POPULATE_READ
+            };
+            // SAFETY: advice on the mapping just made, inside our reservation.
+            unsafe { libc::madvise(host as *mut libc::c_void, len as usize, how) };
         }
         // Pages of the run may differ in CODE (write protection).
         if self.flags[first..end].iter().any(|&f| host_prot(f) != host_prot(self.flags[first])) {
