@@ -8,6 +8,8 @@ mod devproc;
 mod errno;
 mod exec;
 mod files;
+mod futex;
+mod group;
 mod locks;
 mod mm;
 mod ns;
@@ -206,8 +208,7 @@ fn run(
         if stats {
             print_stats(&p, status);
         }
-        drop(p);
-        proctab::exit(pid, status);
+        p.finish(status);
     };
     if let Err(e) = sched::spawn(pid, init) {
         eprintln!("vxos: cannot start the first process: {e}");

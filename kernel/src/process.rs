@@ -7,12 +7,14 @@ use crate::devproc;
 use crate::errno::Errno;
 use crate::exec::{self, ExecError};
 use crate::files::{FdTable, Open};
+use crate::group::{Cpus, Shared};
 use crate::mm::fault::Access;
 use crate::mm::Mm;
 use crate::ns::{Chan, NsRef};
 use crate::signal::{bit, AltStack, SigInfo};
 use crate::syscall;
 use devices::{Cred, FileType, OpenMode};
+use std::rc::Rc;
 use std::sync::Arc;
 use vx_core::state::EAX;
 use vx_core::{Guest, Trap};
@@ -56,10 +58,22 @@ impl Default for SysStats {
     }
 }
 
+/// A thread of a process: a task with its own CPU state, signal mask and
+/// pending signals, sharing the process's address space, descriptors and
+/// signal actions with its other threads (`group.rs`). A single-threaded
+/// process is one of these.
 pub struct Process {
-    pub guest: Guest,
-    pub mm: Mm,
-    pub files: FdTable,
+    pub guest: Shared<Guest>,
+    pub mm: Shared<Mm>,
+    pub files: Shared<FdTable>,
+    pub sigactions: Shared<[SigAction; 65]>,
+    /// Whose CPU state the shared guest holds.
+    pub cpus: Rc<Cpus>,
+    /// The thread id (the process id for the first thread).
+    pub tid: u32,
+    /// Written 0 and woken as a futex when the thread exits
+    /// (set_tid_address, CLONE_CHILD_CLEARTID).
+    pub clear_tid: u32,
     /// The process's view of the files (Plan 9's namespace).
     pub ns: NsRef,
     pub cwd: Chan,
@@ -69,7 +83,6 @@ pub struct Process {
     pub pid: u32,
     pub ids: [u32; 4],
     pub umask: u32,
-    pub sigactions: [SigAction; 65],
     pub sigmask: u64,
     /// Signals waiting for delivery, and what each carries.
     pub pending: u64,
@@ -80,6 +93,8 @@ pub struct Process {
     /// The system call a signal interrupted, to run again (SA_RESTART).
     pub restart: Option<u32>,
     pub exit: Option<ExitStatus>,
+    /// The exit ends this thread only (exit, not exit_group or a signal).
+    pub thread_exit_only: bool,
     pub stats: SysStats,
     pub trace: bool,
 }
@@ -129,16 +144,19 @@ impl Process {
             },
         );
         Ok(Process {
-            guest,
-            mm,
-            files: FdTable::with_stdio(),
+            guest: Shared::new(guest),
+            mm: Shared::new(mm),
+            files: Shared::new(FdTable::with_stdio()),
+            sigactions: Shared::new([SigAction::default(); 65]),
+            cpus: Rc::new(Cpus::new(pid)),
+            tid: pid,
+            clear_tid: 0,
             ns,
             cwd_hold: hold(&cwd),
             cwd,
             pid,
             ids,
             umask: 0o022,
-            sigactions: [SigAction::default(); 65],
             sigmask: 0,
             pending: 0,
             sig_info: [None; 65],
@@ -146,6 +164,7 @@ impl Process {
             altstack: AltStack::disabled(),
             restart: None,
             exit: None,
+            thread_exit_only: false,
             stats: SysStats::default(),
             trace: false,
         })
@@ -163,16 +182,19 @@ impl Process {
             devproc::register(pid, e);
         }
         Ok(Process {
-            guest,
-            mm,
-            files: self.files.fork_copy(),
+            guest: Shared::new(guest),
+            mm: Shared::new(mm),
+            files: Shared::new(self.files.fork_copy()),
+            sigactions: Shared::new(*self.sigactions),
+            cpus: Rc::new(Cpus::new(pid)),
+            tid: pid,
+            clear_tid: 0,
             ns: self.ns.clone(),
             cwd_hold: hold(&self.cwd),
             cwd: self.cwd.clone(),
             pid,
             ids: self.ids,
             umask: self.umask,
-            sigactions: self.sigactions,
             sigmask: self.sigmask,
             pending: 0,
             sig_info: [None; 65],
@@ -180,9 +202,73 @@ impl Process {
             altstack: self.altstack,
             restart: None,
             exit: None,
+            thread_exit_only: false,
             stats: SysStats::default(),
             trace: self.trace,
         })
+    }
+
+    /// Make a new thread of this process with id `tid`: it shares the
+    /// address space, descriptors and signal actions, starts with a copy
+    /// of this thread's CPU state (its clone returns 0) and signal mask.
+    pub fn thread(&mut self, tid: u32) -> Process {
+        let mut cpu = self.guest.save_cpu();
+        cpu.regs[EAX] = 0;
+        self.cpus.add(tid, cpu);
+        Process {
+            guest: self.guest.clone(),
+            mm: self.mm.clone(),
+            files: self.files.clone(),
+            sigactions: self.sigactions.clone(),
+            cpus: self.cpus.clone(),
+            tid,
+            clear_tid: 0,
+            ns: self.ns.clone(),
+            cwd_hold: hold(&self.cwd),
+            cwd: self.cwd.clone(),
+            pid: self.pid,
+            ids: self.ids,
+            umask: self.umask,
+            sigmask: self.sigmask,
+            pending: 0,
+            sig_info: [None; 65],
+            saved_mask: None,
+            altstack: AltStack::disabled(),
+            restart: None,
+            exit: None,
+            thread_exit_only: false,
+            stats: SysStats::default(),
+            trace: self.trace,
+        }
+    }
+
+    /// The thread has ended with `st`: clear and wake its exit futex, and
+    /// end the process if it was the last thread (or the exit was for all
+    /// of them). Consumes the thread, closing what it alone held.
+    pub fn finish(mut self, st: ExitStatus) {
+        if !self.thread_exit_only {
+            crate::proctab::group_exit(self.pid, st);
+        }
+        if self.clear_tid != 0 && self.mm.holders() > 1 {
+            let addr = self.clear_tid;
+            if self.write_u32(addr, 0).is_ok() {
+                // Linux wakes it as a shared futex (pthread_join waits so).
+                if let Ok(key) = crate::futex::key(&mut self, addr, true) {
+                    crate::futex::wake(key, 1, u32::MAX);
+                }
+            }
+        }
+        crate::futex::forget(self.tid);
+        self.cpus.remove(self.tid);
+        let (tid, pid) = (self.tid, self.pid);
+        drop(self);
+        crate::proctab::thread_exit(tid, pid, st);
+    }
+
+    /// Make the shared guest hold this thread's CPU state.
+    pub fn own_cpu(&mut self) {
+        let cpus = self.cpus.clone();
+        cpus.take(&mut self.guest, self.tid);
     }
 
     /// Replace the program: load `path` (an ELF file or a `#!` script)
@@ -200,18 +286,27 @@ impl Process {
             ExecError::Memory(_) => Errno::ENOMEM,
             ExecError::TooBig => Errno::E2BIG,
         })?;
-        // The point of no return.
-        let mut old = std::mem::replace(&mut self.mm, mm);
-        old.release();
-        drop(std::mem::replace(&mut self.guest, guest));
+        // The point of no return. The new image is this thread's alone:
+        // other threads (told to exit) keep the old one until they do.
+        let old_mm = std::mem::replace(&mut self.mm, Shared::new(mm));
+        if old_mm.holders() == 1 {
+            let mut old_mm = old_mm;
+            old_mm.release();
+        }
+        self.guest = Shared::new(guest);
+        self.cpus = Rc::new(Cpus::new(self.tid));
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
-        self.files.close_on_exec();
+        let mut files = self.files.fork_copy();
+        files.close_on_exec();
+        self.files = Shared::new(files);
         self.altstack = AltStack::disabled();
-        for a in self.sigactions.iter_mut() {
+        let mut acts = *self.sigactions;
+        for a in acts.iter_mut() {
             if a.handler > 1 {
                 *a = SigAction::default();
             }
         }
+        self.sigactions = Shared::new(acts);
         devproc::register(
             self.pid,
             devproc::ProcEntry {
@@ -259,7 +354,13 @@ impl Process {
     /// Report whether a signal waits that would interrupt a sleeping call
     /// (one not blocked and not ignored).
     pub fn signal_interrupts(&self) -> bool {
-        let pending = self.pending | crate::proctab::get(self.pid).map(|e| e.pending).unwrap_or(0);
+        let Some(e) = crate::proctab::get(self.tid) else { return true };
+        // Another thread ending the process interrupts every wait.
+        if crate::proctab::group_exiting(self.pid).is_some() {
+            return true;
+        }
+        let group = if self.tid != self.pid { crate::proctab::get(self.pid).map_or(0, |g| g.pending) } else { 0 };
+        let pending = self.pending | e.pending | group;
         (1..=64u32).any(|s| {
             pending & (1u64 << (s - 1)) != 0
                 && (self.sigmask & (1u64 << (s - 1)) == 0 || s == 9 || s == 19)
@@ -285,7 +386,12 @@ impl Process {
 
     /// Take the signals other processes sent.
     pub fn take_signals(&mut self) {
-        let bits = crate::proctab::take_pending(self.pid, 0);
+        // The thread's own signals, and those sent to the process that this
+        // thread does not block.
+        let mut bits = crate::proctab::take_pending(self.tid, 0);
+        if self.tid != self.pid {
+            bits |= crate::proctab::take_pending(self.pid, self.sigmask);
+        }
         for s in 1..=64u32 {
             if bits & bit(s) != 0 {
                 self.post_signal_info(s, SigInfo::user(s, 0, 0));
@@ -356,10 +462,16 @@ impl Process {
         let mut seen = u64::MAX;
         loop {
             devproc::set_current(self.pid);
+            self.own_cpu();
             // Look at the table only when some process was sent a signal.
             let sent = crate::proctab::signals_sent();
             if sent != seen {
                 seen = sent;
+                if let Some(st) = crate::proctab::group_exiting(self.pid) {
+                    // Another thread ended the process.
+                    self.thread_exit_only = true;
+                    return st;
+                }
                 self.take_signals();
             }
             while self.pending & !self.sigmask != 0 && self.exit.is_none() {
@@ -383,6 +495,8 @@ impl Process {
                     if let Some(st) = self.exit {
                         return st;
                     }
+                    // The call may have slept while other threads ran.
+                    self.own_cpu();
                     if r == Err(Errno::EINTR) && syscall::restartable(nr) {
                         self.restart = Some(nr);
                     }

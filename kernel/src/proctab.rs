@@ -21,6 +21,12 @@ pub enum Life {
 /// One process as others see it.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The process a thread belongs to (its own id for the first thread).
+    pub tgid: u32,
+    /// For a process: its threads not yet ended.
+    pub threads: u32,
+    /// For a process: every thread is to end with this (exit_group).
+    pub group_exit: Option<ExitStatus>,
     pub ppid: u32,
     pub pgid: u32,
     pub sid: u32,
@@ -67,6 +73,9 @@ pub fn create(ppid: u32) -> Option<u32> {
     t.procs.insert(
         pid,
         Entry {
+            tgid: pid,
+            threads: 1,
+            group_exit: None,
             ppid,
             pgid,
             sid,
@@ -78,6 +87,62 @@ pub fn create(ppid: u32) -> Option<u32> {
         },
     );
     Some(pid)
+}
+
+/// Add a thread to process `tgid`; return its id.
+pub fn create_thread(tgid: u32) -> Option<u32> {
+    let mut t = TABLE.lock();
+    if t.procs.len() >= MAX_PROCS {
+        return None;
+    }
+    let leader = t.procs.get(&tgid)?.clone();
+    let tid = t.next;
+    t.next += 1;
+    t.procs.insert(tid, Entry { tgid, threads: 0, group_exit: None, pending: 0, execed: false, ..leader });
+    t.procs.get_mut(&tgid).unwrap().threads += 1;
+    Some(tid)
+}
+
+/// Tell every thread of process `tgid` to end with `st` (the first
+/// such request wins).
+pub fn group_exit(tgid: u32, st: ExitStatus) {
+    let tids: Vec<u32> = {
+        let mut t = TABLE.lock();
+        let Some(l) = t.procs.get_mut(&tgid) else { return };
+        if l.group_exit.is_some() || l.threads <= 1 {
+            l.group_exit.get_or_insert(st);
+            return;
+        }
+        l.group_exit = Some(st);
+        t.procs.iter().filter(|(&p, e)| e.tgid == tgid && p != tgid).map(|(&p, _)| p).collect()
+    };
+    SENT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    for tid in tids {
+        sched::interrupt(tid);
+    }
+    sched::interrupt(tgid);
+}
+
+/// The status every thread of `tgid` is to end with, if it is ending.
+pub fn group_exiting(tgid: u32) -> Option<ExitStatus> {
+    TABLE.lock().procs.get(&tgid).and_then(|e| e.group_exit)
+}
+
+/// Thread `tid` of process `tgid` ended with `st`; the process ends with
+/// its last thread.
+pub fn thread_exit(tid: u32, tgid: u32, st: ExitStatus) {
+    let last = {
+        let mut t = TABLE.lock();
+        if tid != tgid {
+            t.procs.remove(&tid);
+        }
+        let Some(l) = t.procs.get_mut(&tgid) else { return };
+        l.threads = l.threads.saturating_sub(1);
+        (l.threads == 0).then(|| l.group_exit.unwrap_or(st))
+    };
+    if let Some(st) = last {
+        exit(tgid, st);
+    }
 }
 
 /// Look a process up.
@@ -98,7 +163,13 @@ pub fn update(pid: u32, f: impl FnOnce(&mut Entry)) -> bool {
 
 /// The pids of every live process matching `f`.
 pub fn find(f: impl Fn(u32, &Entry) -> bool) -> Vec<u32> {
-    TABLE.lock().procs.iter().filter(|(&p, e)| e.life == Life::Alive && f(p, e)).map(|(&p, _)| p).collect()
+    TABLE
+        .lock()
+        .procs
+        .iter()
+        .filter(|(&p, e)| e.tgid == p && e.life == Life::Alive && f(p, e))
+        .map(|(&p, _)| p)
+        .collect()
 }
 
 /// Counts signals sent, so processes can tell cheaply whether to look.
@@ -142,7 +213,8 @@ pub fn exit(pid: u32, st: ExitStatus) {
         e.life = Life::Zombie(st);
         let ppid = e.ppid;
         let init_alive = t.procs.get(&1).is_some_and(|e| e.life == Life::Alive) && pid != 1;
-        let orphans: Vec<u32> = t.procs.iter().filter(|(_, e)| e.ppid == pid).map(|(&p, _)| p).collect();
+        let orphans: Vec<u32> =
+            t.procs.iter().filter(|(&p, e)| e.ppid == pid && e.tgid == p).map(|(&p, _)| p).collect();
         for o in orphans {
             if init_alive {
                 t.procs.get_mut(&o).unwrap().ppid = 1;
@@ -184,5 +256,11 @@ pub fn charge(pid: u32, d: std::time::Duration) {
 
 /// The children of `ppid` that `want` accepts: (pid, its state).
 pub fn children(ppid: u32, want: impl Fn(u32, &Entry) -> bool) -> Vec<(u32, Life)> {
-    TABLE.lock().procs.iter().filter(|(&p, e)| e.ppid == ppid && want(p, e)).map(|(&p, e)| (p, e.life)).collect()
+    TABLE
+        .lock()
+        .procs
+        .iter()
+        .filter(|(&p, e)| e.tgid == p && e.ppid == ppid && want(p, e))
+        .map(|(&p, e)| (p, e.life))
+        .collect()
 }

@@ -64,6 +64,22 @@ pub struct Guest {
     stats: GuestStats,
 }
 
+/// A thread's CPU state as the guest sees it, kept while another thread
+/// of the same address space runs.
+#[derive(Clone)]
+pub struct CpuSnapshot {
+    pub regs: [u32; 8],
+    pub eip: u32,
+    pub eflags: u32,
+    seg_base: [u32; 6],
+    seg_sel: [u32; 6],
+    tls: [crate::state::TlsDesc; 3],
+    fx: Box<crate::state::FxArea>,
+    xsave_hdr: [u64; 8],
+    x87_live: u32,
+    sysenter_return: bool,
+}
+
 impl Guest {
     /// Create a guest with an empty address space.
     pub fn new() -> io::Result<Guest> {
@@ -117,6 +133,43 @@ impl Guest {
     /// block in it, for debugging and teaching tools.
     pub fn dump_code(&self) -> (Vec<u8>, Vec<(u32, u32)>) {
         self.cache.dump()
+    }
+
+    /// Save the CPU state as the guest sees it (for a thread switched out
+    /// of a shared address space).
+    pub fn save_cpu(&self) -> CpuSnapshot {
+        let st = self.vcpu.state();
+        CpuSnapshot {
+            regs: st.regs,
+            eip: st.eip,
+            eflags: st.eflags,
+            seg_base: st.seg_base,
+            seg_sel: st.seg_sel,
+            tls: st.tls,
+            fx: Box::new(st.fx),
+            xsave_hdr: st.xsave_hdr,
+            x87_live: st.x87_live,
+            sysenter_return: self.sysenter_return,
+        }
+    }
+
+    /// Load a CPU state saved by `save_cpu` (another thread's, or a new
+    /// thread's copy of its creator's).
+    pub fn load_cpu(&mut self, s: &CpuSnapshot) {
+        let st = self.vcpu.state_mut();
+        st.regs = s.regs;
+        st.eip = s.eip;
+        st.eflags = s.eflags;
+        st.seg_base = s.seg_base;
+        st.seg_sel = s.seg_sel;
+        st.tls = s.tls;
+        st.fx = *s.fx;
+        st.xsave_hdr = s.xsave_hdr;
+        st.x87_live = s.x87_live;
+        self.sysenter_return = s.sysenter_return;
+        self.pending = None;
+        // Predicted return points belong to the thread that pushed them.
+        self.vcpu.reset_shadow();
     }
 
     /// Make this guest's CPU a copy of `other`'s as the guest sees it:

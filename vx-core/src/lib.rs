@@ -42,5 +42,5 @@ pub mod translate;
 pub mod window;
 
 pub use cpu::PreemptHandle;
-pub use guest::{si, Guest, GuestStats, Trap, PAGE};
+pub use guest::{si, CpuSnapshot, Guest, GuestStats, Trap, PAGE};
 pub use window::MemFault;

@@ -85,6 +85,11 @@ impl Mm {
         self.pt.present()
     }
 
+    /// The frame holding the page of `addr`, if it is present.
+    pub fn frame_at(&self, addr: u32) -> Option<frame::Frame> {
+        self.pt.get(addr >> 12).map(|e| e.frame)
+    }
+
     /// Add a VMA, replacing whatever was mapped in its range.
     pub fn map(&mut self, g: &mut Guest, start: u32, v: Vma) {
         self.unmap(g, start, v.end);

@@ -9,8 +9,15 @@ use crate::proctab::{self, Life};
 use crate::sched;
 use vx_core::state::TlsDesc;
 
-/// exit(2) and exit_group(2).
+/// exit(2): the calling thread ends (the process with its last thread).
 pub fn exit(p: &mut Process, a: Args) -> SysResult {
+    p.exit = Some(ExitStatus::Code(a[0] as i32 & 0xff));
+    p.thread_exit_only = true;
+    Ok(0)
+}
+
+/// exit_group(2): every thread of the process ends.
+pub fn exit_group(p: &mut Process, a: Args) -> SysResult {
     p.exit = Some(ExitStatus::Code(a[0] as i32 & 0xff));
     Ok(0)
 }
@@ -58,9 +65,13 @@ pub fn unshare(p: &mut Process, a: Args) -> SysResult {
 /// Make a child process; return its pid to the parent (the child's fork
 /// returns 0). `stack` replaces the child's stack pointer if not 0.
 fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u32) -> SysResult {
-    if flags & (CLONE_THREAD | CLONE_SIGHAND) != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
-        // Threads share an address space: they come with the vCPUs.
-        return Err(Errno::ENOSYS);
+    if flags & CLONE_THREAD != 0 {
+        return new_thread(p, flags, stack, ptid, tls, ctid);
+    }
+    if flags & CLONE_SIGHAND != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
+        // Processes sharing memory or signal actions without being
+        // threads of one process: not kept yet.
+        return Err(Errno::EINVAL);
     }
     let mut tls_desc = None;
     if flags & CLONE_SETTLS != 0 {
@@ -100,8 +111,7 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
     let vfork = flags & CLONE_VFORK != 0;
     let r = sched::spawn(pid, move || {
         let st = child.run();
-        drop(child);
-        proctab::exit(pid, st);
+        child.finish(st);
         sched::wakeup(vfork_chan(pid));
     });
     if r.is_err() {
@@ -117,6 +127,60 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
     }
     Ok(pid)
 }
+
+/// clone(CLONE_THREAD): a new thread of the calling process.
+fn new_thread(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u32) -> SysResult {
+    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let desc = if flags & CLONE_SETTLS != 0 {
+        let mut b = [0u8; 16];
+        p.uread(tls, &mut b)?;
+        let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        Some((w(0), TlsDesc { base: w(4), limit: w(8), flags: w(12), present: w(12) & (1 << 5) == 0 }))
+    } else {
+        None
+    };
+    let tid = proctab::create_thread(p.pid).ok_or(Errno::EAGAIN)?;
+    // The new thread's CPU: this one's, with its own stack and TLS.
+    let mine = p.guest.save_cpu();
+    if stack != 0 {
+        p.guest.cpu_mut().regs[vx_core::state::ESP] = stack;
+    }
+    let mut ok = true;
+    if let Some((mut entry, d)) = desc {
+        if entry == u32::MAX {
+            entry = vx_core::state::TLS_ENTRY_MIN;
+        }
+        ok = p.guest.set_tls(entry, d);
+    }
+    let mut t = p.thread(tid);
+    p.guest.load_cpu(&mine);
+    if !ok {
+        proctab::thread_exit(tid, p.pid, ExitStatus::Code(0));
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        p.write_u32(ptid, tid)?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        p.write_u32(ctid, tid)?;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        t.clear_tid = ctid;
+    }
+    let r = sched::spawn(tid, move || {
+        let st = t.run();
+        t.finish(st);
+    });
+    if r.is_err() {
+        proctab::thread_exit(tid, p.pid, ExitStatus::Code(0));
+        return Err(Errno::ENOMEM);
+    }
+    Ok(tid)
+}
+
+const CLONE_CHILD_CLEARTID: u32 = 0x200000;
 
 /// What a vfork parent sleeps on.
 pub fn vfork_chan(pid: u32) -> sched::WaitChan {
@@ -392,17 +456,38 @@ pub fn kill(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// tkill(2).
+/// tkill(2): a signal to one thread.
 pub fn tkill(p: &mut Process, a: Args) -> SysResult {
-    kill(p, [a[0], a[1], 0, 0, 0, 0])
+    let (tid, sig) = (a[0], a[1]);
+    if sig > 64 || (tid as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tid == p.tid {
+        if sig != 0 {
+            p.post_signal(sig);
+        }
+        return Ok(0);
+    }
+    match proctab::get(tid) {
+        Some(e) if e.life == Life::Alive => {
+            if sig != 0 {
+                proctab::signal(tid, sig);
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::ESRCH),
+    }
 }
 
-/// tgkill(2).
+/// tgkill(2): a signal to thread `tid` of process `tgid`.
 pub fn tgkill(p: &mut Process, a: Args) -> SysResult {
-    if a[0] != p.pid {
+    if (a[0] as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if proctab::get(a[1]).is_none_or(|e| e.tgid != a[0]) {
         return Err(Errno::ESRCH);
     }
-    kill(p, [a[1], a[2], 0, 0, 0, 0])
+    tkill(p, [a[1], a[2], 0, 0, 0, 0])
 }
 
 /// rt_sigaction(2): i386 `struct sigaction` is handler, flags, restorer, mask.
@@ -693,9 +778,16 @@ pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// set_tid_address(2): returns the caller's thread id.
-pub fn set_tid_address(p: &mut Process, _a: Args) -> SysResult {
-    Ok(p.pid)
+/// set_tid_address(2): where to clear and wake at thread exit; returns
+/// the caller's thread id.
+pub fn set_tid_address(p: &mut Process, a: Args) -> SysResult {
+    p.clear_tid = a[0];
+    Ok(p.tid)
+}
+
+/// gettid(2).
+pub fn gettid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.tid)
 }
 
 /// set_robust_list(2): accepted (one thread, nothing to clean up).
@@ -707,20 +799,121 @@ pub fn set_robust_list(_p: &mut Process, a: Args) -> SysResult {
 }
 
 /// futex(2): a single-threaded process can only wait on a value that
-/// differs (EAGAIN) or wake nobody.
-pub fn futex(p: &mut Process, a: Args) -> SysResult {
-    let (uaddr, op, val) = (a[0], a[1] & 0x7f, a[2]);
-    match op & 0xf {
+/// Read a futex timeout: relative for FUTEX_WAIT, absolute (on the
+/// monotonic or, with FUTEX_CLOCK_REALTIME, the real-time clock) for
+/// FUTEX_WAIT_BITSET.
+fn futex_deadline(
+    p: &mut Process,
+    addr: u32,
+    absolute: bool,
+    realtime: bool,
+    wide: bool,
+) -> SysResult<Option<std::time::Instant>> {
+    use std::time::{Duration, Instant};
+    if addr == 0 {
+        return Ok(None);
+    }
+    let (s, ns) = if wide {
+        let mut b = [0u8; 16];
+        p.uread(addr, &mut b)?;
+        (i64::from_le_bytes(b[0..8].try_into().unwrap()), i64::from_le_bytes(b[8..16].try_into().unwrap()))
+    } else {
+        (p.read_u32(addr)? as i32 as i64, p.read_u32(addr + 4)? as i32 as i64)
+    };
+    if s < 0 || !(0..1_000_000_000).contains(&ns) {
+        return Err(Errno::EINVAL);
+    }
+    let d = Duration::new(s as u64, ns as u32);
+    if !absolute {
+        return Ok(Some(Instant::now() + d));
+    }
+    let clk = if realtime { rustix::time::ClockId::Realtime } else { rustix::time::ClockId::Monotonic };
+    let now = rustix::time::clock_gettime(clk);
+    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+    Ok(Some(Instant::now() + d.saturating_sub(now)))
+}
+
+fn do_futex(p: &mut Process, a: Args, wide: bool) -> SysResult {
+    use crate::futex;
+    let (uaddr, op, val, utime, uaddr2, val3) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+    let shared = op & 128 == 0;
+    let realtime = op & 256 != 0;
+    let cmd = op & !(128 | 256);
+    if realtime && cmd != 9 && cmd != 0 {
+        return Err(Errno::ENOSYS);
+    }
+    match cmd {
         0 | 9 => {
-            if p.read_u32(uaddr)? != val {
-                Err(Errno::EAGAIN)
-            } else {
-                Err(Errno::EDEADLK)
-            }
+            let bitset = if cmd == 9 { val3 } else { u32::MAX };
+            let deadline = futex_deadline(p, utime, cmd == 9, realtime, wide)?;
+            let key = futex::key(p, uaddr, shared)?;
+            futex::wait(p, uaddr, key, val, bitset, deadline)
         }
-        1 | 10 => Ok(0),
+        1 | 10 => {
+            let bitset = if cmd == 10 { val3 } else { u32::MAX };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let key = futex::key(p, uaddr, shared)?;
+            Ok(futex::wake(key, val, bitset))
+        }
+        3 | 4 => {
+            if cmd == 4 && p.read_u32(uaddr)? != val3 {
+                return Err(Errno::EAGAIN);
+            }
+            let (from, to) = (futex::key(p, uaddr, shared)?, futex::key(p, uaddr2, shared)?);
+            Ok(futex::requeue(from, to, val, utime))
+        }
+        5 => {
+            // FUTEX_WAKE_OP: change the word at uaddr2, wake uaddr's
+            // waiters, and uaddr2's too if the old value passes a test.
+            let sext = |v: u32| ((v << 20) as i32 >> 20) as u32;
+            let (opn, cmp) = ((val3 >> 28) & 0xf, (val3 >> 24) & 0xf);
+            let mut oparg = sext((val3 >> 12) & 0xfff);
+            let cmparg = sext(val3 & 0xfff) as i32;
+            if opn & 8 != 0 {
+                oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+            }
+            let old = p.read_u32(uaddr2)?;
+            let new = match opn & 7 {
+                0 => oparg,
+                1 => old.wrapping_add(oparg),
+                2 => old | oparg,
+                3 => old & !oparg,
+                4 => old ^ oparg,
+                _ => return Err(Errno::ENOSYS),
+            };
+            p.write_u32(uaddr2, new)?;
+            let o = old as i32;
+            let pass = match cmp {
+                0 => o == cmparg,
+                1 => o != cmparg,
+                2 => o < cmparg,
+                3 => o <= cmparg,
+                4 => o > cmparg,
+                5 => o >= cmparg,
+                _ => return Err(Errno::ENOSYS),
+            };
+            let (k1, k2) = (futex::key(p, uaddr, shared)?, futex::key(p, uaddr2, shared)?);
+            let mut n = futex::wake(k1, val, u32::MAX);
+            if pass {
+                n += futex::wake(k2, utime, u32::MAX);
+            }
+            Ok(n)
+        }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET,
+/// WAKE_BITSET, private and shared (no priority-inheritance locks).
+pub fn futex(p: &mut Process, a: Args) -> SysResult {
+    do_futex(p, a, false)
+}
+
+/// futex_time64(2).
+pub fn futex_time64(p: &mut Process, a: Args) -> SysResult {
+    do_futex(p, a, true)
 }
 
 /// sched_getaffinity(2): one CPU per host core.
