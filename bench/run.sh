@@ -12,6 +12,11 @@
 #   bench/run.sh --list          list the workload names and exit
 #   bench/run.sh -h              this help
 #
+# The proc_* workloads (fork, fork+exec, pipe ping-pong, fork with 64 MiB
+# resident) get a table of their own in microseconds per operation, as the
+# program itself measured it around its loop (procbench prints it on stderr),
+# and are left out of the wall-clock table and its geometric mean.
+#
 # Runs are interleaved (native, qemu, vxos, native, qemu, vxos, ...) so that
 # drift in the machine's speed hits all three alike. Every run must exit 0 and
 # print exactly what the native run printed; a run that does not is reported
@@ -45,7 +50,14 @@ strings   15        1
 nullsys   2000000   100000
 mm_touch  1024      64
 mm_mapunmap 500000  10000
+proc_fork     5000  50
+proc_forkexec 1000  20
+proc_pingpong 40000 1000
+proc_clone64  500   10
 "
+# The proc_* counts are numbers of operations (fork+exit+wait, fork+exec+wait,
+# pipe round trips, fork+exit+wait with 64 MiB resident), tuned for 0.3-0.7 s
+# of loop natively on the same host; under vxos or qemu they take longer.
 # ---------------------------------------------------------------------------
 
 data_mib_full=32
@@ -57,6 +69,12 @@ BUSYBOX=${BUSYBOX:-$top/build/rootfs/bin/busybox}
 BIN=${BIN:-$top/build/bin}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 benchdir=$top/build/bench
+# Absolute paths: the proc_* workloads run in another directory.
+abs() { case "$1" in /*|'') printf '%s' "$1" ;; */*) printf '%s' "$PWD/$1" ;; *) printf '%s' "$1" ;; esac; }
+VXOS=$(abs "$VXOS")
+QEMU=$(abs "$QEMU")
+BUSYBOX=$(abs "$BUSYBOX")
+BIN=$(abs "$BIN")
 
 reps=
 quick=0
@@ -64,7 +82,7 @@ json=
 only=()
 list_only=0
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench: error: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -96,7 +114,8 @@ done <<<"$counts_table"
 
 # All workload names, in table order. nullsys@1 is nullsys's start-up
 # baseline (one call); it is selected with nullsys and not shown on its own.
-all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys)
+all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys
+           proc_fork proc_forkexec proc_pingpong proc_clone64)
 if [ "$list_only" = 1 ]; then printf '%s\n' "${all_names[@]}"; exit 0; fi
 
 selected() {
@@ -149,6 +168,7 @@ fi
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum (coreutils) not found"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vxos-bench.XXXXXX") || die "mktemp failed"
+work=$(cd "$work" && pwd)
 trap 'rm -rf "$work"' EXIT
 faildir=$benchdir/fail   # emptied at start: holds only this run's failures
 rm -rf "$faildir"
@@ -197,6 +217,17 @@ declare -A samples=()  # the accepted samples, microseconds, space-separated
 declare -A cmdline=()  # WORKLOAD -> the command, for the JSON
 declare -A checked=()  # WORKLOAD -> 1 when outputs were compared with native
 rows=()             # workloads that have a row
+# Workloads that time themselves: procbench prints "procbench MODE: T us/op
+# (...)" on stderr. For these, bench also keeps T of every accepted run.
+declare -A per_op=()      # WORKLOAD -> 1 for a self-timed workload
+declare -A op_med=()      # median nanoseconds per operation, when status is ok
+declare -A op_samples=()  # the accepted per-operation samples, nanoseconds
+
+# The time per operation a self-timed run printed on stderr FILE, in whole
+# nanoseconds; empty when there is no such line.
+per_op_ns() {
+  awk '/^procbench [a-z0-9]+: [0-9.]+ us\/op/ { printf "%.0f", $3 * 1000; exit }' "$1"
+}
 
 # bench NAME STDIN PROG ARGS...: time NAME under every runner, interleaved.
 bench() {
@@ -204,7 +235,7 @@ bench() {
   shift 3
   local -a args=("$@")
   local r rep out err
-  local -A hash=() dt=() dead=()
+  local -A hash=() dt=() op=() dead=()
   cmdline[$name]="$(basename "$prog") ${args[*]}${in:+ < $(basename "$in")}"
   [ "$in" = /dev/null ] && cmdline[$name]="$(basename "$prog") ${args[*]}"
   for r in "${runners[@]}"; do status[$name,$r]=-; done
@@ -248,6 +279,14 @@ bench() {
       hash[$r,$rep]=$(sha256sum <"$out" | cut -d' ' -f1)
       dt[$r,$rep]=$DT
       line+=" $r=$(fmt_s "$DT")"
+      if [ -n "${per_op[$name]:-}" ]; then
+        op[$r,$rep]=$(per_op_ns "$err")
+        if [ -n "${op[$r,$rep]}" ]; then
+          line+="($(awk -v n="${op[$r,$rep]}" 'BEGIN { printf "%.1f", n / 1000 }') us/op)"
+        else
+          line+="(no us/op line)"
+        fi
+      fi
       # A wrong result is reported at once (the verdict is final below).
       if [ "$r" != native ] && [ -n "${hash[native,1]:-}" ] &&
          [ "${hash[$r,$rep]}" != "${hash[native,1]}" ] &&
@@ -275,7 +314,7 @@ bench() {
   for r in "${runners[@]}"; do
     [ "${have[$r]}" = 1 ] || continue
     [ "${status[$name,$r]}" = FAIL ] && continue
-    local -a good=()
+    local -a good=() good_op=()
     local wrong=0
     for ((rep = 1; rep <= reps; rep++)); do
       [ -n "${dt[$r,$rep]:-}" ] || continue
@@ -283,6 +322,7 @@ bench() {
         wrong=$((wrong + 1))
       else
         good+=("${dt[$r,$rep]}")
+        [ -n "${op[$r,$rep]:-}" ] && good_op+=("${op[$r,$rep]}")
       fi
     done
     local diffl=
@@ -294,8 +334,10 @@ bench() {
       qemu_differs[$name]=1
       note "qemu output differs from native on $name ($wrong of $reps runs; ${diffl:-?}); qemu timed anyway, marked * (kept in ${kept_wrong[$name,$r]}.out)"
       good=()
+      good_op=()
       for ((rep = 1; rep <= reps; rep++)); do
         [ -n "${dt[$r,$rep]:-}" ] && good+=("${dt[$r,$rep]}")
+        [ -n "${dt[$r,$rep]:-}" ] && [ -n "${op[$r,$rep]:-}" ] && good_op+=("${op[$r,$rep]}")
       done
       wrong=0
     fi
@@ -312,6 +354,14 @@ bench() {
     status[$name,$r]=ok
     samples[$name,$r]="${good[*]}"
     med[$name,$r]=$(median "${good[@]}")
+    if [ -n "${per_op[$name]:-}" ]; then
+      if [ ${#good_op[@]} -eq ${#good[@]} ]; then
+        op_samples[$name,$r]="${good_op[*]}"
+        op_med[$name,$r]=$(median "${good_op[@]}")
+      else
+        note "$name under $r: $(( ${#good[@]} - ${#good_op[@]} )) run(s) printed no 'us/op' line on stderr; no time per operation for $r"
+      fi
+    fi
   done
   rows+=("$name")
 }
@@ -322,7 +372,8 @@ declare -A kept_wrong=() qemu_differs=()
 # trivially so (text from a skewed vocabulary, number tables, and blocks of
 # pseudo-random bytes). Generated once into build/bench and reused.
 gen_data() {
-  local mib=$1 file=$benchdir/data-v1-${mib}M.bin
+  local mib=$1
+  local file=$benchdir/data-v1-${mib}M.bin
   DATA=$file
   [ -f "$file" ] && [ "$(stat -c %s "$file")" = $((mib * 1048576)) ] && return 0
   command -v python3 >/dev/null 2>&1 || { note "python3 not found: cannot generate $file"; return 1; }
@@ -429,6 +480,35 @@ if [ -n "${is_sel[nullsys]:-}" ]; then
   fi
 fi
 
+# processes: N times fork+exit+wait, fork+exec+wait, a one-byte round trip
+# over two pipes, and fork+exit+wait with 64 MiB resident. procbench times
+# its loop itself and prints microseconds per operation on stderr. They run
+# in $BIN: vxos shows the guest the host's current directory (at its own
+# path, read-only), so that forkexec's child can exec $BIN/procbench inside
+# the guest. Under qemu-i386 that execve is the host's own (qemu-user does
+# not follow it): the exec'd program runs natively.
+proc_names=(proc_fork proc_forkexec proc_pingpong proc_clone64)
+want_proc=0
+for n in "${proc_names[@]}"; do [ -n "${is_sel[$n]:-}" ] && want_proc=1; done
+if [ "$want_proc" = 1 ]; then
+  if [ ! -x "$BIN/procbench" ]; then
+    note "$BIN/procbench not found (userland-bins/build.sh builds it); skipping ${proc_names[*]}"
+  else
+    pb=$(cd "$BIN" && pwd)/procbench
+    here_before=$PWD
+    cd "${pb%/*}" || die "cannot cd to ${pb%/*}"
+    for n in "${proc_names[@]}"; do
+      [ -n "${is_sel[$n]:-}" ] || continue
+      per_op[$n]=1
+      case "$n" in
+        proc_forkexec) bench "$n" /dev/null "$pb" forkexec "${count[$n]}" "$pb" exit0 ;;
+        *) bench "$n" /dev/null "$pb" "${n#proc_}" "${count[$n]}" ;;
+      esac
+    done
+    cd "$here_before" || die "cannot cd back to $here_before"
+  fi
+fi
+
 # ---------------------------------------------------------------------------
 # Report.
 cell() { # cell WORKLOAD RUNNER
@@ -449,8 +529,13 @@ ratio() { # ratio NUM_US DEN_US -> x.xx or -
 }
 okmed() { [ "${status[$1,$2]:-}" = ok ] && echo "${med[$1,$2]}"; }
 
-table_rows=()
-for n in "${rows[@]}"; do [ "$n" = nullsys@1 ] || table_rows+=("$n"); done
+table_rows=()  # the wall-clock table
+op_rows=()     # the per-operation table
+for n in "${rows[@]}"; do
+  if [ -n "${per_op[$n]:-}" ]; then op_rows+=("$n")
+  elif [ "$n" != nullsys@1 ]; then table_rows+=("$n")
+  fi
+done
 
 vn_ratios=()  # vxos/native of each workload that has one
 qv_ratios=()
@@ -460,6 +545,12 @@ for n in "${table_rows[@]}"; do
   r_qv[$n]=$(ratio "$(okmed "$n" qemu)" "$(okmed "$n" vxos)")
   [ "${r_vn[$n]}" != - ] && vn_ratios+=("$(awk -v a="$(okmed "$n" vxos)" -v b="$(okmed "$n" native)" 'BEGIN { print a / b }')")
   [ "${r_qv[$n]}" != - ] && qv_ratios+=("$(awk -v a="$(okmed "$n" qemu)" -v b="$(okmed "$n" vxos)" 'BEGIN { print a / b }')")
+done
+# Ratios of the self-timed workloads, on the medians per operation.
+okop() { [ "${status[$1,$2]:-}" = ok ] && echo "${op_med[$1,$2]:-}"; }
+for n in "${op_rows[@]}"; do
+  r_vn[$n]=$(ratio "$(okop "$n" vxos)" "$(okop "$n" native)")
+  r_qv[$n]=$(ratio "$(okop "$n" qemu)" "$(okop "$n" vxos)")
 done
 geomean() { printf '%s\n' "$@" | awk '{ s += log($1); n++ } END { if (n) printf "%.2f", exp(s / n); else printf "-" }'; }
 gm_vn=$(geomean "${vn_ratios[@]}")
@@ -487,7 +578,7 @@ if [ ${#table_rows[@]} -gt 0 ]; then
   echo "Geometric mean of vxos/native over ${#vn_ratios[@]} of ${#table_rows[@]} workload(s): **$gm_vn**" \
        "(qemu/vxos: $gm_qv)"
   echo
-else
+elif [ ${#rows[@]} -eq 0 ]; then
   echo "No workload could be run."
   echo
 fi
@@ -510,6 +601,29 @@ if [ -n "${status[nullsys,native]:-}" ] && [ "${status[nullsys,native]}" != FAIL
   done
   echo
   echo "ns per call = (time for N calls - time for 1 call) / (N - 1), so start-up cost is left out."
+  echo
+fi
+
+if [ ${#op_rows[@]} -gt 0 ]; then
+  opcell() { # opcell WORKLOAD RUNNER: median microseconds per operation
+    local s=${status[$1,$2]:--}
+    if [ "$s" = ok ] && [ -n "${op_med[$1,$2]:-}" ]; then
+      awk -v n="${op_med[$1,$2]}" 'BEGIN { printf "%.1f", n / 1000 }'
+    elif [ "$s" = ok ] || [ "$s" = - ]; then printf -- '-'
+    else printf '**%s**' "$s"
+    fi
+  }
+  echo "### processes: microseconds per operation, timed by the program around its loop"
+  echo
+  echo "| workload | operations | native µs | qemu µs | vxos µs | vxos/native | qemu/vxos |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for n in "${op_rows[@]}"; do
+    label=$n
+    [ -n "${checked[$n]:-}" ] || [ "${status[$n,native]}" = FAIL ] || label="$n (output unchecked)"
+    echo "| $label | ${count[$n]} | $(opcell "$n" native) | $(opcell "$n" qemu) | $(opcell "$n" vxos) | ${r_vn[$n]} | ${r_qv[$n]} |"
+  done
+  echo
+  echo "One operation: proc_fork fork + child _exit(0) + wait4; proc_forkexec the same with execve of \`procbench exit0\` in the child (under qemu that exec runs natively: qemu-user does not follow execve); proc_pingpong one byte there and back over two pipes; proc_clone64 proc_fork with 64 MiB of written private memory in the parent. These rows are not in the wall-clock geometric mean."
   echo
 fi
 
@@ -543,7 +657,23 @@ if [ -n "$json" ]; then
       first=0
       awk -v u="$x" 'BEGIN { printf "%.6f", u / 1e6 }'
     done
-    printf ']}'
+    printf ']'
+    if [ -n "${per_op[$1]:-}" ]; then
+      printf ', "median_us_per_op": '
+      if [ "$s" != not-run ] && [ "${s#ok}" != "$s" ] && [ -n "${op_med[$1,$2]:-}" ]; then
+        awk -v n="${op_med[$1,$2]}" 'BEGIN { printf "%.3f", n / 1000 }'
+      else printf null
+      fi
+      printf ', "samples_us_per_op": ['
+      first=1
+      for x in ${op_samples[$1,$2]:-}; do
+        [ "$first" = 1 ] || printf ', '
+        first=0
+        awk -v n="$x" 'BEGIN { printf "%.3f", n / 1000 }'
+      done
+      printf ']'
+    fi
+    printf '}'
   }
   {
     printf '{\n'
@@ -566,7 +696,8 @@ if [ -n "$json" ]; then
       for r in "${runners[@]}"; do
         printf '     "%s": %s,\n' "$r" "$(jruns "$n" "$r")"
       done
-      printf '     "vxos_over_native": %s, "qemu_over_vxos": %s}' \
+      printf '     "ratios_of": %s, "vxos_over_native": %s, "qemu_over_vxos": %s}' \
+        "$([ -n "${per_op[$n]:-}" ] && jstr us_per_op || jstr wall_clock)" \
         "$(jnum "${r_vn[$n]:-}")" "$(jnum "${r_qv[$n]:-}")"
     done
     printf '\n  ],\n'
