@@ -265,6 +265,22 @@ impl Process {
         crate::proctab::thread_exit(tid, pid, st);
     }
 
+    /// Make a vfork child with id `pid`: a new process that borrows this
+    /// one's address space (and CPU state, as this thread's: its vfork
+    /// returns 0) until it execs or exits, with copies of the descriptor
+    /// table and signal actions.
+    pub fn vfork_child(&mut self, pid: u32) -> Process {
+        let mut t = self.thread(pid);
+        t.pid = pid;
+        t.files = Shared::new(self.files.fork_copy());
+        t.sigactions = Shared::new(*self.sigactions);
+        t.altstack = self.altstack;
+        if let Some(e) = devproc::entry(self.pid) {
+            devproc::register(pid, e);
+        }
+        t
+    }
+
     /// Make the shared guest hold this thread's CPU state.
     pub fn own_cpu(&mut self) {
         let cpus = self.cpus.clone();
@@ -333,7 +349,8 @@ impl Process {
             return Err(Errno::ELOOP);
         }
         let line = &head[2..n];
-        let end = line.iter().position(|&b| b == b'\n').ok_or(Errno::ENOEXEC)?;
+        // The line ends at a newline, or with the 256 bytes Linux reads.
+        let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
         let line = std::str::from_utf8(&line[..end]).map_err(|_| Errno::ENOEXEC)?.trim();
         let (interp, arg) = match line.split_once([' ', '\t']) {
             Some((i, a)) => (i, Some(a.trim())),
@@ -372,6 +389,11 @@ impl Process {
     /// that now ignores it is discarded, as POSIX asks.
     pub fn set_action(&mut self, sig: u32, act: SigAction) {
         self.sigactions[sig as usize] = act;
+        if sig == 17 {
+            // SIGCHLD ignored or SA_NOCLDWAIT: children leave no zombies.
+            let no_wait = act.handler == 1 || act.flags & 2 != 0;
+            crate::proctab::update(self.pid, |e| e.nocldwait = no_wait);
+        }
         if self.ignores(sig) {
             self.pending &= !bit(sig);
             self.sig_info[sig as usize] = None;

@@ -3,8 +3,8 @@
 //! signals sent to it — kept apart from the process's own state (its
 //! memory, files and CPU, in `process.rs`), which only its task touches.
 //!
-//! Process ids start at 1: the first program vxos runs is init, the
-//! parent of orphans.
+//! Orphans go to init (pid 1) when there is one; otherwise, having no
+//! parent to reap them, they leave no zombie behind.
 
 use crate::process::ExitStatus;
 use crate::sched::{self, WaitChan};
@@ -35,6 +35,10 @@ pub struct Entry {
     pub pending: u64,
     /// It called execve (a vfork parent may go on).
     pub execed: bool,
+    /// The signal its parent gets when it ends (SIGCHLD, or clone's choice).
+    pub exit_signal: u32,
+    /// Its children leave no zombies (SIGCHLD ignored, or SA_NOCLDWAIT).
+    pub nocldwait: bool,
     /// CPU time it used, and its reaped children used.
     pub cpu: std::time::Duration,
     pub child_cpu: std::time::Duration,
@@ -45,7 +49,12 @@ struct Table {
     next: u32,
 }
 
-static TABLE: Mutex<Table> = Mutex::new(Table { procs: BTreeMap::new(), next: 1 });
+/// Pid 1 is kept for the booted system's init (T5): `vxos run`'s program
+/// is an ordinary process, pid 2, with no parent in the guest.
+static TABLE: Mutex<Table> = Mutex::new(Table { procs: BTreeMap::new(), next: 2 });
+
+/// The first process: vxos reads its status; it is never reaped by others.
+static FIRST: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// The most processes at once (RLIMIT_NPROC's default here).
 pub const MAX_PROCS: usize = 4096;
@@ -69,6 +78,10 @@ pub fn create(ppid: u32) -> Option<u32> {
     }
     let pid = t.next;
     t.next += 1;
+    if ppid == 0 {
+        let _ =
+            FIRST.compare_exchange(0, pid, std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire);
+    }
     let (pgid, sid) = t.procs.get(&ppid).map(|p| (p.pgid, p.sid)).unwrap_or((pid, pid));
     t.procs.insert(
         pid,
@@ -82,6 +95,8 @@ pub fn create(ppid: u32) -> Option<u32> {
             life: Life::Alive,
             pending: 0,
             execed: false,
+            exit_signal: 17,
+            nocldwait: false,
             cpu: Default::default(),
             child_cpu: Default::default(),
         },
@@ -98,7 +113,8 @@ pub fn create_thread(tgid: u32) -> Option<u32> {
     let leader = t.procs.get(&tgid)?.clone();
     let tid = t.next;
     t.next += 1;
-    t.procs.insert(tid, Entry { tgid, threads: 0, group_exit: None, pending: 0, execed: false, ..leader });
+    t.procs
+        .insert(tid, Entry { tgid, threads: 0, group_exit: None, pending: 0, execed: false, exit_signal: 0, ..leader });
     t.procs.get_mut(&tgid).unwrap().threads += 1;
     Some(tid)
 }
@@ -207,11 +223,11 @@ pub fn take_pending(pid: u32, blocked: u64) -> u64 {
 /// to reap, its children go to init, and the parent hears SIGCHLD.
 pub fn exit(pid: u32, st: ExitStatus) {
     crate::timers::forget(pid);
-    let ppid = {
+    let (ppid, sig) = {
         let mut t = TABLE.lock();
         let Some(e) = t.procs.get_mut(&pid) else { return };
         e.life = Life::Zombie(st);
-        let ppid = e.ppid;
+        let (ppid, sig) = (e.ppid, e.exit_signal);
         let init_alive = t.procs.get(&1).is_some_and(|e| e.life == Life::Alive) && pid != 1;
         let orphans: Vec<u32> =
             t.procs.iter().filter(|(&p, e)| e.ppid == pid && e.tgid == p).map(|(&p, _)| p).collect();
@@ -228,10 +244,22 @@ pub fn exit(pid: u32, st: ExitStatus) {
                 }
             }
         }
-        ppid
+        // No one to reap it: gone at once (vxos itself reads the first
+        // process's status).
+        let unreaped = ppid == 0 && pid != FIRST.load(std::sync::atomic::Ordering::Acquire);
+        if unreaped || t.procs.get(&ppid).is_some_and(|p| p.nocldwait) {
+            let cpu = t.procs.get(&pid).map(|e| e.cpu + e.child_cpu).unwrap_or_default();
+            t.procs.remove(&pid);
+            if let Some(p) = t.procs.get_mut(&ppid) {
+                p.child_cpu += cpu;
+            }
+        }
+        (ppid, sig)
     };
     if ppid != 0 {
-        signal(ppid, 17); // SIGCHLD
+        if sig != 0 {
+            signal(ppid, sig);
+        }
         sched::wakeup(child_chan(ppid));
     }
 }

@@ -80,17 +80,35 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
         tls_desc = Some(b);
     }
     let pid = proctab::create(p.pid).ok_or(Errno::EAGAIN)?;
-    let mut child = match p.fork(pid) {
-        Ok(c) => c,
-        Err(_) => {
-            proctab::exit(pid, ExitStatus::Code(0));
-            proctab::reap(pid);
-            return Err(Errno::ENOMEM);
+    let shares_memory = flags & CLONE_VM != 0;
+    let mut child = if shares_memory {
+        // vfork: the child runs in this address space while we wait.
+        let mine = p.guest.save_cpu();
+        if stack != 0 {
+            p.guest.cpu_mut().regs[vx_core::state::ESP] = stack;
+        }
+        if let Some(b) = tls_desc.take() {
+            let w = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+            let d = TlsDesc { base: w(4), limit: w(8), flags: w(12), present: w(12) & (1 << 5) == 0 };
+            p.guest.set_tls(w(0), d);
+        }
+        let c = p.vfork_child(pid);
+        p.guest.load_cpu(&mine);
+        c
+    } else {
+        match p.fork(pid) {
+            Ok(c) => c,
+            Err(_) => {
+                proctab::exit(pid, ExitStatus::Code(0));
+                proctab::reap(pid);
+                return Err(Errno::ENOMEM);
+            }
         }
     };
-    if stack != 0 {
+    if stack != 0 && !shares_memory {
         child.guest.cpu_mut().regs[vx_core::state::ESP] = stack;
     }
+    proctab::update(pid, |e| e.exit_signal = flags & 0xff);
     if flags & CLONE_NEWNS != 0 {
         child.ns = child.ns.copy();
         crate::devproc::set_ns(pid, child.ns.clone());
@@ -252,16 +270,23 @@ fn wait_status(st: ExitStatus) -> u32 {
 /// Wait for a child matching `pid` (wait4's forms) to end; reap it and
 /// return its pid and status, or None with WNOHANG when none has.
 fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32, ExitStatus, std::time::Duration)>> {
-    if options & !(WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
+    const WALL: u32 = 0x4000_0000;
+    const WCLONE: u32 = 0x8000_0000;
+    if options & !(WNOHANG | 2 | 8 | WALL | WCLONE | 0x2000_0000) != 0 {
         return Err(Errno::EINVAL);
     }
     let me = p.pid;
     let my_pgid = proctab::get(me).map(|e| e.pgid).unwrap_or(me);
-    let want = move |cpid: u32, e: &proctab::Entry| match pid {
-        -1 => true,
-        0 => e.pgid == my_pgid,
-        x if x > 0 => cpid == x as u32,
-        x => e.pgid == x.unsigned_abs(),
+    let want = move |cpid: u32, e: &proctab::Entry| {
+        // __WCLONE waits for children that signal other than SIGCHLD at
+        // exit, the default for those that do; __WALL for all.
+        let kind = options & WALL != 0 || ((e.exit_signal != 17) == (options & WCLONE != 0));
+        kind && match pid {
+            -1 => true,
+            0 => e.pgid == my_pgid,
+            x if x > 0 => cpid == x as u32,
+            x => e.pgid == x.unsigned_abs(),
+        }
     };
     loop {
         let kids = proctab::children(me, want);
@@ -289,9 +314,7 @@ pub fn wait4(p: &mut Process, a: Args) -> SysResult {
     if pid == i32::MIN {
         return Err(Errno::ESRCH);
     }
-    if status != 0 {
-        p.ucheck_write(status, 4)?;
-    }
+    // The child is reaped even if its status cannot be stored (EFAULT).
     match wait_child(p, pid, options)? {
         None => Ok(0),
         Some((cpid, st, cpu)) => {
@@ -348,13 +371,16 @@ pub fn waitid(p: &mut Process, a: Args) -> SysResult {
 pub fn setpgid(p: &mut Process, a: Args) -> SysResult {
     let pid = if a[0] == 0 { p.pid } else { a[0] };
     let pgid = if a[1] == 0 { pid } else { a[1] };
-    if (a[1] as i32) < 0 {
+    if (a[1] as i32) < 0 || (a[0] as i32) < 0 {
         return Err(Errno::EINVAL);
     }
     let me = proctab::get(p.pid).ok_or(Errno::ESRCH)?;
     let target = proctab::get(pid).ok_or(Errno::ESRCH)?;
     if pid != p.pid && target.ppid != p.pid {
         return Err(Errno::ESRCH);
+    }
+    if pid != p.pid && target.execed {
+        return Err(Errno::EACCES);
     }
     if target.sid == pid || target.sid != me.sid {
         return Err(Errno::EPERM);
