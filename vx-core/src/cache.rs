@@ -13,6 +13,7 @@
 
 use crate::emit::ExitSite;
 use crate::translate::Block;
+use crate::zeroed::Zeroed;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -49,9 +50,9 @@ const MAX_INSNS: usize = 1 << 22;
 pub(crate) struct BlockIndex {
     pub rx: u64,
     pub size: u64,
-    starts: Box<[AtomicU32]>,
-    first_insn: Box<[AtomicU32]>,
-    insns: Box<[AtomicU64]>,
+    starts: Zeroed<AtomicU32>,
+    first_insn: Zeroed<AtomicU32>,
+    insns: Zeroed<AtomicU64>,
     nblocks: AtomicUsize,
     ninsns: AtomicUsize,
 }
@@ -64,13 +65,13 @@ pub(crate) struct HostPos {
 
 impl BlockIndex {
     fn new(rx: u64, size: u64) -> BlockIndex {
-        let z32 = |n| (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice();
+        // SAFETY (all three): all-zero bits are a valid atomic integer (0).
         BlockIndex {
             rx,
             size,
-            starts: z32(MAX_BLOCKS),
-            first_insn: z32(MAX_BLOCKS + 1),
-            insns: (0..MAX_INSNS).map(|_| AtomicU64::new(0)).collect::<Vec<_>>().into_boxed_slice(),
+            starts: unsafe { Zeroed::new(MAX_BLOCKS) },
+            first_insn: unsafe { Zeroed::new(MAX_BLOCKS + 1) },
+            insns: unsafe { Zeroed::new(MAX_INSNS) },
             nblocks: AtomicUsize::new(0),
             ninsns: AtomicUsize::new(0),
         }

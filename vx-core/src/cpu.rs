@@ -293,9 +293,12 @@ impl Vcpu {
         s.exit_ptr = vx_exit as *const () as usize as u64;
         s.chain_ptr = vx_chain_exit as *const () as usize as u64;
         s.miss_ptr = vx_miss_exit as *const () as usize as u64;
-        s.use_wrgsbase = has_fsgsbase() as u32;
-        s.use_xsave = has_xsaveopt() as u32;
-        s.use_vzeroupper = has_avx() as u32;
+        // The host's features, looked up once (cpuid is slow in a VM).
+        static FEATURES: std::sync::OnceLock<(bool, bool, bool)> = std::sync::OnceLock::new();
+        let &(gsbase, xsave, avx) = FEATURES.get_or_init(|| (has_fsgsbase(), has_xsaveopt(), has_avx()));
+        s.use_wrgsbase = gsbase as u32;
+        s.use_xsave = xsave as u32;
+        s.use_vzeroupper = avx as u32;
         let guard = mem as u64 + (POLL_SIZE + state_len) as u64;
         // SAFETY: the guard page lies inside the mapping we just made.
         unsafe {

@@ -40,6 +40,7 @@ mod sigfault;
 pub mod state;
 pub mod translate;
 pub mod window;
+mod zeroed;
 
 pub use cpu::PreemptHandle;
 pub use guest::{si, CpuSnapshot, Guest, GuestStats, Trap, PAGE};

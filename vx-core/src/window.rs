@@ -49,7 +49,7 @@ pub struct Window {
     reserve: *mut libc::c_void,
     reserve_len: usize,
     base: u64,
-    flags: Box<[u8]>,
+    flags: crate::zeroed::Zeroed<u8>,
 }
 
 // SAFETY: the window owns its reservation; moving it to another thread moves
@@ -107,7 +107,7 @@ impl Window {
         let start = p as u64;
         let base = (start + GUARD + GUEST_SIZE - 1) & !(GUEST_SIZE - 1);
         debug_assert!(base + GUEST_SIZE + GUARD <= start + len as u64);
-        Ok(Window { reserve: p, reserve_len: len, base, flags: vec![0u8; NPAGES].into_boxed_slice() })
+        Ok(Window { reserve: p, reserve_len: len, base, flags: unsafe { crate::zeroed::Zeroed::new(NPAGES) } })
     }
 
     /// Return the host address of guest address 0.

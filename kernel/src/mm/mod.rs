@@ -133,18 +133,21 @@ impl Mm {
     /// Make a copy-on-write clone of this address space for `fork` (T4): the
     /// child shares every frame; private writable pages become read-only
     /// in both until one of them writes.
-    #[allow(dead_code)] // fork arrives with T4; tested below
     pub fn clone_cow(&mut self, g: &mut Guest) -> Mm {
         let mut child = Mm::new(self.brk_start);
         child.brk = self.brk;
         child.vmas = self.vmas.clone();
         let mut mem = memory();
+        // The ranges whose host mappings lose write permission.
+        let mut flush = Vec::new();
         for (start, v) in self.vmas.iter() {
             let private = !matches!(v.backing, Backing::Shared { .. });
             let entries: Vec<_> = self.pt.range(start >> 12, v.end.div_ceil(4096) as u32).collect();
+            let mut writable = false;
             for (p, mut e) in entries {
                 mem.get(e.frame);
                 if private && e.flags & pte::WRITABLE != 0 {
+                    writable = true;
                     e.flags = (e.flags & !pte::WRITABLE) | pte::COW;
                     self.pt.set_flags(p, e.flags);
                 } else if private && e.flags & pte::COW == 0 && v.prot & vx_core::window::pf::WRITE == 0 {
@@ -155,11 +158,16 @@ impl Mm {
                 }
                 child.pt.set(p, Some(e));
             }
+            if writable {
+                flush.push((start, v.end));
+            }
         }
         drop(mem);
-        // The parent's host mappings may still be writable: flush them.
-        let _ = g.evict(0, 1 << 32, false);
-        self.live_maps = 0;
+        // The parent's host mappings of those pages are still writable:
+        // flush them (the rest stay as they are).
+        for (start, end) in flush {
+            let _ = g.evict(start, end - start as u64, false);
+        }
         child
     }
 
