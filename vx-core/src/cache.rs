@@ -65,12 +65,14 @@ pub(crate) struct HostPos {
 
 impl BlockIndex {
     fn new(rx: u64, size: u64) -> BlockIndex {
-        // SAFETY (all three): all-zero bits are a valid atomic integer (0).
         BlockIndex {
             rx,
             size,
+            // SAFETY: all-zero bits are a valid atomic integer (0).
             starts: unsafe { Zeroed::new(MAX_BLOCKS) },
+            // SAFETY: as above.
             first_insn: unsafe { Zeroed::new(MAX_BLOCKS + 1) },
+            // SAFETY: as above.
             insns: unsafe { Zeroed::new(MAX_INSNS) },
             nblocks: AtomicUsize::new(0),
             ninsns: AtomicUsize::new(0),

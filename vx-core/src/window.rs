@@ -107,7 +107,9 @@ impl Window {
         let start = p as u64;
         let base = (start + GUARD + GUEST_SIZE - 1) & !(GUEST_SIZE - 1);
         debug_assert!(base + GUEST_SIZE + GUARD <= start + len as u64);
-        Ok(Window { reserve: p, reserve_len: len, base, flags: unsafe { crate::zeroed::Zeroed::new(NPAGES) } })
+        // SAFETY: all-zero bits are a valid u8.
+        let flags = unsafe { crate::zeroed::Zeroed::new(NPAGES) };
+        Ok(Window { reserve: p, reserve_len: len, base, flags })
     }
 
     /// Return the host address of guest address 0.
