@@ -390,9 +390,14 @@ impl Process {
     pub fn set_action(&mut self, sig: u32, act: SigAction) {
         self.sigactions[sig as usize] = act;
         if sig == 17 {
-            // SIGCHLD ignored or SA_NOCLDWAIT: children leave no zombies.
+            // SIGCHLD ignored or SA_NOCLDWAIT: children leave no zombies;
+            // SA_NOCLDSTOP: no SIGCHLD when they stop or continue.
             let no_wait = act.handler == 1 || act.flags & 2 != 0;
-            crate::proctab::update(self.pid, |e| e.nocldwait = no_wait);
+            let no_stop = act.flags & 1 != 0;
+            crate::proctab::update(self.pid, |e| {
+                e.nocldwait = no_wait;
+                e.nocldstop = no_stop;
+            });
         }
         if self.ignores(sig) {
             self.pending &= !bit(sig);
@@ -494,6 +499,8 @@ impl Process {
                     self.thread_exit_only = true;
                     return st;
                 }
+                // Another thread stopped the process.
+                self.wait_while_stopped();
                 self.take_signals();
             }
             while self.pending & !self.sigmask != 0 && self.exit.is_none() {

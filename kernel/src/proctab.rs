@@ -39,6 +39,14 @@ pub struct Entry {
     pub exit_signal: u32,
     /// Its children leave no zombies (SIGCHLD ignored, or SA_NOCLDWAIT).
     pub nocldwait: bool,
+    /// Its parent hears no SIGCHLD when it stops or continues
+    /// (SA_NOCLDSTOP).
+    pub nocldstop: bool,
+    /// Stopped by this signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
+    pub stopped: Option<u32>,
+    /// A stop or a continue its parent has not been told of by wait.
+    pub stop_report: Option<u32>,
+    pub cont_report: bool,
     /// CPU time it used, and its reaped children used.
     pub cpu: std::time::Duration,
     pub child_cpu: std::time::Duration,
@@ -97,6 +105,10 @@ pub fn create(ppid: u32) -> Option<u32> {
             execed: false,
             exit_signal: 17,
             nocldwait: false,
+            nocldstop: false,
+            stopped: None,
+            stop_report: None,
+            cont_report: false,
             cpu: Default::default(),
             child_cpu: Default::default(),
         },
@@ -199,15 +211,77 @@ pub fn signals_sent() -> u64 {
 /// Send signal `sig` to `pid`: note it and wake the process if it sleeps.
 pub fn signal(pid: u32, sig: u32) -> bool {
     SENT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let mut continued = None;
     let ok = update(pid, |e| {
         if e.life == Life::Alive && sig != 0 {
             e.pending |= 1u64 << (sig - 1);
+            const STOPS: u64 = 1 << 18 | 1 << 19 | 1 << 20 | 1 << 21;
+            if sig == 18 {
+                // SIGCONT discards pending stops and resumes a stopped process.
+                e.pending &= !STOPS;
+                if e.stopped.take().is_some() {
+                    e.stop_report = None;
+                    e.cont_report = true;
+                    continued = Some(e.ppid);
+                }
+            } else if STOPS & (1 << (sig - 1)) != 0 {
+                e.pending &= !(1 << 17);
+            }
         }
     });
     if ok && sig != 0 {
         sched::interrupt(pid);
+        sched::wakeup(stop_chan(pid));
+    }
+    if let Some(ppid) = continued {
+        notify_parent(pid, ppid);
     }
     ok
+}
+
+/// What a stopped process sleeps on until SIGCONT.
+pub fn stop_chan(pid: u32) -> WaitChan {
+    0x5354_4f50_0000_0000 | pid as u64
+}
+
+/// Tell the parent that child `pid` stopped or continued: SIGCHLD unless
+/// it asked not to, and a wakeup of its waits.
+fn notify_parent(pid: u32, ppid: u32) {
+    let quiet = get(ppid).is_none_or(|p| p.nocldstop);
+    if !quiet {
+        signal(ppid, 17);
+    }
+    let _ = pid;
+    sched::wakeup(child_chan(ppid));
+}
+
+/// Process `pid` stops for signal `sig`; returns false if it cannot (it
+/// is not alive).
+pub fn stop(pid: u32, sig: u32) -> bool {
+    let mut ppid = None;
+    update(pid, |e| {
+        if e.life == Life::Alive {
+            e.stopped = Some(sig);
+            e.stop_report = Some(sig);
+            e.cont_report = false;
+            ppid = Some(e.ppid);
+        }
+    });
+    SENT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    match ppid {
+        Some(p) => {
+            if p != 0 {
+                notify_parent(pid, p);
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// Report whether `pid` is stopped.
+pub fn is_stopped(pid: u32) -> bool {
+    TABLE.lock().procs.get(&pid).is_some_and(|e| e.stopped.is_some())
 }
 
 /// Take the signals sent to `pid`, except those in `blocked`.

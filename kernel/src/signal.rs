@@ -212,6 +212,10 @@ impl Process {
         match act.handler {
             0 => match default_action(sig) {
                 Default::Terminate => self.exit = Some(ExitStatus::Signal(sig as i32)),
+                Default::Stop => {
+                    self.finish_restart(restart);
+                    self.stop(sig);
+                }
                 _ => self.finish_restart(restart),
             },
             1 => self.finish_restart(restart),
@@ -239,6 +243,26 @@ impl Process {
             }
         }
         true
+    }
+
+    /// Stop for signal `sig` until SIGCONT (or SIGKILL, or the end of the
+    /// process).
+    fn stop(&mut self, sig: u32) {
+        if !crate::proctab::stop(self.pid, sig) {
+            return;
+        }
+        self.wait_while_stopped();
+    }
+
+    /// Sleep while the process is stopped.
+    pub fn wait_while_stopped(&mut self) {
+        while crate::proctab::is_stopped(self.pid) {
+            let killed = crate::proctab::get(self.tid).is_some_and(|e| e.pending & bit(SIGKILL) != 0);
+            if killed || crate::proctab::group_exiting(self.pid).is_some() {
+                return;
+            }
+            crate::sched::sleep(crate::proctab::stop_chan(self.pid));
+        }
     }
 
     /// A system call interrupted for a signal that was not handled after

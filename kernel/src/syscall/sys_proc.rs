@@ -259,20 +259,35 @@ pub fn execve(p: &mut Process, a: Args) -> SysResult {
 
 const WNOHANG: u32 = 1;
 
-/// The wait status of an ended process, as wait4 reports it.
-fn wait_status(st: ExitStatus) -> u32 {
-    match st {
-        ExitStatus::Code(c) => ((c & 0xff) as u32) << 8,
-        ExitStatus::Signal(s) => s as u32 & 0x7f,
+/// What wait reports of a child.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    Ended(ExitStatus),
+    Stopped(u32),
+    Continued,
+}
+
+/// The wait status, as wait4 encodes it.
+fn wait_status(r: Report) -> u32 {
+    match r {
+        Report::Ended(ExitStatus::Code(c)) => ((c & 0xff) as u32) << 8,
+        Report::Ended(ExitStatus::Signal(s)) => s as u32 & 0x7f,
+        Report::Stopped(sig) => sig << 8 | 0x7f,
+        Report::Continued => 0xffff,
     }
 }
 
-/// Wait for a child matching `pid` (wait4's forms) to end; reap it and
-/// return its pid and status, or None with WNOHANG when none has.
-fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32, ExitStatus, std::time::Duration)>> {
+const WUNTRACED: u32 = 2;
+const WCONTINUED: u32 = 8;
+const WNOWAIT: u32 = 0x0100_0000;
+
+/// Wait for a child matching `pid` (wait4's forms) to end (or, as asked,
+/// to stop or continue); reap an ended one unless WNOWAIT, and return its
+/// pid, what happened and its CPU time, or None with WNOHANG.
+fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32, Report, std::time::Duration)>> {
     const WALL: u32 = 0x4000_0000;
     const WCLONE: u32 = 0x8000_0000;
-    if options & !(WNOHANG | 2 | 8 | WALL | WCLONE | 0x2000_0000) != 0 {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOWAIT | 4 | WALL | WCLONE | 0x2000_0000) != 0 {
         return Err(Errno::EINVAL);
     }
     let me = p.pid;
@@ -288,15 +303,38 @@ fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32,
             x => e.pgid == x.unsigned_abs(),
         }
     };
+    let keep = options & WNOWAIT != 0;
     loop {
         let kids = proctab::children(me, want);
         if kids.is_empty() {
             return Err(Errno::ECHILD);
         }
-        if let Some(&(cpid, Life::Zombie(st))) = kids.iter().find(|k| matches!(k.1, Life::Zombie(_))) {
-            let cpu = proctab::get(cpid).map(|e| e.cpu + e.child_cpu).unwrap_or_default();
-            proctab::reap(cpid);
-            return Ok(Some((cpid, st, cpu)));
+        // WEXITED (4): wait4 always asks for it, waitid when told.
+        if options & 4 != 0 {
+            if let Some(&(cpid, Life::Zombie(st))) = kids.iter().find(|k| matches!(k.1, Life::Zombie(_))) {
+                let cpu = proctab::get(cpid).map(|e| e.cpu + e.child_cpu).unwrap_or_default();
+                if !keep {
+                    proctab::reap(cpid);
+                }
+                return Ok(Some((cpid, Report::Ended(st), cpu)));
+            }
+        }
+        for &(cpid, _) in &kids {
+            let Some(e) = proctab::get(cpid) else { continue };
+            if options & WUNTRACED != 0 {
+                if let Some(sig) = e.stop_report {
+                    if !keep {
+                        proctab::update(cpid, |e| e.stop_report = None);
+                    }
+                    return Ok(Some((cpid, Report::Stopped(sig), e.cpu)));
+                }
+            }
+            if options & WCONTINUED != 0 && e.cont_report {
+                if !keep {
+                    proctab::update(cpid, |e| e.cont_report = false);
+                }
+                return Ok(Some((cpid, Report::Continued, e.cpu)));
+            }
         }
         if options & WNOHANG != 0 {
             return Ok(None);
@@ -315,7 +353,10 @@ pub fn wait4(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::ESRCH);
     }
     // The child is reaped even if its status cannot be stored (EFAULT).
-    match wait_child(p, pid, options)? {
+    if options & (4 | WNOWAIT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match wait_child(p, pid, options | 4)? {
         None => Ok(0),
         Some((cpid, st, cpu)) => {
             if status != 0 {
@@ -338,8 +379,7 @@ pub fn waitpid(p: &mut Process, a: Args) -> SysResult {
 pub fn waitid(p: &mut Process, a: Args) -> SysResult {
     let (idtype, id, info, options) = (a[0], a[1], a[2], a[3]);
     const WEXITED: u32 = 4;
-    const WNOWAIT: u32 = 0x0100_0000;
-    if options & WEXITED == 0 || options & WNOWAIT != 0 {
+    if options & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
     let pid = match idtype {
@@ -348,14 +388,16 @@ pub fn waitid(p: &mut Process, a: Args) -> SysResult {
         2 => -(id as i32),
         _ => return Err(Errno::EINVAL),
     };
-    let r = wait_child(p, pid, options & WNOHANG)?;
+    let r = wait_child(p, pid, options & (WNOHANG | WUNTRACED | WCONTINUED | WNOWAIT | WEXITED))?;
     if info != 0 {
         let mut b = [0u8; 128];
         if let Some((cpid, st, _)) = r {
             b[0..4].copy_from_slice(&17u32.to_le_bytes()); // SIGCHLD
             let (code, val) = match st {
-                ExitStatus::Code(c) => (1u32, c as u32 & 0xff), // CLD_EXITED
-                ExitStatus::Signal(s) => (2, s as u32),         // CLD_KILLED
+                Report::Ended(ExitStatus::Code(c)) => (1u32, c as u32 & 0xff), // CLD_EXITED
+                Report::Ended(ExitStatus::Signal(s)) => (2, s as u32),         // CLD_KILLED
+                Report::Stopped(s) => (5, s),                                  // CLD_STOPPED
+                Report::Continued => (6, 18),                                  // CLD_CONTINUED
             };
             b[8..12].copy_from_slice(&code.to_le_bytes());
             b[12..16].copy_from_slice(&cpid.to_le_bytes());
