@@ -81,7 +81,14 @@ pub struct Process {
     /// even once removed (as a Linux cwd does).
     cwd_hold: Option<Open>,
     pub pid: u32,
+    /// Real, effective user and group ids: uid, euid, gid, egid.
     pub ids: [u32; 4],
+    /// The saved set-user-id and set-group-id.
+    pub saved_ids: [u32; 2],
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// Resource limits (soft, hard) by RLIMIT_ number.
+    pub rlimits: [(u64, u64); 16],
     pub umask: u32,
     pub sigmask: u64,
     /// Signals waiting for delivery, and what each carries.
@@ -156,6 +163,9 @@ impl Process {
             cwd,
             pid,
             ids,
+            saved_ids: [ids[1], ids[3]],
+            groups: Vec::new(),
+            rlimits: crate::syscall::default_rlimits(),
             umask: 0o022,
             sigmask: 0,
             pending: 0,
@@ -194,6 +204,9 @@ impl Process {
             cwd: self.cwd.clone(),
             pid,
             ids: self.ids,
+            saved_ids: self.saved_ids,
+            groups: self.groups.clone(),
+            rlimits: self.rlimits,
             umask: self.umask,
             sigmask: self.sigmask,
             pending: 0,
@@ -228,6 +241,9 @@ impl Process {
             cwd: self.cwd.clone(),
             pid: self.pid,
             ids: self.ids,
+            saved_ids: self.saved_ids,
+            groups: self.groups.clone(),
+            rlimits: self.rlimits,
             umask: self.umask,
             sigmask: self.sigmask,
             pending: 0,

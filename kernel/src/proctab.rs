@@ -173,6 +173,11 @@ pub fn thread_exit(tid: u32, tgid: u32, st: ExitStatus) {
     }
 }
 
+/// How many processes (not threads) exist.
+pub fn count() -> usize {
+    TABLE.lock().procs.iter().filter(|(&p, e)| e.tgid == p).count()
+}
+
 /// Look a process up.
 pub fn get(pid: u32) -> Option<Entry> {
     TABLE.lock().procs.get(&pid).cloned()

@@ -86,6 +86,11 @@ pub struct Vmas {
 }
 
 impl Vmas {
+    /// The bytes mapped, for RLIMIT_AS.
+    pub fn mapped(&self) -> u64 {
+        self.map.iter().map(|(&s, v)| v.end - s as u64).sum()
+    }
+
     /// Return the VMA holding `addr` and its start.
     pub fn find(&self, addr: u32) -> Option<(u32, &Vma)> {
         let (&s, v) = self.map.range(..=addr).next_back()?;

@@ -75,6 +75,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(20, getpid, p::getpid),
     sys!(21, mount, f::mount, "MS_BIND, tmpfs/ramfs and proc"),
     sys!(22, umount, f::umount),
+    sys!(23, setuid, p::setuid16),
     sys!(24, getuid, p::getuid),
     sys!(27, alarm, t::alarm),
     sys!(29, pause, p::pause),
@@ -89,6 +90,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(42, pipe, f::pipe, "host pipes until T4"),
     sys!(43, times, t::times, "all CPU time counts as user time"),
     sys!(45, brk, m::brk),
+    sys!(46, setgid, p::setgid16),
     sys!(47, getgid, p::getgid),
     sys!(48, signal, p::signal),
     sys!(49, geteuid, p::geteuid),
@@ -103,9 +105,15 @@ pub static TABLE: &[SysEntry] = &[
     sys!(65, getpgrp, p::getpgrp),
     sys!(66, setsid, p::setsid),
     sys!(67, sigaction, p::sigaction),
+    sys!(70, setreuid, p::setreuid16),
+    sys!(71, setregid, p::setregid16),
     sys!(72, sigsuspend, p::sigsuspend),
+    sys!(75, setrlimit, p::setrlimit),
+    sys!(76, getrlimit, p::old_getrlimit),
     sys!(77, getrusage, t::getrusage, "CPU time (as user time) and resident size"),
     sys!(78, gettimeofday, t::gettimeofday),
+    sys!(80, getgroups, p::getgroups16),
+    sys!(81, setgroups, p::setgroups16),
     sys!(82, select, poll::old_select),
     sys!(83, symlink, f::symlink),
     sys!(85, readlink, f::readlink),
@@ -132,6 +140,8 @@ pub static TABLE: &[SysEntry] = &[
     sys!(126, sigprocmask, p::sigprocmask),
     sys!(132, getpgid, p::getpgid),
     sys!(133, fchdir, f::fchdir),
+    sys!(138, setfsuid, p::setfsuid, "file access uses the effective ids"),
+    sys!(139, setfsgid, p::setfsgid, "file access uses the effective ids"),
     sys!(140, _llseek, f::llseek),
     sys!(141, getdents, f::getdents),
     sys!(142, _newselect, poll::newselect),
@@ -144,7 +154,11 @@ pub static TABLE: &[SysEntry] = &[
     sys!(158, sched_yield, t::sched_yield),
     sys!(162, nanosleep, t::nanosleep),
     sys!(163, mremap, m::mremap),
+    sys!(164, setresuid, p::setresuid16),
+    sys!(165, getresuid, p::getresuid16),
     sys!(168, poll, poll::poll, "host streams are looked at every 10 ms"),
+    sys!(170, setresgid, p::setresgid16),
+    sys!(171, getresgid, p::getresgid16),
     sys!(173, rt_sigreturn, p::rt_sigreturn),
     sys!(174, rt_sigaction, p::rt_sigaction),
     sys!(175, rt_sigprocmask, p::rt_sigprocmask),
@@ -170,8 +184,20 @@ pub static TABLE: &[SysEntry] = &[
     sys!(200, getgid32, p::getgid),
     sys!(201, geteuid32, p::geteuid),
     sys!(202, getegid32, p::getegid),
+    sys!(203, setreuid32, p::setreuid32),
+    sys!(204, setregid32, p::setregid32),
+    sys!(205, getgroups32, p::getgroups32),
+    sys!(206, setgroups32, p::setgroups32),
     sys!(207, fchown32, f::fchown32),
+    sys!(208, setresuid32, p::setresuid32),
+    sys!(209, getresuid32, p::getresuid32),
+    sys!(210, setresgid32, p::setresgid32),
+    sys!(211, getresgid32, p::getresgid32),
     sys!(212, chown32, f::chown32),
+    sys!(213, setuid32, p::setuid32),
+    sys!(214, setgid32, p::setgid32),
+    sys!(215, setfsuid32, p::setfsuid, "file access uses the effective ids"),
+    sys!(216, setfsgid32, p::setfsgid, "file access uses the effective ids"),
     sys!(218, mincore, m::mincore),
     sys!(219, madvise, m::madvise),
     sys!(220, getdents64, f::getdents64),
@@ -287,6 +313,19 @@ fn trace(name: &str, a: &Args, r: &SysResult) {
 /// Return the support level of each call, for `vxos syscalls`.
 pub fn list() -> impl Iterator<Item = &'static SysEntry> {
     TABLE.iter()
+}
+
+/// The resource limits a process starts with.
+pub fn default_rlimits() -> [(u64, u64); 16] {
+    const INF: u64 = u64::MAX;
+    let mut r = [(INF, INF); 16];
+    r[3] = (8 << 20, INF); // RLIMIT_STACK
+    r[4] = (0, INF); // RLIMIT_CORE: no core dumps
+    r[6] = (crate::proctab::MAX_PROCS as u64, crate::proctab::MAX_PROCS as u64); // RLIMIT_NPROC
+    r[7] = (1024, 1024); // RLIMIT_NOFILE (the descriptor table's size)
+    r[8] = (8 << 20, 8 << 20); // RLIMIT_MEMLOCK
+    r[13] = (0, 0); // RLIMIT_NICE
+    r
 }
 
 /// Report whether system call `nr`, interrupted by a signal whose handler

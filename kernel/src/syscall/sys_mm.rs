@@ -32,7 +32,8 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
     let old_end = page_up(mm.brk as u64);
     let new_end = page_up(want as u64);
     if new_end > old_end {
-        if new_end > MMAP_BASE as u64 || !mm.vmas.is_free(old_end as u32, new_end) {
+        let over = mm.vmas.mapped() + (new_end - old_end) > p.rlimits[9].0;
+        if over || new_end > MMAP_BASE as u64 || !mm.vmas.is_free(old_end as u32, new_end) {
             return Ok(mm.brk);
         }
         let heap = Vma { end: new_end, prot: pf::READ | pf::WRITE, backing: Backing::Anon, grows_down: false };
@@ -79,6 +80,10 @@ fn do_mmap(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32,
             Backing::File { file, offset: off, file_end: u64::MAX }
         }
     };
+    // RLIMIT_AS: the whole address space, with this mapping.
+    if p.mm.vmas.mapped() + size > p.rlimits[9].0 {
+        return Err(Errno::ENOMEM);
+    }
     let start = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
         if !addr.is_multiple_of(PAGE) || addr as u64 + size > 1 << 32 {
             return Err(Errno::EINVAL);

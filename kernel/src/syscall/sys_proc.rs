@@ -79,6 +79,10 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
         p.uread(tls, &mut b)?;
         tls_desc = Some(b);
     }
+    // RLIMIT_NPROC: processes of this user (all of the guest's, here).
+    if p.ids[1] != 0 && proctab::count() as u64 >= p.rlimits[6].0 {
+        return Err(Errno::EAGAIN);
+    }
     let pid = proctab::create(p.pid).ok_or(Errno::EAGAIN)?;
     let shares_memory = flags & CLONE_VM != 0;
     let mut child = if shares_memory {
@@ -995,20 +999,34 @@ pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
     Ok(4)
 }
 
-fn rlimit(res: u32) -> SysResult<(u64, u64)> {
-    const INF: u64 = u64::MAX;
-    Ok(match res {
-        3 => (8 << 20, INF),      // RLIMIT_STACK
-        7 => (1024, 1024 * 1024), // RLIMIT_NOFILE
-        0..=15 => (INF, INF),
-        _ => return Err(Errno::EINVAL),
-    })
+const RLIM_INFINITY: u64 = u64::MAX;
+
+fn limit_of(p: &Process, res: u32) -> SysResult<(u64, u64)> {
+    p.rlimits.get(res as usize).copied().ok_or(Errno::EINVAL)
 }
 
-/// ugetrlimit(2): 32-bit limits, infinity as 0xffffffff.
-pub fn ugetrlimit(p: &mut Process, a: Args) -> SysResult {
-    let (cur, max) = rlimit(a[0])?;
-    let c = |v: u64| v.min(u32::MAX as u64) as u32;
+/// Change a limit: the soft one may not pass the hard one, and only root
+/// raises a hard limit.
+fn set_limit(p: &mut Process, res: u32, soft: u64, hard: u64) -> SysResult {
+    let (_, old_hard) = limit_of(p, res)?;
+    if soft > hard {
+        return Err(Errno::EINVAL);
+    }
+    if hard > old_hard && p.ids[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    if res == 7 && hard > crate::files::MAX_FDS as u64 && hard != RLIM_INFINITY {
+        // The descriptor table holds 1024: more cannot be granted.
+        return Err(Errno::EPERM);
+    }
+    p.rlimits[res as usize] = (soft, hard);
+    Ok(0)
+}
+
+/// getrlimit(2) (the old form) and ugetrlimit(2): 32-bit limits.
+fn get32(p: &mut Process, a: Args, inf: u32) -> SysResult {
+    let (cur, max) = limit_of(p, a[0])?;
+    let c = |v: u64| if v >= inf as u64 { inf } else { v as u32 };
     let mut b = [0u8; 8];
     b[0..4].copy_from_slice(&c(cur).to_le_bytes());
     b[4..8].copy_from_slice(&c(max).to_le_bytes());
@@ -1016,12 +1034,41 @@ pub fn ugetrlimit(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// prlimit64(2) on the caller: reads limits; setting is accepted.
+/// ugetrlimit(2): infinity as 0xffffffff.
+pub fn ugetrlimit(p: &mut Process, a: Args) -> SysResult {
+    get32(p, a, u32::MAX)
+}
+
+/// getrlimit(2): the old call, infinity as 0x7fffffff.
+pub fn old_getrlimit(p: &mut Process, a: Args) -> SysResult {
+    get32(p, a, i32::MAX as u32)
+}
+
+/// setrlimit(2): 32-bit limits, 0xffffffff for infinity.
+pub fn setrlimit(p: &mut Process, a: Args) -> SysResult {
+    limit_of(p, a[0])?;
+    let mut b = [0u8; 8];
+    p.uread(a[1], &mut b)?;
+    let w = |o: usize| match u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) {
+        u32::MAX => RLIM_INFINITY,
+        v => v as u64,
+    };
+    set_limit(p, a[0], w(0), w(4))
+}
+
+/// prlimit64(2) on the caller (or pid 0): read and set 64-bit limits.
 pub fn prlimit64(p: &mut Process, a: Args) -> SysResult {
     if a[0] != 0 && a[0] != p.pid {
-        return Err(Errno::ESRCH);
+        return Err(if proctab::get(a[0]).is_some() { Errno::EPERM } else { Errno::ESRCH });
     }
-    let (cur, max) = rlimit(a[1])?;
+    let (cur, max) = limit_of(p, a[1])?;
+    if a[2] != 0 {
+        let mut b = [0u8; 16];
+        p.uread(a[2], &mut b)?;
+        let soft = u64::from_le_bytes(b[0..8].try_into().unwrap());
+        let hard = u64::from_le_bytes(b[8..16].try_into().unwrap());
+        set_limit(p, a[1], soft, hard)?;
+    }
     if a[3] != 0 {
         let mut b = [0u8; 16];
         b[0..8].copy_from_slice(&cur.to_le_bytes());
@@ -1029,4 +1076,211 @@ pub fn prlimit64(p: &mut Process, a: Args) -> SysResult {
         p.uwrite(a[3], &b)?;
     }
     Ok(0)
+}
+
+// ---------------------------------------------------------------------
+// Credentials.
+
+/// The ids a set*id call may pick from without privilege.
+fn may_set(p: &Process, v: u32, user: bool) -> bool {
+    let (r, e, s) = if user { (p.ids[0], p.ids[1], p.saved_ids[0]) } else { (p.ids[2], p.ids[3], p.saved_ids[1]) };
+    p.ids[1] == 0 || v == r || v == e || v == s
+}
+
+/// setresuid/setresgid: each of real, effective, saved (-1 keeps).
+fn set_res(p: &mut Process, r: u32, e: u32, s: u32, user: bool) -> SysResult {
+    for v in [r, e, s] {
+        if v != u32::MAX && !may_set(p, v, user) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let (ri, ei, si) = if user { (0, 1, 0) } else { (2, 3, 1) };
+    if r != u32::MAX {
+        p.ids[ri] = r;
+    }
+    if e != u32::MAX {
+        p.ids[ei] = e;
+    }
+    if s != u32::MAX {
+        p.saved_ids[si] = s;
+    }
+    Ok(0)
+}
+
+/// setuid/setgid: root sets all three; others only the effective id, to
+/// the real or saved one.
+fn set_one(p: &mut Process, v: u32, user: bool) -> SysResult {
+    if v == u32::MAX {
+        return Err(Errno::EINVAL);
+    }
+    if p.ids[1] == 0 {
+        set_res(p, v, v, v, user)
+    } else if may_set(p, v, user) {
+        set_res(p, u32::MAX, v, u32::MAX, user)
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// setreuid/setregid (Linux's rules): the real id may become the real or
+/// effective one, the effective id any of the three; the saved id follows
+/// the new effective one when the real one is set or the effective one
+/// moves away from the old real one. Root may set anything.
+fn set_re(p: &mut Process, r: u32, e: u32, user: bool) -> SysResult {
+    let (ri, ei, si) = if user { (0, 1, 0) } else { (2, 3, 1) };
+    let (old_r, old_e, old_s) = (p.ids[ri], p.ids[ei], p.saved_ids[si]);
+    let root = p.ids[1] == 0;
+    if r != u32::MAX && !root && r != old_r && r != old_e {
+        return Err(Errno::EPERM);
+    }
+    if e != u32::MAX && !root && e != old_r && e != old_e && e != old_s {
+        return Err(Errno::EPERM);
+    }
+    if r != u32::MAX {
+        p.ids[ri] = r;
+    }
+    if e != u32::MAX {
+        p.ids[ei] = e;
+    }
+    if r != u32::MAX || (e != u32::MAX && e != old_r) {
+        p.saved_ids[si] = p.ids[ei];
+    }
+    Ok(0)
+}
+
+fn id16(v: u32) -> u32 {
+    if v as u16 == u16::MAX {
+        u32::MAX
+    } else {
+        v & 0xffff
+    }
+}
+
+pub fn setuid32(p: &mut Process, a: Args) -> SysResult {
+    set_one(p, a[0], true)
+}
+pub fn setgid32(p: &mut Process, a: Args) -> SysResult {
+    set_one(p, a[0], false)
+}
+pub fn setuid16(p: &mut Process, a: Args) -> SysResult {
+    set_one(p, id16(a[0]), true)
+}
+pub fn setgid16(p: &mut Process, a: Args) -> SysResult {
+    set_one(p, id16(a[0]), false)
+}
+pub fn setreuid32(p: &mut Process, a: Args) -> SysResult {
+    set_re(p, a[0], a[1], true)
+}
+pub fn setregid32(p: &mut Process, a: Args) -> SysResult {
+    set_re(p, a[0], a[1], false)
+}
+pub fn setreuid16(p: &mut Process, a: Args) -> SysResult {
+    set_re(p, id16(a[0]), id16(a[1]), true)
+}
+pub fn setregid16(p: &mut Process, a: Args) -> SysResult {
+    set_re(p, id16(a[0]), id16(a[1]), false)
+}
+pub fn setresuid32(p: &mut Process, a: Args) -> SysResult {
+    set_res(p, a[0], a[1], a[2], true)
+}
+pub fn setresgid32(p: &mut Process, a: Args) -> SysResult {
+    set_res(p, a[0], a[1], a[2], false)
+}
+pub fn setresuid16(p: &mut Process, a: Args) -> SysResult {
+    set_res(p, id16(a[0]), id16(a[1]), id16(a[2]), true)
+}
+pub fn setresgid16(p: &mut Process, a: Args) -> SysResult {
+    set_res(p, id16(a[0]), id16(a[1]), id16(a[2]), false)
+}
+
+fn get_res(p: &mut Process, a: Args, user: bool, wide: bool) -> SysResult {
+    let v = if user { [p.ids[0], p.ids[1], p.saved_ids[0]] } else { [p.ids[2], p.ids[3], p.saved_ids[1]] };
+    for (addr, id) in a[..3].iter().zip(v) {
+        if wide {
+            p.write_u32(*addr, id)?;
+        } else {
+            p.uwrite(*addr, &(id.min(65534) as u16).to_le_bytes())?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn getresuid32(p: &mut Process, a: Args) -> SysResult {
+    get_res(p, a, true, true)
+}
+pub fn getresgid32(p: &mut Process, a: Args) -> SysResult {
+    get_res(p, a, false, true)
+}
+pub fn getresuid16(p: &mut Process, a: Args) -> SysResult {
+    get_res(p, a, true, false)
+}
+pub fn getresgid16(p: &mut Process, a: Args) -> SysResult {
+    get_res(p, a, false, false)
+}
+
+fn get_groups(p: &mut Process, a: Args, wide: bool) -> SysResult {
+    let (size, list) = (a[0] as i32, a[1]);
+    let n = p.groups.len() as u32;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(n);
+    }
+    if (size as u32) < n {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = if wide {
+        p.groups.iter().flat_map(|g| g.to_le_bytes()).collect()
+    } else {
+        p.groups.iter().flat_map(|g| (*g.min(&65534) as u16).to_le_bytes()).collect()
+    };
+    p.uwrite(list, &bytes)?;
+    Ok(n)
+}
+
+fn set_groups(p: &mut Process, a: Args, wide: bool) -> SysResult {
+    let n = a[0];
+    if n > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    if p.ids[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    let w = if wide { 4 } else { 2 };
+    let mut b = vec![0u8; n as usize * w];
+    p.uread(a[1], &mut b)?;
+    p.groups = b
+        .chunks(w)
+        .map(|c| {
+            if wide {
+                u32::from_le_bytes(c.try_into().unwrap())
+            } else {
+                u16::from_le_bytes(c.try_into().unwrap()) as u32
+            }
+        })
+        .collect();
+    Ok(0)
+}
+
+pub fn getgroups32(p: &mut Process, a: Args) -> SysResult {
+    get_groups(p, a, true)
+}
+pub fn setgroups32(p: &mut Process, a: Args) -> SysResult {
+    set_groups(p, a, true)
+}
+pub fn getgroups16(p: &mut Process, a: Args) -> SysResult {
+    get_groups(p, a, false)
+}
+pub fn setgroups16(p: &mut Process, a: Args) -> SysResult {
+    set_groups(p, a, false)
+}
+
+/// setfsuid/setfsgid: file access uses the effective ids here; the call
+/// answers with them and changes nothing.
+pub fn setfsuid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.ids[1])
+}
+pub fn setfsgid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.ids[3])
 }
