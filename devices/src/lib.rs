@@ -10,6 +10,7 @@ pub mod env;
 pub mod hostfs;
 pub mod perm;
 pub mod ramfs;
+pub mod root;
 pub mod simple;
 pub mod sparse;
 

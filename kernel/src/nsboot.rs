@@ -6,6 +6,7 @@
 //! ```text
 //! mount #Z<root> /          the root file system (a host directory, read-only)
 //! mount -bc #r /            a ramfs before it takes every new file
+//! mount -a #/ /             the skeleton of mount points, where the root has none
 //! mount #n /dev             null zero full random urandom
 //! mount -a #c /dev          cons console tty
 //! mount -c #r /tmp          a fresh ramfs, mode 1777
@@ -100,6 +101,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
     static NULL: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     static CONS: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     static PROC: OnceLock<Arc<dyn Dev>> = OnceLock::new();
+    static ROOT: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     Some(match dc {
         'n' => NULL.get_or_init(|| Arc::new(devices::Null::new())).clone(),
         'c' => CONS
@@ -115,6 +117,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
             .clone(),
         'p' => PROC.get_or_init(|| Arc::new(Proc)).clone(),
         'e' => env_device(),
+        '/' => ROOT.get_or_init(|| Arc::new(devices::root::Root::new())).clone(),
         _ => return None,
     })
 }
@@ -188,6 +191,8 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     let mut ns = Namespace::new(rootfs, q);
     let r = ns.root();
     ns.mount(Arc::new(Ramfs::new()), "", &r, MountFlag::Before, true).map_err(fail("/"))?;
+    let r = ns.root();
+    ns.mount(device('/').unwrap(), "", &r, MountFlag::After, false).map_err(fail("/"))?;
 
     let dev = mount_point(&mut ns, "/dev").map_err(fail("/dev"))?;
     ns.mount(device('n').unwrap(), "", &dev, MountFlag::Replace, false).map_err(fail("/dev"))?;
