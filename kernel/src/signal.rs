@@ -252,6 +252,9 @@ impl Process {
             return;
         }
         self.wait_while_stopped();
+        // What ended the stop (SIGKILL, SIGCONT) is acted on before the
+        // guest runs again.
+        self.take_signals();
     }
 
     /// Sleep while the process is stopped.

@@ -1,0 +1,335 @@
+/*
+ * tasks: a differential test of signals, threads, waiting for descriptors,
+ * credentials and limits, as a process sees them. Each subtest prints
+ * facts that do not depend on the host (never pids, addresses or times).
+ *
+ * Usage: tasks LIST   the subtest names
+ *        tasks NAME   run one subtest
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t got;
+static sigjmp_buf jb;
+
+static void on_sig(int s) { got = s; }
+
+static void on_info(int s, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    printf("  handler: signo %d code %d addr %s\n", si->si_signo, si->si_code,
+           si->si_addr == (void *)0x10 ? "0x10" : "other");
+    got = s;
+    siglongjmp(jb, 1);
+}
+
+static void t_handlers(void)
+{
+    signal(SIGUSR1, on_sig);
+    raise(SIGUSR1);
+    printf("raise SIGUSR1: handler ran for %d\n", got);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_info;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, 0);
+    volatile int *volatile bad = (volatile int *)0x10;
+    for (int i = 0; i < 2; i++) {
+        got = 0;
+        if (!sigsetjmp(jb, 1))
+            *bad = 1;
+        printf("write to 0x10: recovered with siglongjmp after %d\n", got);
+    }
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &m, 0);
+    signal(SIGUSR2, on_sig);
+    got = 0;
+    raise(SIGUSR2);
+    sigset_t p;
+    sigpending(&p);
+    printf("blocked SIGUSR2: handler ran %d, pending %d\n", got, sigismember(&p, SIGUSR2));
+    sigprocmask(SIG_UNBLOCK, &m, 0);
+    printf("unblocked: handler ran for %d\n", got);
+    double x = 1.5;
+    for (int i = 0; i < 3; i++)
+        x *= 1.25;
+    printf("FPU state survives handlers: %.4f\n", x);
+}
+
+static void t_restart(void)
+{
+    int fds[2];
+    if (pipe(fds) < 0)
+        exit(1);
+    pid_t c = fork();
+    if (c == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sig;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGALRM, &sa, 0);
+        char b;
+        ssize_t r = read(fds[0], &b, 1);
+        printf("SA_RESTART read after the handler: %zd (handler ran for %d)\n", r, got);
+        sa.sa_flags = 0;
+        sigaction(SIGALRM, &sa, 0);
+        alarm(1);
+        r = read(fds[0], &b, 1);
+        printf("read without SA_RESTART: %zd %s\n", r, r < 0 ? strerror(errno) : "");
+        _exit(0);
+    }
+    usleep(50000);
+    kill(c, SIGALRM);
+    usleep(50000);
+    if (write(fds[1], "x", 1) != 1)
+        exit(1);
+    int st;
+    waitpid(c, &st, 0);
+    printf("child: exit status %d\n", WEXITSTATUS(st));
+}
+
+static void t_stopcont(void)
+{
+    int st;
+    pid_t c = fork();
+    if (c == 0) {
+        for (int i = 0; i < 20; i++)
+            usleep(10000);
+        _exit(5);
+    }
+    usleep(20000);
+    kill(c, SIGSTOP);
+    waitpid(c, &st, WUNTRACED);
+    printf("stopped: %d by %d\n", WIFSTOPPED(st), WSTOPSIG(st));
+    kill(c, SIGCONT);
+    waitpid(c, &st, WCONTINUED);
+    printf("continued: %d\n", WIFCONTINUED(st));
+    waitpid(c, &st, 0);
+    printf("then exited %d with %d\n", WIFEXITED(st), WEXITSTATUS(st));
+    c = fork();
+    if (c == 0) {
+        raise(SIGTSTP);
+        _exit(6);
+    }
+    waitpid(c, &st, WUNTRACED);
+    printf("SIGTSTP stops: %d by %d\n", WIFSTOPPED(st), WSTOPSIG(st));
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+    printf("SIGKILL while stopped: %d by %d\n", WIFSIGNALED(st), WTERMSIG(st));
+    siginfo_t si;
+    c = fork();
+    if (c == 0) {
+        raise(SIGSTOP);
+        _exit(7);
+    }
+    waitid(P_PID, c, &si, WSTOPPED);
+    printf("waitid WSTOPPED: code %d status %d\n", si.si_code, si.si_status);
+    kill(c, SIGCONT);
+    waitid(P_PID, c, &si, WEXITED);
+    printf("waitid WEXITED: code %d status %d\n", si.si_code, si.si_status);
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_barrier_t bar;
+static __thread int tls = 5;
+static long counter;
+static int ready;
+
+static void *worker(void *arg)
+{
+    long id = (long)arg;
+    tls += id;
+    for (int i = 0; i < 20000; i++) {
+        pthread_mutex_lock(&mu);
+        counter++;
+        pthread_mutex_unlock(&mu);
+    }
+    pthread_barrier_wait(&bar);
+    pthread_mutex_lock(&mu);
+    ready++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    return (void *)(long)(tls * 10);
+}
+
+static void t_threads(void)
+{
+    pthread_t t[4];
+    pthread_barrier_init(&bar, 0, 4);
+    for (long i = 0; i < 4; i++)
+        pthread_create(&t[i], 0, worker, (void *)i);
+    pthread_mutex_lock(&mu);
+    while (ready < 4)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    long sum = 0;
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        sum += (long)r;
+    }
+    printf("4 threads: counter %ld, joined values sum %ld, main's TLS %d\n", counter, sum, tls);
+}
+
+static void *sleeper(void *a)
+{
+    (void)a;
+    sleep(10);
+    return 0;
+}
+
+static void t_thread_exit(void)
+{
+    int st;
+    pid_t c = fork();
+    if (c == 0) {
+        pthread_t s;
+        pthread_create(&s, 0, sleeper, 0);
+        usleep(20000);
+        _exit(3);
+    }
+    waitpid(c, &st, 0);
+    printf("exit_group with a sleeping thread: exited %d\n", WEXITSTATUS(st));
+    c = fork();
+    if (c == 0) {
+        pthread_t s;
+        pthread_create(&s, 0, sleeper, 0);
+        pause();
+        _exit(0);
+    }
+    usleep(20000);
+    kill(c, SIGTERM);
+    waitpid(c, &st, 0);
+    printf("SIGTERM to a threaded process: killed by %d\n", WTERMSIG(st));
+}
+
+static void t_poll(void)
+{
+    int a[2];
+    if (pipe(a) < 0)
+        exit(1);
+    struct pollfd f[2] = {{a[0], POLLIN, 0}, {a[1], POLLOUT, 0}};
+    int r = poll(f, 2, 0);
+    printf("poll an empty pipe: %d, read end %#x, write end %#x\n", r, f[0].revents, f[1].revents);
+    pid_t c = fork();
+    if (c == 0) {
+        usleep(30000);
+        if (write(a[1], "x", 1) != 1)
+            _exit(1);
+        _exit(0);
+    }
+    f[1].fd = -1;
+    r = poll(f, 2, 5000);
+    printf("poll until a child writes: %d, read end %#x\n", r, f[0].revents);
+    char b;
+    if (read(a[0], &b, 1) != 1)
+        exit(1);
+    waitpid(c, 0, 0);
+    close(a[1]);
+    r = poll(f, 1, 1000);
+    printf("poll after the writers closed: %d, read end %#x\n", r, f[0].revents);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(a[0], &rs);
+    struct timeval tv = {0, 50000};
+    r = select(a[0] + 1, &rs, 0, 0, &tv);
+    printf("select: %d, set %d\n", r, FD_ISSET(a[0], &rs));
+    int e[2];
+    if (pipe(e) < 0)
+        exit(1);
+    FD_ZERO(&rs);
+    FD_SET(e[0], &rs);
+    tv.tv_sec = 0;
+    tv.tv_usec = 20000;
+    r = select(e[0] + 1, &rs, 0, 0, &tv);
+    printf("select times out: %d\n", r);
+    FD_ZERO(&rs);
+    FD_SET(99, &rs);
+    r = select(100, &rs, 0, 0, &tv);
+    printf("select a closed descriptor: %d %s\n", r, r < 0 ? strerror(errno) : "");
+}
+
+static void t_creds(void)
+{
+    uid_t r, e, s;
+    if (geteuid() != 0) {
+        printf("not root: credential changes not tried\n");
+        return;
+    }
+    gid_t g[2] = {5, 6};
+    printf("setgroups: %d, getgroups counts %d\n", setgroups(2, g), getgroups(0, 0));
+    printf("setresgid 100: %d\n", setresgid(100, 100, 100));
+    printf("setreuid 1000 2000: %d\n", setreuid(1000, 2000));
+    getresuid(&r, &e, &s);
+    printf("  real %d effective %d saved %d\n", r, e, s);
+    int rc = setuid(0);
+    printf("setuid 0 now: %d %s\n", rc, rc < 0 ? strerror(errno) : "");
+    printf("seteuid 1000: %d\n", seteuid(1000));
+    getresuid(&r, &e, &s);
+    printf("  real %d effective %d saved %d\n", r, e, s);
+    rc = setgroups(0, 0);
+    printf("setgroups without privilege: %d %s\n", rc, rc < 0 ? strerror(errno) : "");
+}
+
+static void t_rlimit(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_AS, &rl);
+    printf("RLIMIT_AS unlimited: %d\n", rl.rlim_cur == RLIM_INFINITY);
+    rl.rlim_cur = 64 << 20;
+    printf("lower it to 64 MiB: %d\n", setrlimit(RLIMIT_AS, &rl));
+    void *p = mmap(0, 128 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("mmap 128 MiB: %s\n", p == MAP_FAILED ? strerror(errno) : "mapped");
+    rl.rlim_cur = RLIM_INFINITY;
+    setrlimit(RLIMIT_AS, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    struct rlimit bad = {rl.rlim_max + 1, rl.rlim_max};
+    int rc = setrlimit(RLIMIT_NOFILE, &bad);
+    printf("soft above hard: %d %s\n", rc, rc < 0 ? strerror(errno) : "");
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} tests[] = {
+    {"handlers", t_handlers}, {"restart", t_restart},   {"stopcont", t_stopcont}, {"threads", t_threads},
+    {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
+};
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    if (argc != 2) {
+        fprintf(stderr, "usage: tasks LIST | NAME\n");
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        if (!strcmp(argv[1], "LIST"))
+            printf("%s\n", tests[i].name);
+        else if (!strcmp(argv[1], tests[i].name)) {
+            tests[i].fn();
+            return 0;
+        }
+    }
+    if (strcmp(argv[1], "LIST")) {
+        fprintf(stderr, "tasks: no subtest %s\n", argv[1]);
+        return 2;
+    }
+    return 0;
+}
