@@ -141,13 +141,21 @@ fn procs_subtests_match_native() {
 /// A directory holding only a `busybox` link to the rootfs's busybox: the
 /// native PATH, so that the shell finds nothing of the host's.
 fn busybox_path_dir() -> PathBuf {
-    let d = scratch("procs/bbpath");
-    let l = d.join("busybox");
-    if l.read_link().ok().as_deref() != Some(busybox().as_path()) {
-        let _ = std::fs::remove_file(&l);
-        std::os::unix::fs::symlink(busybox(), &l).unwrap();
-    }
-    d
+    // Tests run in parallel: make the link once, atomically (a link under
+    // a private name, renamed into place).
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = scratch("procs/bbpath");
+        let l = d.join("busybox");
+        if l.read_link().ok().as_deref() != Some(busybox().as_path()) {
+            let tmp = d.join(format!("busybox.{}", std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(busybox(), &tmp).unwrap();
+            std::fs::rename(&tmp, &l).unwrap();
+        }
+        d
+    })
+    .clone()
 }
 
 /// Whether /dev/shm is a tmpfs we can write in.
