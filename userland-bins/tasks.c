@@ -123,6 +123,9 @@ static void t_stopcont(void)
     printf("then exited %d with %d\n", WIFEXITED(st), WEXITSTATUS(st));
     c = fork();
     if (c == 0) {
+        /* A group of its own, whose parent is in another group of the
+         * session: not orphaned, so SIGTSTP stops it. */
+        setpgid(0, 0);
         raise(SIGTSTP);
         _exit(6);
     }

@@ -284,6 +284,20 @@ pub fn stop(pid: u32, sig: u32) -> bool {
     }
 }
 
+/// Report whether process group `pgid` is orphaned: no member has a
+/// parent in another group of the same session (then the terminal stop
+/// signals do not stop its members, as no job control shell will resume
+/// them).
+pub fn pgrp_orphaned(pgid: u32) -> bool {
+    let t = TABLE.lock();
+    !t.procs.iter().any(|(&p, e)| {
+        e.tgid == p
+            && e.pgid == pgid
+            && e.life == Life::Alive
+            && t.procs.get(&e.ppid).is_some_and(|parent| parent.pgid != pgid && parent.sid == e.sid)
+    })
+}
+
 /// Report whether `pid` is stopped.
 pub fn is_stopped(pid: u32) -> bool {
     TABLE.lock().procs.get(&pid).is_some_and(|e| e.stopped.is_some())
