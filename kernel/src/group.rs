@@ -76,11 +76,15 @@ impl Cpus {
 
     /// Make the guest hold thread `tid`'s CPU state, saving the state of
     /// the thread it held.
+    #[inline]
     pub fn take(&self, guest: &mut vx_core::Guest, tid: u32) {
-        let owner = self.owner.get();
-        if owner == tid {
-            return;
+        if self.owner.get() != tid {
+            self.switch(guest, tid);
         }
+    }
+
+    fn switch(&self, guest: &mut vx_core::Guest, tid: u32) {
+        let owner = self.owner.get();
         let mut saved = self.saved.borrow_mut();
         saved.insert(owner, guest.save_cpu());
         if let Some(s) = saved.remove(&tid) {

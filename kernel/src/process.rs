@@ -298,9 +298,9 @@ impl Process {
     }
 
     /// Make the shared guest hold this thread's CPU state.
+    #[inline]
     pub fn own_cpu(&mut self) {
-        let cpus = self.cpus.clone();
-        cpus.take(&mut self.guest, self.tid);
+        self.cpus.take(&mut self.guest, self.tid);
     }
 
     /// Replace the program: load `path` (an ELF file or a `#!` script)
