@@ -78,13 +78,9 @@ const AT_RANDOM: u32 = 25;
 const AT_HWCAP2: u32 = 26;
 const AT_EXECFN: u32 = 31;
 
-/// Read all of an opened program file.
-fn read_all(f: &dyn Pager) -> std::io::Result<Vec<u8>> {
-    let size = f.size()?;
-    if size > 1 << 30 {
-        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
-    }
-    let mut buf = vec![0u8; size as usize];
+/// Read up to `len` bytes of an opened program file from its start.
+fn read_head(f: &dyn Pager, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
     let mut got = 0;
     while got < buf.len() {
         match f.read_at(&mut buf[got..], got as u64)? {
@@ -106,9 +102,19 @@ pub fn load(
     envp: &[Vec<u8>],
     ids: [u32; 4],
 ) -> Result<(), ExecError> {
-    let file = read_all(&*prog).map_err(ExecError::Io)?;
-    let elf = Elf::parse(&file).map_err(ExecError::Elf)?;
-    if elf.interp(&file).is_some() {
+    // Only the headers are read: segments are paged in from the file.
+    let size = prog.size().map_err(ExecError::Io)?;
+    let mut file = read_head(&*prog, 4096).map_err(ExecError::Io)?;
+    if file.len() >= 52 && file.starts_with(b"\x7fELF") {
+        let phoff = u32::from_le_bytes(file[28..32].try_into().unwrap()) as usize;
+        let phnum = u16::from_le_bytes(file[44..46].try_into().unwrap()) as usize;
+        let end = phoff.saturating_add(phnum * 32);
+        if end > file.len() && (end as u64) <= size && end <= 1 << 20 {
+            file = read_head(&*prog, end).map_err(ExecError::Io)?;
+        }
+    }
+    let elf = Elf::parse_head(&file, size).map_err(ExecError::Elf)?;
+    if elf.phdrs.iter().any(|p| p.p_type == vx_core::elf::PT_INTERP) {
         return Err(ExecError::Dynamic);
     }
     let bias = if elf.e_type == vx_core::elf::ET_DYN { DYN_BASE } else { 0 };

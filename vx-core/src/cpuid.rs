@@ -16,7 +16,22 @@ const E1_ECX: u32 = 1 << 0 | 1 << 8; // LAHF/SAHF, PREFETCHW
 const E1_EDX: u32 = 1 << 27; // RDTSCP
 
 /// Return the guest's view of cpuid `leaf`, subleaf `sub` (eax, ebx, ecx, edx).
+/// Answers are kept: a host cpuid is slow in a virtual machine (it exits
+/// to the hypervisor), and every program's start-up asks dozens of them.
 pub fn guest_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<(u32, u32), [u32; 4]>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(r) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&(leaf, sub)) {
+        return *r;
+    }
+    let r = compute(leaf, sub);
+    seen.lock().unwrap_or_else(|e| e.into_inner()).insert((leaf, sub), r);
+    r
+}
+
+fn compute(leaf: u32, sub: u32) -> [u32; 4] {
     let max = host_cpuid(0, 0)[0];
     let emax = host_cpuid(0x8000_0000, 0)[0];
     match leaf {

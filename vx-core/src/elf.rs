@@ -69,6 +69,13 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
 impl Elf {
     /// Parse and check the headers of an ELF32 i386 file held in `file`.
     pub fn parse(file: &[u8]) -> Result<Elf, ElfError> {
+        Elf::parse_head(file, file.len() as u64)
+    }
+
+    /// Parse and check the headers of an ELF32 i386 file of `file_len`
+    /// bytes from its first bytes `file` (at least the ELF header and the
+    /// program headers; segments are checked against `file_len`).
+    pub fn parse_head(file: &[u8], file_len: u64) -> Result<Elf, ElfError> {
         if file.len() < 4 || &file[0..4] != b"\x7fELF" {
             return Err(ElfError::NotElf);
         }
@@ -119,7 +126,7 @@ impl Elf {
                 if p.filesz > p.memsz {
                     return Err(ElfError::Malformed("segment file size exceeds memory size"));
                 }
-                if p.offset as u64 + p.filesz as u64 > file.len() as u64 {
+                if p.offset as u64 + p.filesz as u64 > file_len {
                     return Err(ElfError::Malformed("segment past end of file"));
                 }
                 if p.vaddr as u64 + p.memsz as u64 > 1 << 32 {
