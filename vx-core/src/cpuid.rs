@@ -21,7 +21,8 @@ const E1_EDX: u32 = 1 << 27; // RDTSCP
 pub fn guest_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static SEEN: OnceLock<Mutex<HashMap<(u32, u32), [u32; 4]>>> = OnceLock::new();
+    type Answers = HashMap<(u32, u32), [u32; 4]>;
+    static SEEN: OnceLock<Mutex<Answers>> = OnceLock::new();
     let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(r) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&(leaf, sub)) {
         return *r;
