@@ -55,6 +55,10 @@ enum Cmd {
         /// writable with :rw (repeatable).
         #[arg(long = "bind", value_name = "HOST:GUEST[:rw]")]
         binds: Vec<nsboot::Bind>,
+        /// Scheduler ticks a second: a guest that runs a whole tick gives
+        /// the vCPU to the next runnable task.
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        hz: u32,
         /// Print system call and translator counters to stderr at exit.
         #[arg(long)]
         stats: bool,
@@ -78,7 +82,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { root, binds, stats, trace, mem, program, args } => {
+        Cmd::Run { root, binds, hz, stats, trace, mem, program, args } => {
             if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
                 eprintln!("vxos: cannot create guest memory: {e}");
                 std::process::exit(1);
@@ -90,7 +94,7 @@ fn main() {
                     std::process::exit(1);
                 }
             };
-            std::process::exit(run(root, binds, stats, trace, program, args))
+            std::process::exit(run(root, binds, hz, stats, trace, program, args))
         }
         Cmd::Syscalls => {
             for e in syscall::list() {
@@ -154,6 +158,7 @@ fn default_root() -> Result<PathBuf, String> {
 fn run(
     root: PathBuf,
     binds: Vec<nsboot::Bind>,
+    hz: u32,
     stats: bool,
     trace: Option<String>,
     program: PathBuf,
@@ -214,10 +219,11 @@ fn run(
         eprintln!("vxos: cannot start the first process: {e}");
         return 1;
     }
-    // The tick: a time slice is 10 ms; a guest that runs through it gives
-    // the vCPU to the next runnable task.
-    std::thread::spawn(|| loop {
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    // The tick: a guest that runs through a whole slice gives the vCPU to
+    // the next runnable task.
+    let slice = std::time::Duration::from_micros(1_000_000 / hz as u64);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(slice);
         sched::preempt_current();
     });
     let init_done = || matches!(proctab::get(pid).map(|e| e.life), Some(proctab::Life::Zombie(_)) | None);

@@ -237,3 +237,43 @@ pub fn run(done: impl Fn() -> bool) -> bool {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Tasks take turns in order, a sleeper runs again only after its
+    /// wakeup, and the loop ends when every task has exited.
+    #[test]
+    fn round_robin_sleep_and_wakeup() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        const CHAN: WaitChan = 0x7e57;
+        let l = log.clone();
+        spawn(9001, move || {
+            l.borrow_mut().push("a1");
+            sleep(CHAN);
+            l.borrow_mut().push("a2");
+        })
+        .unwrap();
+        let l = log.clone();
+        spawn(9002, move || {
+            l.borrow_mut().push("b1");
+            yield_now();
+            l.borrow_mut().push("b2");
+            wakeup(CHAN);
+            l.borrow_mut().push("b3");
+        })
+        .unwrap();
+        let l = log.clone();
+        spawn(9003, move || {
+            l.borrow_mut().push("c1");
+            // A task's kernel code may panic: the task ends, not the loop.
+            panic!("a task's kernel error");
+        })
+        .unwrap();
+        assert!(run(|| false), "every task ended");
+        assert_eq!(*log.borrow(), ["a1", "b1", "c1", "b2", "b3", "a2"]);
+    }
+}
