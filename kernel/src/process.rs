@@ -191,55 +191,31 @@ impl Process {
         if let Some(e) = devproc::entry(self.pid) {
             devproc::register(pid, e);
         }
-        Ok(Process {
-            guest: Shared::new(guest),
-            mm: Shared::new(mm),
-            files: Shared::new(self.files.fork_copy()),
-            sigactions: Shared::new(*self.sigactions),
-            cpus: Rc::new(Cpus::new(pid)),
-            tid: pid,
-            clear_tid: 0,
-            ns: self.ns.clone(),
-            cwd_hold: hold(&self.cwd),
-            cwd: self.cwd.clone(),
-            pid,
-            ids: self.ids,
-            saved_ids: self.saved_ids,
-            groups: self.groups.clone(),
-            rlimits: self.rlimits,
-            umask: self.umask,
-            sigmask: self.sigmask,
-            pending: 0,
-            sig_info: [None; 65],
-            saved_mask: None,
-            altstack: self.altstack,
-            restart: None,
-            exit: None,
-            thread_exit_only: false,
-            stats: SysStats::default(),
-            trace: self.trace,
-        })
+        let mut child = self.sibling(Shared::new(guest), Rc::new(Cpus::new(pid)), pid);
+        child.mm = Shared::new(mm);
+        child.files = Shared::new(self.files.fork_copy());
+        child.sigactions = Shared::new(*self.sigactions);
+        child.altstack = self.altstack;
+        Ok(child)
     }
 
-    /// Make a new thread of this process with id `tid`: it shares the
-    /// address space, descriptors and signal actions, starts with a copy
-    /// of this thread's CPU state (its clone returns 0) and signal mask.
-    pub fn thread(&mut self, tid: u32) -> Process {
-        let mut cpu = self.guest.save_cpu();
-        cpu.regs[EAX] = 0;
-        self.cpus.add(tid, cpu);
+    /// A new task like this thread: same identity, limits, namespace,
+    /// working directory, umask, signal mask, and (shared) memory, files
+    /// and signal actions; `pid` is its process (its own for a new one).
+    /// Callers replace what the new task does not share.
+    fn sibling(&self, guest: Shared<Guest>, cpus: Rc<Cpus>, tid: u32) -> Process {
         Process {
-            guest: self.guest.clone(),
+            guest,
             mm: self.mm.clone(),
             files: self.files.clone(),
             sigactions: self.sigactions.clone(),
-            cpus: self.cpus.clone(),
+            cpus,
             tid,
             clear_tid: 0,
             ns: self.ns.clone(),
             cwd_hold: hold(&self.cwd),
             cwd: self.cwd.clone(),
-            pid: self.pid,
+            pid: tid,
             ids: self.ids,
             saved_ids: self.saved_ids,
             groups: self.groups.clone(),
@@ -256,6 +232,18 @@ impl Process {
             stats: SysStats::default(),
             trace: self.trace,
         }
+    }
+
+    /// Make a new thread of this process with id `tid`: it shares the
+    /// address space, descriptors and signal actions, starts with a copy
+    /// of this thread's CPU state (its clone returns 0) and signal mask.
+    pub fn thread(&mut self, tid: u32) -> Process {
+        let mut cpu = self.guest.save_cpu();
+        cpu.regs[EAX] = 0;
+        self.cpus.add(tid, cpu);
+        let mut t = self.sibling(self.guest.clone(), self.cpus.clone(), tid);
+        t.pid = self.pid;
+        t
     }
 
     /// The thread has ended with `st`: clear and wake its exit futex, and

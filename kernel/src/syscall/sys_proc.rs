@@ -885,13 +885,7 @@ fn futex_deadline(
     if addr == 0 {
         return Ok(None);
     }
-    let (s, ns) = if wide {
-        let mut b = [0u8; 16];
-        p.uread(addr, &mut b)?;
-        (i64::from_le_bytes(b[0..8].try_into().unwrap()), i64::from_le_bytes(b[8..16].try_into().unwrap()))
-    } else {
-        (p.read_u32(addr)? as i32 as i64, p.read_u32(addr + 4)? as i32 as i64)
-    };
+    let (s, ns) = super::sys_time::timespec(p, addr, wide)?;
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
         return Err(Errno::EINVAL);
     }

@@ -76,7 +76,7 @@ pub fn time(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// Read a timespec: 32-bit seconds and nanoseconds, or 64-bit both.
-fn timespec(p: &mut Process, addr: u32, wide: bool) -> SysResult<(i64, i64)> {
+pub(crate) fn timespec(p: &mut Process, addr: u32, wide: bool) -> SysResult<(i64, i64)> {
     if wide {
         let mut b = [0u8; 16];
         p.uread(addr, &mut b)?;
