@@ -307,12 +307,36 @@ static void t_rlimit(void)
     printf("soft above hard: %d %s\n", rc, rc < 0 ? strerror(errno) : "");
 }
 
+static void t_sigwait(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &s, 0);
+    struct timespec t = {0, 30000000};
+    siginfo_t si;
+    int r = sigtimedwait(&s, &si, &t);
+    printf("sigtimedwait with nothing sent: %d %s\n", r, r < 0 ? strerror(errno) : "");
+    pid_t me = getpid();
+    if (fork() == 0) {
+        usleep(20000);
+        kill(me, SIGUSR1);
+        _exit(0);
+    }
+    t.tv_sec = 5;
+    r = sigtimedwait(&s, &si, &t);
+    printf("sigtimedwait for a child's kill: %d, si_code %d, si_pid is the child: %d\n", r, si.si_code,
+           si.si_pid != me && si.si_pid != 0);
+    wait(0);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
     {"handlers", t_handlers}, {"restart", t_restart},   {"stopcont", t_stopcont}, {"threads", t_threads},
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
+    {"sigwait", t_sigwait},
 };
 
 int main(int argc, char **argv)

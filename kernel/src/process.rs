@@ -419,13 +419,24 @@ impl Process {
     pub fn take_signals(&mut self) {
         // The thread's own signals, and those sent to the process that this
         // thread does not block.
-        let mut bits = crate::proctab::take_pending(self.tid, 0);
+        let mut taken = vec![crate::proctab::take_pending(self.tid, 0)];
         if self.tid != self.pid {
-            bits |= crate::proctab::take_pending(self.pid, self.sigmask);
+            taken.push(crate::proctab::take_pending(self.pid, self.sigmask));
         }
-        for s in 1..=64u32 {
-            if bits & bit(s) != 0 {
-                self.post_signal_info(s, SigInfo::user(s, 0, 0));
+        for (bits, sent) in taken {
+            for s in 1..=64u32 {
+                if bits & bit(s) != 0 {
+                    let x = sent[s as usize - 1];
+                    let info = SigInfo {
+                        signo: s,
+                        code: x.code,
+                        pid: x.pid,
+                        uid: x.uid,
+                        value: x.status,
+                        ..Default::default()
+                    };
+                    self.post_signal_info(s, info);
+                }
             }
         }
     }

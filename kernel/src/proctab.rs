@@ -33,6 +33,9 @@ pub struct Entry {
     pub life: Life,
     /// Signals sent and not yet taken (bit n-1 for signal n).
     pub pending: u64,
+    /// What each pending signal carries (si_code, si_pid, si_uid,
+    /// si_status), by signal number - 1.
+    pub sent: [crate::signal::Sent; 64],
     /// It called execve (a vfork parent may go on).
     pub execed: bool,
     /// The signal its parent gets when it ends (SIGCHLD, or clone's choice).
@@ -102,6 +105,7 @@ pub fn create(ppid: u32) -> Option<u32> {
             sid,
             life: Life::Alive,
             pending: 0,
+            sent: [Default::default(); 64],
             execed: false,
             exit_signal: 17,
             nocldwait: false,
@@ -215,10 +219,18 @@ pub fn signals_sent() -> u64 {
 
 /// Send signal `sig` to `pid`: note it and wake the process if it sleeps.
 pub fn signal(pid: u32, sig: u32) -> bool {
+    signal_with(pid, sig, crate::signal::Sent { code: crate::signal::SI_KERNEL, ..Default::default() })
+}
+
+/// Send signal `sig` to `pid` carrying `info` (who sent it, and how).
+pub fn signal_with(pid: u32, sig: u32, info: crate::signal::Sent) -> bool {
     SENT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     let mut continued = None;
     let ok = update(pid, |e| {
         if e.life == Life::Alive && sig != 0 {
+            if e.pending & 1u64 << (sig - 1) == 0 {
+                e.sent[sig as usize - 1] = info;
+            }
             e.pending |= 1u64 << (sig - 1);
             const STOPS: u64 = 1 << 18 | 1 << 19 | 1 << 20 | 1 << 21;
             if sig == 18 {
@@ -303,13 +315,14 @@ pub fn is_stopped(pid: u32) -> bool {
     TABLE.lock().procs.get(&pid).is_some_and(|e| e.stopped.is_some())
 }
 
-/// Take the signals sent to `pid`, except those in `blocked`.
-pub fn take_pending(pid: u32, blocked: u64) -> u64 {
+/// Take the signals sent to `pid`, except those in `blocked`, with what
+/// each carries.
+pub fn take_pending(pid: u32, blocked: u64) -> (u64, [crate::signal::Sent; 64]) {
     let mut t = TABLE.lock();
-    let Some(e) = t.procs.get_mut(&pid) else { return 0 };
+    let Some(e) = t.procs.get_mut(&pid) else { return (0, [Default::default(); 64]) };
     let take = e.pending & !blocked;
     e.pending &= blocked;
-    take
+    (take, e.sent)
 }
 
 /// Record that `pid` ended with `st`: it becomes a zombie for its parent
@@ -351,7 +364,11 @@ pub fn exit(pid: u32, st: ExitStatus) {
     };
     if ppid != 0 {
         if sig != 0 {
-            signal(ppid, sig);
+            let (code, status) = match st {
+                ExitStatus::Code(c) => (1, c as u32 & 0xff), // CLD_EXITED
+                ExitStatus::Signal(s) => (2, s as u32),      // CLD_KILLED
+            };
+            signal_with(ppid, sig, crate::signal::Sent { code, pid, uid: 0, status });
         }
         sched::wakeup(child_chan(ppid));
     }

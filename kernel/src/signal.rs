@@ -37,6 +37,7 @@ pub const SA_RESTORER: u32 = 0x0400_0000;
 /// si_code values.
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
 
 /// The bit of signal `s` in a mask.
 pub fn bit(s: u32) -> u64 {
@@ -102,6 +103,16 @@ impl SigInfo {
         b[20..24].copy_from_slice(&self.value.to_le_bytes());
         b
     }
+}
+
+/// What a signal sent by another process (or the kernel) carries until
+/// it is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub code: i32,
+    pub pid: u32,
+    pub uid: u32,
+    pub status: u32,
 }
 
 /// A process's alternate signal stack (sigaltstack).

@@ -163,7 +163,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(174, rt_sigaction, p::rt_sigaction),
     sys!(175, rt_sigprocmask, p::rt_sigprocmask),
     sys!(176, rt_sigpending, p::rt_sigpending),
-    sys!(177, rt_sigtimedwait, p::rt_sigtimedwait, "no timeout yet: waits, or only looks with a zero timeout"),
+    sys!(177, rt_sigtimedwait, p::rt_sigtimedwait),
     sys!(179, rt_sigsuspend, p::rt_sigsuspend),
     sys!(180, pread64, f::pread64),
     sys!(181, pwrite64, f::pwrite64),
@@ -255,6 +255,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(412, utimensat_time64, f::utimensat_time64),
     sys!(413, pselect6_time64, poll::pselect6_time64),
     sys!(414, ppoll_time64, poll::ppoll_time64),
+    sys!(421, rt_sigtimedwait_time64, p::rt_sigtimedwait_time64),
     sys!(422, futex_time64, p::futex_time64, "no priority-inheritance locks"),
     sys!(439, faccessat2, f::faccessat2),
 ];

@@ -522,7 +522,7 @@ pub fn kill(p: &mut Process, a: Args) -> SysResult {
         if t == me {
             p.post_signal(sig);
         } else {
-            proctab::signal(t, sig);
+            proctab::signal_with(t, sig, crate::signal::Sent { code: 0, pid: p.pid, uid: p.ids[0], status: 0 });
         }
     }
     Ok(0)
@@ -536,14 +536,22 @@ pub fn tkill(p: &mut Process, a: Args) -> SysResult {
     }
     if tid == p.tid {
         if sig != 0 {
-            p.post_signal(sig);
+            let info = crate::signal::SigInfo {
+                signo: sig,
+                code: crate::signal::SI_TKILL,
+                pid: p.pid,
+                uid: p.ids[0],
+                ..Default::default()
+            };
+            p.post_signal_info(sig, info);
         }
         return Ok(0);
     }
     match proctab::get(tid) {
         Some(e) if e.life == Life::Alive => {
             if sig != 0 {
-                proctab::signal(tid, sig);
+                let from = crate::signal::Sent { code: crate::signal::SI_TKILL, pid: p.pid, uid: p.ids[0], status: 0 };
+                proctab::signal_with(tid, sig, from);
             }
             Ok(0)
         }
@@ -722,9 +730,18 @@ pub fn rt_sigpending(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// rt_sigtimedwait(2) without a timeout: take a pending signal of the set,
-/// waiting for one if none is pending; a zero timeout only looks.
+/// rt_sigtimedwait(2): take a pending signal of the set, waiting for one
+/// until the timeout (EAGAIN), or for another signal (EINTR).
 pub fn rt_sigtimedwait(p: &mut Process, a: Args) -> SysResult {
+    do_sigtimedwait(p, a, false)
+}
+
+/// rt_sigtimedwait_time64(2).
+pub fn rt_sigtimedwait_time64(p: &mut Process, a: Args) -> SysResult {
+    do_sigtimedwait(p, a, true)
+}
+
+fn do_sigtimedwait(p: &mut Process, a: Args, wide: bool) -> SysResult {
     let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
     if size != 8 {
         return Err(Errno::EINVAL);
@@ -732,12 +749,14 @@ pub fn rt_sigtimedwait(p: &mut Process, a: Args) -> SysResult {
     let mut b = [0u8; 8];
     p.uread(set, &mut b)?;
     let want = u64::from_le_bytes(b) & !crate::signal::UNBLOCKABLE;
-    let poll = if timeout != 0 {
-        let mut t = [0u8; 8];
-        p.uread(timeout, &mut t)?;
-        t == [0u8; 8]
+    let deadline = if timeout != 0 {
+        let (s, ns) = super::sys_time::timespec(p, timeout, wide)?;
+        if s < 0 || !(0..1_000_000_000).contains(&ns) {
+            return Err(Errno::EINVAL);
+        }
+        Some(std::time::Instant::now() + std::time::Duration::new(s as u64, ns as u32))
     } else {
-        false
+        None
     };
     loop {
         p.take_signals();
@@ -756,11 +775,14 @@ pub fn rt_sigtimedwait(p: &mut Process, a: Args) -> SysResult {
             }
             return Ok(sig);
         }
-        if poll {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Err(Errno::EAGAIN);
         }
         if p.pending & !p.sigmask != 0 {
             return Err(Errno::EINTR);
+        }
+        if let Some(d) = deadline {
+            crate::timers::wake_at(d, crate::proctab::signal_chan(p.pid));
         }
         sched::sleep(crate::proctab::signal_chan(p.pid));
     }
