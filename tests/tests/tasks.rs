@@ -31,3 +31,28 @@ fn a_spinner_does_not_starve_the_shell() {
     let n = same(&busybox(), &["sh", "-c", script], &dir, None);
     assert_eq!(String::from_utf8_lossy(&n.stdout).trim(), "spinner ended with 143");
 }
+
+/// A task waiting for the host's input does not hold up the others: a
+/// background job prints while `cat` waits for data that comes later.
+#[test]
+fn waiting_for_host_input_lets_others_run() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = scratch("tasks");
+    let mut child = Command::new(vxos())
+        .args(["run"])
+        .arg(busybox())
+        .args(["sh", "-c", "(sleep 0.1; echo background) & cat; wait"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    input.write_all(b"from the host\n").unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "background\nfrom the host\n");
+}

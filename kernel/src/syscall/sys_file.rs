@@ -306,6 +306,7 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
     }
     let len = len.min(CHUNK);
     p.ucheck_write(buf, len)?;
+    wait_for_host_input(p, &file)?;
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
@@ -335,6 +336,34 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
         }
     }
     Ok(n)
+}
+
+/// Until a host stream (a terminal or pipe vxos was given) has input, let
+/// other tasks run: look again every 10 ms, as the vCPU must never block
+/// in a host read while guest tasks could run. (T5's console brings an
+/// event source.) Non-blocking descriptors and regular files go straight
+/// to the read.
+fn wait_for_host_input(p: &mut Process, file: &std::rc::Rc<std::cell::RefCell<OpenFile>>) -> SysResult<()> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    loop {
+        {
+            let f = file.borrow();
+            let Object::Stdio(h) = &f.obj else { return Ok(()) };
+            if f.flags & O_NONBLOCK != 0 || h.metadata().is_ok_and(|m| m.is_file()) {
+                return Ok(());
+            }
+            let mut fds = [PollFd::new(h, PollFlags::IN)];
+            if poll(&mut fds, 0).map_or(true, |n| n > 0) {
+                return Ok(());
+            }
+        }
+        if p.signal_interrupts() {
+            return Err(Errno::EINTR);
+        }
+        let chan = 0x5354_4449_0000_0000 | p.tid as u64;
+        crate::timers::wake_at(std::time::Instant::now() + std::time::Duration::from_millis(10), chan);
+        crate::sched::sleep(chan);
+    }
 }
 
 /// Write `len` bytes of guest memory at `buf` at the description's offset
@@ -663,6 +692,7 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
         None
     };
     let count = count.min(CHUNK);
+    wait_for_host_input(p, &src)?;
     let mut buf = vec![0u8; count];
     let n = {
         let mut s = src.borrow_mut();
