@@ -193,7 +193,7 @@ fn run(
         }
     }
     let path = program.to_string_lossy();
-    let pid = proctab::create(0).expect("the first process");
+    let pid = proctab::create_first();
     let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, &path, &argv, &envp, pid) {
         Ok(p) => p,
         Err(e) => {
@@ -226,14 +226,14 @@ fn run(
         std::thread::sleep(slice);
         sched::preempt_current();
     });
-    let init_done = || matches!(proctab::get(pid).map(|e| e.life), Some(proctab::Life::Zombie(_)) | None);
+    let init_done = || proctab::first_status().is_some();
     if !sched::run(init_done) && !init_done() {
         eprintln!("vxos: every process is waiting and nothing can wake them");
         return 1;
     }
-    match proctab::get(pid).map(|e| e.life) {
-        Some(proctab::Life::Zombie(st)) => st.shell_status(),
-        _ => 1,
+    match proctab::first_status() {
+        Some(st) => st.shell_status(),
+        None => 1,
     }
 }
 

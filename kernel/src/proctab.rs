@@ -3,8 +3,8 @@
 //! signals sent to it — kept apart from the process's own state (its
 //! memory, files and CPU, in `process.rs`), which only its task touches.
 //!
-//! Orphans go to init (pid 1) when there is one; otherwise, having no
-//! parent to reap them, they leave no zombie behind.
+//! Orphans go to init (pid 1), which reaps them: under `vxos run` pid 1 is
+//! a placeholder whose children leave no zombies (T5 boots a real init).
 
 use crate::process::ExitStatus;
 use crate::sched::{self, WaitChan};
@@ -60,8 +60,8 @@ struct Table {
     next: u32,
 }
 
-/// Pid 1 is kept for the booted system's init (T5): `vxos run`'s program
-/// is an ordinary process, pid 2, with no parent in the guest.
+/// Pid 1 is init: under `vxos run` a placeholder (see `create_first`),
+/// the program is pid 2.
 static TABLE: Mutex<Table> = Mutex::new(Table { procs: BTreeMap::new(), next: 2 });
 
 /// The first process: vxos reads its status; it is never reaped by others.
@@ -80,7 +80,32 @@ pub fn child_chan(pid: u32) -> WaitChan {
     0x5741_4954_0000_0000 | pid as u64
 }
 
-/// Add a process whose parent is `ppid` (0 for init), in the parent's
+/// Start the table for `vxos run`: pid 1 stands for init (no task runs
+/// it; its children leave no zombies, as init reaps them), and the program
+/// is its child, pid 2, leading a session of its own. Returns the pid.
+pub fn create_first() -> u32 {
+    let pid = create(0).expect("an empty table has room");
+    let mut t = TABLE.lock();
+    let mut init = t.procs[&pid].clone();
+    init.tgid = 1;
+    init.pgid = 1;
+    init.sid = 1;
+    init.threads = 0;
+    init.nocldwait = true;
+    t.procs.insert(1, init);
+    t.procs.get_mut(&pid).unwrap().ppid = 1;
+    pid
+}
+
+/// How the first process ended, once it has.
+static FIRST_STATUS: Mutex<Option<ExitStatus>> = Mutex::new(None);
+
+/// How the first process ended, if it has.
+pub fn first_status() -> Option<ExitStatus> {
+    *FIRST_STATUS.lock()
+}
+
+/// Add a process whose parent is `ppid` (0 for none), in the parent's
 /// group and session; return its pid, or None when the table is full.
 pub fn create(ppid: u32) -> Option<u32> {
     let mut t = TABLE.lock();
@@ -329,6 +354,9 @@ pub fn take_pending(pid: u32, blocked: u64) -> (u64, [crate::signal::Sent; 64]) 
 /// to reap, its children go to init, and the parent hears SIGCHLD.
 pub fn exit(pid: u32, st: ExitStatus) {
     crate::timers::forget(pid);
+    if pid == FIRST.load(std::sync::atomic::Ordering::Acquire) {
+        *FIRST_STATUS.lock() = Some(st);
+    }
     let (ppid, sig) = {
         let mut t = TABLE.lock();
         let Some(e) = t.procs.get_mut(&pid) else { return };
