@@ -330,13 +330,43 @@ static void t_sigwait(void)
     wait(0);
 }
 
+static void t_orphan(void)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        exit(1);
+    pid_t c = fork();
+    if (c == 0) {
+        pid_t mid = getpid();
+        if (fork() == 0) {
+            close(p[0]);
+            usleep(50000); /* its parent has exited by now */
+            pid_t pp = getppid();
+            char r = pp != mid && pp > 0 ? 'y' : 'n';
+            if (write(p[1], &r, 1) != 1)
+                _exit(1);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    int st;
+    waitpid(c, &st, 0);
+    printf("middle process exited: %d\n", WIFEXITED(st));
+    char r = '?';
+    if (read(p[0], &r, 1) != 1)
+        r = '?';
+    printf("the orphan was adopted (its parent is no longer the dead one): %c\n", r);
+    printf("and it is not our child: %d\n", waitpid(-1, 0, WNOHANG) < 0 && errno == ECHILD);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
     {"handlers", t_handlers}, {"restart", t_restart},   {"stopcont", t_stopcont}, {"threads", t_threads},
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
-    {"sigwait", t_sigwait},
+    {"sigwait", t_sigwait},         {"orphan", t_orphan},
 };
 
 int main(int argc, char **argv)
