@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -360,6 +362,41 @@ static void t_orphan(void)
     printf("and it is not our child: %d\n", waitpid(-1, 0, WNOHANG) < 0 && errno == ECHILD);
 }
 
+static void t_sendfile_pipe(void)
+{
+    /* A child blocks in sendfile into a full pipe while the parent closes
+     * its copy of the same write end (the same open file description). */
+    int fd = open("sendfile-data", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    static char block[65536];
+    for (int i = 0; i < 4; i++)
+        if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
+            exit(1);
+    int p[2];
+    if (pipe(p) < 0)
+        exit(1);
+    pid_t c = fork();
+    if (c == 0) {
+        close(p[0]);
+        off_t off = 0;
+        ssize_t total = 0, n;
+        while ((n = sendfile(p[1], fd, &off, 4 * sizeof block - total)) > 0)
+            total += n;
+        _exit(total == 4 * (ssize_t)sizeof block ? 0 : 1);
+    }
+    usleep(50000); /* the child now waits for room in the pipe */
+    close(p[1]);
+    long got = 0;
+    ssize_t n;
+    char buf[8192];
+    while ((n = read(p[0], buf, sizeof buf)) > 0)
+        got += n;
+    int st;
+    waitpid(c, &st, 0);
+    printf("read %ld bytes through the pipe; the child exited %d with %d\n", got, WIFEXITED(st), WEXITSTATUS(st));
+    close(fd);
+    unlink("sendfile-data");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -367,6 +404,7 @@ static const struct {
     {"handlers", t_handlers}, {"restart", t_restart},   {"stopcont", t_stopcont}, {"threads", t_threads},
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
     {"sigwait", t_sigwait},         {"orphan", t_orphan},
+    {"sendfile_pipe", t_sendfile_pipe},
 };
 
 int main(int argc, char **argv)

@@ -350,6 +350,15 @@ pub fn take_pending(pid: u32, blocked: u64) -> (u64, [crate::signal::Sent; 64]) 
     (take, e.sent)
 }
 
+/// Task `tid`'s kernel code failed: its process ends as if by SIGKILL, so
+/// that its parent and its other threads do not wait for it forever.
+pub fn task_died(tid: u32) {
+    let Some(tgid) = get(tid).map(|e| e.tgid) else { return };
+    let st = ExitStatus::Signal(9);
+    group_exit(tgid, st);
+    thread_exit(tid, tgid, st);
+}
+
 /// Record that `pid` ended with `st`: it becomes a zombie for its parent
 /// to reap, its children go to init, and the parent hears SIGCHLD.
 pub fn exit(pid: u32, st: ExitStatus) {

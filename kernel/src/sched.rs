@@ -77,7 +77,9 @@ extern "C" fn task_main(arg: *mut u8) -> ! {
             .map(|s| s.to_string())
             .or_else(|| e.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("vxos: kernel error in task {}: {what}", current());
+        let id = current();
+        eprintln!("vxos: kernel error in task {id}: {what}; its process is killed");
+        crate::proctab::task_died(id);
     }
     exit_current()
 }

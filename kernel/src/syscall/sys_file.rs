@@ -694,17 +694,20 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
     let count = count.min(CHUNK);
     wait_for_host_input(p, &src)?;
     let mut buf = vec![0u8; count];
-    let n = {
+    // Pipes may sleep: no description is borrowed while they do (another
+    // task may share it).
+    let src_pipe = pipe_of(&src.borrow());
+    let dst_pipe = pipe_of(&dst.borrow());
+    let n = if let Some((pipe, nb)) = src_pipe {
+        let me = &*p;
+        let data = pipe.read(count, nb, &mut || me.signal_interrupts())?;
+        buf[..data.len()].copy_from_slice(&data);
+        data.len()
+    } else {
         let mut s = src.borrow_mut();
         let pos = off.unwrap_or(s.pos);
         let n = match &s.obj {
-            Object::Pipe(e) => {
-                let (pipe, nb) = (e.pipe(), s.flags & O_NONBLOCK != 0);
-                let me = &*p;
-                let data = pipe.read(count, nb, &mut || me.signal_interrupts())?;
-                buf[..data.len()].copy_from_slice(&data);
-                data.len()
-            }
+            Object::Pipe(_) => unreachable!("pipes are read above"),
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -719,15 +722,14 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
         }
         n
     };
-    let written = {
+    let written = if let Some((pipe, nb)) = dst_pipe {
+        let me = &*p;
+        pipe.write(&buf[..n], nb, &mut || me.signal_interrupts())
+    } else {
         let mut d = dst.borrow_mut();
         let append = d.flags & O_APPEND != 0;
         match &d.obj {
-            Object::Pipe(e) => {
-                let (pipe, nb) = (e.pipe(), d.flags & O_NONBLOCK != 0);
-                let me = &*p;
-                pipe.write(&buf[..n], nb, &mut || me.signal_interrupts())
-            }
+            Object::Pipe(_) => unreachable!("pipes are written above"),
             Object::Stdio(h) => {
                 use std::io::Write;
                 let mut h: &std::fs::File = h;
