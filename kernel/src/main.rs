@@ -2,7 +2,10 @@
 //! through the vx-core translator.
 //!
 //! This file is the command line; the kernel itself is in the modules.
-#![deny(unsafe_code)] // mm/frame.rs alone holds unsafe code: the view of physical memory
+// Unsafe code lives in four modules, each saying why: mm/frame.rs (the view
+// of physical memory), swtch.rs and sched.rs (kernel stacks and the switch
+// between them), group.rs (state the threads of a process share).
+#![deny(unsafe_code)]
 
 mod devproc;
 mod errno;

@@ -25,7 +25,7 @@ use crate::process::{ExitStatus, Process};
 use vx_core::state::*;
 
 pub const SIGKILL: u32 = 9;
-const SIGSTOP_: u32 = 19;
+pub const SIGSTOP: u32 = 19;
 
 pub const SA_SIGINFO: u32 = 4;
 pub const SA_ONSTACK: u32 = 0x0800_0000;
@@ -229,7 +229,7 @@ impl Process {
                     // SIGTSTP, SIGTTIN and SIGTTOU do not stop an orphaned
                     // process group.
                     let pgid = crate::proctab::get(self.pid).map_or(self.pid, |e| e.pgid);
-                    if sig == SIGSTOP_ || !crate::proctab::pgrp_orphaned(pgid) {
+                    if sig == SIGSTOP || !crate::proctab::pgrp_orphaned(pgid) {
                         self.stop(sig);
                     }
                 }

@@ -8,7 +8,8 @@
 //! stopped: xv6's swtch for x86-64. A new stack starts in `vxos_task_start`,
 //! which calls the task's entry function.
 //!
-//! This module and `mm/frame.rs` are the kernel's only unsafe code.
+//! With `sched.rs`, `group.rs` and `mm/frame.rs`, one of the four modules
+//! that hold the kernel's unsafe code.
 #![allow(unsafe_code)]
 
 use std::arch::global_asm;
