@@ -397,6 +397,29 @@ static void t_sendfile_pipe(void)
     unlink("sendfile-data");
 }
 
+static void t_blocked_kill(void)
+{
+    /* A signal another process sends while it is blocked waits, and is
+     * delivered when unblocked; sigpending shows it meanwhile. */
+    signal(SIGUSR1, on_sig);
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &m, 0);
+    got = 0;
+    pid_t me = getpid();
+    if (fork() == 0) {
+        kill(me, SIGUSR1);
+        _exit(0);
+    }
+    wait(0);
+    sigset_t p;
+    sigpending(&p);
+    printf("while blocked: handler ran %d, pending %d\n", got, sigismember(&p, SIGUSR1));
+    sigprocmask(SIG_UNBLOCK, &m, 0);
+    printf("unblocked: handler ran for %d\n", got);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -404,7 +427,7 @@ static const struct {
     {"handlers", t_handlers}, {"restart", t_restart},   {"stopcont", t_stopcont}, {"threads", t_threads},
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
     {"sigwait", t_sigwait},         {"orphan", t_orphan},
-    {"sendfile_pipe", t_sendfile_pipe},
+    {"sendfile_pipe", t_sendfile_pipe}, {"blocked_kill", t_blocked_kill},
 };
 
 int main(int argc, char **argv)

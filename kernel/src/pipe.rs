@@ -125,10 +125,11 @@ impl Pipe {
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            sched::sleep(self.chan());
+            // Data that came wins over a signal that came with it.
             if interrupted() {
                 return Err(Errno::EINTR);
             }
+            sched::sleep(self.chan());
         }
     }
 
@@ -160,10 +161,10 @@ impl Pipe {
             if nonblock {
                 return if done > 0 { Ok(done) } else { Err(Errno::EAGAIN) };
             }
-            sched::sleep(self.chan());
             if interrupted() {
                 return if done > 0 { Ok(done) } else { Err(Errno::EINTR) };
             }
+            sched::sleep(self.chan());
         }
     }
 }

@@ -376,8 +376,8 @@ impl Process {
     /// (one not blocked and not ignored).
     pub fn signal_interrupts(&self) -> bool {
         let Some(e) = crate::proctab::get(self.tid) else { return true };
-        // Another thread ending the process interrupts every wait.
-        if crate::proctab::group_exiting(self.pid).is_some() {
+        // Another thread ending the process (or exec'ing) interrupts every wait.
+        if crate::proctab::group_exiting(self.pid).is_some() || e.doomed {
             return true;
         }
         let group = if self.tid != self.pid { crate::proctab::get(self.pid).map_or(0, |g| g.pending) } else { 0 };
@@ -417,11 +417,24 @@ impl Process {
 
     /// Take the signals other processes sent.
     pub fn take_signals(&mut self) {
-        // The thread's own signals, and those sent to the process that this
-        // thread does not block.
-        let mut taken = vec![crate::proctab::take_pending(self.tid, 0)];
+        // (The first thread's entry holds both its own signals and the
+        // process's: it leaves those it blocks for another thread.)
+        let own = if self.tid == self.pid { self.sigmask } else { 0 };
+        self.take_from_table(own, self.sigmask);
+    }
+
+    /// Take the signals of `set` sent to this thread or its process,
+    /// blocked or not (sigtimedwait).
+    pub fn take_signals_in(&mut self, set: u64) {
+        self.take_from_table(!set, !set);
+    }
+
+    /// Take the signals sent to this thread but those in `own_kept`, and
+    /// those sent to its process but those in `group_kept`.
+    fn take_from_table(&mut self, own_kept: u64, group_kept: u64) {
+        let mut taken = vec![crate::proctab::take_pending(self.tid, own_kept)];
         if self.tid != self.pid {
-            taken.push(crate::proctab::take_pending(self.pid, self.sigmask));
+            taken.push(crate::proctab::take_pending(self.pid, group_kept));
         }
         for (bits, sent) in taken {
             for s in 1..=64u32 {
@@ -502,17 +515,25 @@ impl Process {
     pub fn run(&mut self) -> ExitStatus {
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
         let mut seen = u64::MAX;
+        let mut mask = self.sigmask;
         loop {
             devproc::set_current(self.pid);
             self.own_cpu();
-            // Look at the table only when some process was sent a signal.
+            // Look at the table only when some process was sent a signal,
+            // or the mask changed (blocked signals wait there).
             let sent = crate::proctab::signals_sent();
-            if sent != seen {
+            if sent != seen || mask != self.sigmask {
                 seen = sent;
+                mask = self.sigmask;
                 if let Some(st) = crate::proctab::group_exiting(self.pid) {
                     // Another thread ended the process.
                     self.thread_exit_only = true;
                     return st;
+                }
+                if crate::proctab::doomed(self.tid) {
+                    // Another thread exec'd a new program.
+                    self.thread_exit_only = true;
+                    return ExitStatus::Code(0);
                 }
                 // Another thread stopped the process.
                 self.wait_while_stopped();

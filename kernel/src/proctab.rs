@@ -27,6 +27,8 @@ pub struct Entry {
     pub threads: u32,
     /// For a process: every thread is to end with this (exit_group).
     pub group_exit: Option<ExitStatus>,
+    /// For a thread: it is to end (another thread of its process exec'd).
+    pub doomed: bool,
     pub ppid: u32,
     pub pgid: u32,
     pub sid: u32,
@@ -82,7 +84,8 @@ pub fn child_chan(pid: u32) -> WaitChan {
 
 /// Start the table for `vxos run`: pid 1 stands for init (no task runs
 /// it; its children leave no zombies, as init reaps them), and the program
-/// is its child, pid 2, leading a session of its own. Returns the pid.
+/// is its child, pid 2, leading a process group in init's session. Returns
+/// the pid.
 pub fn create_first() -> u32 {
     let pid = create(0).expect("an empty table has room");
     let mut t = TABLE.lock();
@@ -93,7 +96,11 @@ pub fn create_first() -> u32 {
     init.threads = 0;
     init.nocldwait = true;
     t.procs.insert(1, init);
-    t.procs.get_mut(&pid).unwrap().ppid = 1;
+    // A job of init's session, as a shell starts one: its group is not
+    // orphaned, so terminal stop signals stop it.
+    let e = t.procs.get_mut(&pid).unwrap();
+    e.ppid = 1;
+    e.sid = 1;
     pid
 }
 
@@ -125,6 +132,7 @@ pub fn create(ppid: u32) -> Option<u32> {
             tgid: pid,
             threads: 1,
             group_exit: None,
+            doomed: false,
             ppid,
             pgid,
             sid,
@@ -178,6 +186,31 @@ pub fn group_exit(tgid: u32, st: ExitStatus) {
         sched::interrupt(tid);
     }
     sched::interrupt(tgid);
+}
+
+/// End every thread of process `tgid` but `keep` (execve does this before
+/// the new program runs).
+pub fn end_other_threads(tgid: u32, keep: u32) {
+    let tids: Vec<u32> = {
+        let mut t = TABLE.lock();
+        let ids: Vec<u32> = t.procs.iter().filter(|(&p, e)| e.tgid == tgid && p != keep).map(|(&p, _)| p).collect();
+        for id in &ids {
+            t.procs.get_mut(id).unwrap().doomed = true;
+        }
+        ids
+    };
+    if tids.is_empty() {
+        return;
+    }
+    SENT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    for tid in tids {
+        sched::interrupt(tid);
+    }
+}
+
+/// Report whether thread `tid` is to end.
+pub fn doomed(tid: u32) -> bool {
+    TABLE.lock().procs.get(&tid).is_some_and(|e| e.doomed)
 }
 
 /// The status every thread of `tgid` is to end with, if it is ending.
@@ -272,13 +305,28 @@ pub fn signal_with(pid: u32, sig: u32, info: crate::signal::Sent) -> bool {
         }
     });
     if ok && sig != 0 {
-        sched::interrupt(pid);
+        // Any thread of a process may take a signal sent to it.
+        for tid in threads_of(pid) {
+            sched::interrupt(tid);
+        }
         sched::wakeup(stop_chan(pid));
     }
     if let Some(ppid) = continued {
         notify_parent(pid, ppid);
     }
     ok
+}
+
+/// The threads of process `tgid` (just `tgid` for a thread or a process
+/// with one thread).
+fn threads_of(tgid: u32) -> Vec<u32> {
+    let t = TABLE.lock();
+    match t.procs.get(&tgid) {
+        Some(e) if e.tgid == tgid && e.threads > 1 => {
+            t.procs.iter().filter(|(_, e)| e.tgid == tgid).map(|(&p, _)| p).collect()
+        }
+        _ => vec![tgid],
+    }
 }
 
 /// What a stopped process sleeps on until SIGCONT.
@@ -353,6 +401,7 @@ pub fn take_pending(pid: u32, blocked: u64) -> (u64, [crate::signal::Sent; 64]) 
 /// Task `tid`'s kernel code failed: its process ends as if by SIGKILL, so
 /// that its parent and its other threads do not wait for it forever.
 pub fn task_died(tid: u32) {
+    crate::futex::forget(tid);
     let Some(tgid) = get(tid).map(|e| e.tgid) else { return };
     let st = ExitStatus::Signal(9);
     group_exit(tgid, st);

@@ -209,8 +209,13 @@ pub fn run(done: impl Fn() -> bool) -> bool {
             if with(|s| s.tasks.is_empty()) {
                 return true;
             }
-            // Every task sleeps: idle until the next timer, if any.
-            match crate::timers::fire() {
+            // Every task sleeps: idle until the next timer, if any (unless
+            // a timer that just came due woke one).
+            let next_timer = crate::timers::fire();
+            if with(|s| !s.queue.is_empty()) {
+                continue;
+            }
+            match next_timer {
                 Some(when) => {
                     std::thread::sleep(when.saturating_duration_since(std::time::Instant::now()));
                     continue;

@@ -274,15 +274,19 @@ impl Process {
         self.take_signals();
     }
 
-    /// Sleep while the process is stopped.
+    /// Sleep while the process is stopped (then take back this thread's
+    /// CPU state, which another thread may have had meanwhile).
     pub fn wait_while_stopped(&mut self) {
         while crate::proctab::is_stopped(self.pid) {
-            let killed = crate::proctab::get(self.tid).is_some_and(|e| e.pending & bit(SIGKILL) != 0);
+            let killed = [self.tid, self.pid]
+                .iter()
+                .any(|&id| crate::proctab::get(id).is_some_and(|e| e.pending & bit(SIGKILL) != 0));
             if killed || crate::proctab::group_exiting(self.pid).is_some() {
-                return;
+                break;
             }
             crate::sched::sleep(crate::proctab::stop_chan(self.pid));
         }
+        self.own_cpu();
     }
 
     /// A system call interrupted for a signal that was not handled after

@@ -305,8 +305,8 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
         return Ok(0);
     }
     let len = len.min(CHUNK);
-    p.ucheck_write(buf, len)?;
     wait_for_host_input(p, &file)?;
+    p.ucheck_write(buf, len)?;
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
@@ -457,7 +457,9 @@ fn pipe_read(p: &mut Process, pipe: &crate::pipe::Pipe, nb: bool, buf: u32, len:
         let me = &*p;
         pipe.read(len, nb, &mut || me.signal_interrupts())?
     };
-    p.guest.write(buf, &data)?;
+    // The wait may have let another thread change the mappings: fault the
+    // pages in again as the copy goes.
+    p.uwrite(buf, &data)?;
     Ok(data.len())
 }
 
@@ -578,7 +580,7 @@ fn do_readv(p: &mut Process, fd: u32, iov: u32, cnt: u32, mut at: Option<u64>) -
         let mut off = 0;
         for (base, len) in vecs {
             let n = (len as usize).min(data.len() - off);
-            p.guest.write(base, &data[off..off + n])?;
+            p.uwrite(base, &data[off..off + n])?;
             off += n;
         }
         return Ok(data.len() as u32);

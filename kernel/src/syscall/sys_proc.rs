@@ -256,6 +256,8 @@ pub fn execve(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::ENOENT);
     }
     p.exec(&path, argv, &envp)?;
+    // The other threads end: the new program runs alone.
+    proctab::end_other_threads(p.pid, p.tid);
     proctab::update(p.pid, |e| e.execed = true);
     sched::wakeup(vfork_chan(p.pid));
     Ok(0)
@@ -343,10 +345,11 @@ fn wait_child(p: &mut Process, pid: i32, options: u32) -> SysResult<Option<(u32,
         if options & WNOHANG != 0 {
             return Ok(None);
         }
-        sched::sleep(proctab::child_chan(me));
+        // A child that ended wins over the SIGCHLD its end sent.
         if p.signal_interrupts() {
             return Err(Errno::EINTR);
         }
+        sched::sleep(proctab::child_chan(me));
     }
 }
 
@@ -691,7 +694,7 @@ fn suspend(p: &mut Process, mask: Option<u64>) -> SysResult {
     }
     loop {
         p.take_signals();
-        if p.pending & !p.sigmask != 0 {
+        if p.pending & !p.sigmask != 0 || proctab::group_exiting(p.pid).is_some() {
             return Err(Errno::EINTR);
         }
         sched::sleep(crate::proctab::signal_chan(p.pid));
@@ -725,7 +728,8 @@ pub fn rt_sigpending(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     p.take_signals();
-    let set = p.pending & p.sigmask;
+    let table = [p.tid, p.pid].iter().map(|&id| proctab::get(id).map_or(0, |e| e.pending)).fold(0, |a, b| a | b);
+    let set = (p.pending | table) & p.sigmask;
     p.uwrite(a[0], &set.to_le_bytes()[..a[1] as usize])?;
     Ok(0)
 }
@@ -760,6 +764,7 @@ fn do_sigtimedwait(p: &mut Process, a: Args, wide: bool) -> SysResult {
     };
     loop {
         p.take_signals();
+        p.take_signals_in(want);
         let ready = p.pending & want;
         if ready != 0 {
             let sig = ready.trailing_zeros() + 1;
@@ -778,7 +783,7 @@ fn do_sigtimedwait(p: &mut Process, a: Args, wide: bool) -> SysResult {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Err(Errno::EAGAIN);
         }
-        if p.pending & !p.sigmask != 0 {
+        if p.pending & !p.sigmask != 0 || proctab::group_exiting(p.pid).is_some() {
             return Err(Errno::EINTR);
         }
         if let Some(d) = deadline {
