@@ -151,12 +151,15 @@ impl BlockIndex {
 
 /// Host address ranges of all code caches, for the fault handler to tell
 /// translated code from host code.
-const MAX_CACHES: usize = 256;
+const MAX_CACHES: usize = 1024;
 static RANGES: [AtomicU64; MAX_CACHES] = [const { AtomicU64::new(0) }; MAX_CACHES];
+/// One past the highest slot ever used: the fault handler looks no further.
+static HIGH: AtomicUsize = AtomicUsize::new(0);
 
 /// Tell whether `rip` lies in some code cache. Async-signal-safe.
 pub(crate) fn in_any_cache(rip: u64) -> bool {
-    RANGES.iter().any(|r| {
+    let high = HIGH.load(Ordering::Acquire).min(MAX_CACHES);
+    RANGES[..high].iter().any(|r| {
         let s = r.load(Ordering::Acquire);
         s != 0 && rip >= s && rip < s + CACHE_SIZE as u64
     })
@@ -174,7 +177,6 @@ struct BlockMeta {
 
 /// One address space's translated code.
 pub(crate) struct CodeCache {
-    fd: libc::c_int,
     rw: *mut u8,
     rx: *mut u8,
     used: usize,
@@ -227,17 +229,27 @@ impl CodeCache {
                 fd,
                 0,
             );
+            let e = io::Error::last_os_error();
+            // The mappings keep the memory file; its descriptor can go.
+            libc::close(fd);
             if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
-                let e = io::Error::last_os_error();
-                libc::close(fd);
+                for m in [rw, rx] {
+                    if m != libc::MAP_FAILED {
+                        libc::munmap(m, CACHE_SIZE);
+                    }
+                }
                 return Err(e);
             }
-            let slot = RANGES
+            let Some(slot) = RANGES
                 .iter()
                 .position(|r| r.compare_exchange(0, rx as u64, Ordering::AcqRel, Ordering::Relaxed).is_ok())
-                .ok_or_else(|| io::Error::other("too many code caches"))?;
+            else {
+                libc::munmap(rw, CACHE_SIZE);
+                libc::munmap(rx, CACHE_SIZE);
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            };
+            HIGH.fetch_max(slot + 1, Ordering::AcqRel);
             Ok(CodeCache {
-                fd,
                 rw: rw as *mut u8,
                 rx: rx as *mut u8,
                 used: 0,
@@ -384,11 +396,10 @@ impl CodeCache {
 impl Drop for CodeCache {
     fn drop(&mut self) {
         RANGES[self.slot].store(0, Ordering::Release);
-        // SAFETY: our own mappings and descriptor; no code of ours runs now.
+        // SAFETY: our own mappings; no code of ours runs now.
         unsafe {
             libc::munmap(self.rw as *mut libc::c_void, CACHE_SIZE);
             libc::munmap(self.rx as *mut libc::c_void, CACHE_SIZE);
-            libc::close(self.fd);
         }
     }
 }

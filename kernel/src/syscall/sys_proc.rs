@@ -102,10 +102,12 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
     } else {
         match p.fork(pid) {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
                 proctab::exit(pid, ExitStatus::Code(0));
                 proctab::reap(pid);
-                return Err(Errno::ENOMEM);
+                // No room for another guest: EAGAIN, as a process limit; or
+                // the host's memory ran out: ENOMEM.
+                return Err(if e.raw_os_error() == Some(libc::EAGAIN) { Errno::EAGAIN } else { Errno::ENOMEM });
             }
         }
     };
