@@ -56,3 +56,12 @@ fn waiting_for_host_input_lets_others_run() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "background\nfrom the host\n");
 }
+
+/// Hundreds of processes at once, each with its own address space.
+#[test]
+fn four_hundred_processes_at_once() {
+    let dir = scratch("tasks");
+    let script = "i=0; while [ $i -lt 400 ]; do sleep 1 & i=$((i+1)); done; wait; echo all $i ended";
+    let n = same(&busybox(), &["sh", "-c", script], &dir, None);
+    assert_eq!(String::from_utf8_lossy(&n.stdout).trim(), "all 400 ended");
+}
