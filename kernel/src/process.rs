@@ -316,6 +316,7 @@ impl Process {
         self.guest = Shared::new(guest);
         self.cpus = Rc::new(Cpus::new(self.tid));
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
+        self.show_gauge();
         let mut files = self.files.fork_copy();
         files.close_on_exec();
         self.files = Shared::new(files);
@@ -514,6 +515,7 @@ impl Process {
     /// Run until the process exits.
     pub fn run(&mut self) -> ExitStatus {
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
+        self.show_gauge();
         let mut seen = u64::MAX;
         let mut mask = self.sigmask;
         loop {
@@ -586,10 +588,15 @@ impl Process {
                     if debug_faults() {
                         eprintln!("vxos:   -> {r:?}, window flags {:#x}", self.guest.window().page_flags(addr));
                     }
+                    self.mm.publish();
+                    if r == Err(crate::mm::fault::OOM) && self.oom_kill_other() {
+                        // Another process goes to free memory; try again.
+                        continue;
+                    }
                     if let Err(bad) = r {
                         if bad == crate::mm::fault::OOM {
                             let (used, all) = crate::mm::memory().usage();
-                            eprintln!("vxos: out of guest memory ({used} of {all} pages in use): killed the process (see --mem)");
+                            eprintln!("vxos: out of guest memory ({used} of {all} pages in use): killed process {}, the largest (see --mem)", self.pid);
                         }
                         self.debug_trap(&t);
                         // A page fault's error code: user mode, write, present, fetch.
@@ -606,6 +613,36 @@ impl Process {
                 return st;
             }
         }
+    }
+
+    /// Let the OOM killer see this process's resident pages.
+    fn show_gauge(&self) {
+        if self.tid == self.pid {
+            let g = self.mm.gauge.clone();
+            crate::proctab::update(self.pid, |e| e.rss = Some(g));
+        }
+    }
+
+    /// Out of guest memory: kill the process with the most resident pages,
+    /// as Linux's OOM killer does. Returns true if that is another process
+    /// (then this one waits for it to go and tries again), false if it is
+    /// this one.
+    fn oom_kill_other(&mut self) -> bool {
+        self.mm.publish();
+        let Some((victim, pages)) = crate::proctab::largest() else { return false };
+        if victim == self.pid {
+            return false;
+        }
+        let (used, all) = crate::mm::memory().usage();
+        eprintln!(
+            "vxos: out of guest memory ({used} of {all} pages in use): killed process {victim}, the largest ({pages} pages; see --mem)"
+        );
+        crate::proctab::signal(victim, crate::signal::SIGKILL);
+        // Let it run to its end; the fault is tried again.
+        while crate::proctab::get(victim).is_some_and(|e| e.life == crate::proctab::Life::Alive) {
+            crate::sched::yield_now();
+        }
+        true
     }
 
     /// With VXOS_DEBUG set, describe a fatal trap on stderr.

@@ -52,6 +52,8 @@ pub struct Entry {
     /// A stop or a continue its parent has not been told of by wait.
     pub stop_report: Option<u32>,
     pub cont_report: bool,
+    /// Its resident pages (its memory map's gauge), for the OOM killer.
+    pub rss: Option<std::sync::Arc<std::sync::atomic::AtomicU32>>,
     /// CPU time it used, and its reaped children used.
     pub cpu: std::time::Duration,
     pub child_cpu: std::time::Duration,
@@ -146,6 +148,7 @@ pub fn create(ppid: u32) -> Option<u32> {
             stopped: None,
             stop_report: None,
             cont_report: false,
+            rss: None,
             cpu: Default::default(),
             child_cpu: Default::default(),
         },
@@ -238,6 +241,17 @@ pub fn thread_exit(tid: u32, tgid: u32, st: ExitStatus) {
 /// How many processes (not threads) exist.
 pub fn count() -> usize {
     TABLE.lock().procs.iter().filter(|(&p, e)| e.tgid == p).count()
+}
+
+/// The live process with the most resident pages (the OOM killer's
+/// choice), and how many.
+pub fn largest() -> Option<(u32, u32)> {
+    let t = TABLE.lock();
+    t.procs
+        .iter()
+        .filter(|(&p, e)| e.tgid == p && e.life == Life::Alive)
+        .filter_map(|(&p, e)| e.rss.as_ref().map(|g| (p, g.load(std::sync::atomic::Ordering::Relaxed))))
+        .max_by_key(|&(p, n)| (n, p))
 }
 
 /// Look a process up.

@@ -51,6 +51,32 @@ fn running_out_of_guest_memory_kills_the_guest_not_vxos() {
     assert!(err.contains("out of guest memory"), "{err}");
 }
 
+/// With two processes over the limit, the larger one goes, whichever of
+/// them was faulting (userland-bins/oomtwo.c).
+#[test]
+fn the_out_of_memory_killer_takes_the_largest_process() {
+    let b = bins();
+    let run = |mode: &str| {
+        std::process::Command::new(vxos())
+            .args(["run", "--mem", "64M"])
+            .arg(b.join("oomtwo"))
+            .arg(mode)
+            .output()
+            .unwrap()
+    };
+    // The child grows past the limit: it is the larger, and it goes.
+    let o = run("child");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!((o.status.code(), out.as_ref()), (Some(0), "child: killed 1 by signal 9\n"), "{err}");
+    assert!(err.contains("killed process 3, the largest"), "{err}");
+    // The parent is the larger while its child faults: the parent goes.
+    let o = run("parent");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(128 + 9), "{err}");
+    assert!(err.contains("killed process 2, the largest"), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("parent survived"));
+}
+
 #[test]
 fn mem_option_is_checked() {
     for bad in ["12Q", "lots", "100"] {

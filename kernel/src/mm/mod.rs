@@ -64,6 +64,9 @@ pub struct Mm {
     /// Last page that took a demand-zero fault and the run it got, to
     /// detect sequential touching and map ahead.
     pub last_fault: (u32, u32),
+    /// The resident page count, as the out-of-memory killer reads it from
+    /// other tasks (updated after faults and unmaps).
+    pub gauge: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Mm {
@@ -77,7 +80,13 @@ impl Mm {
             stats: MmStats::default(),
             live_maps: 0,
             last_fault: (u32::MAX, 0),
+            gauge: Default::default(),
         }
+    }
+
+    /// Publish the resident page count.
+    pub fn publish(&self) {
+        self.gauge.store(self.pt.present(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Return the number of resident pages.
@@ -116,6 +125,7 @@ impl Mm {
         for &(p, _) in &present {
             self.pt.set(p, None);
         }
+        self.publish();
         memory().put_many(present.iter().map(|(_, e)| e.frame));
     }
 
