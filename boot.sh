@@ -23,4 +23,5 @@ echo "  native:    $($bb sha256sum "$f")  $(t "$bb" sha256sum "$f") s"
 echo "  vxos run:  $(target/release/vxos run "$bb" sha256sum "$f")  $(t target/release/vxos run "$bb" sha256sum "$f") s"
 echo
 echo "Try:  target/release/vxos run $bb sh -c 'echo hello from busybox'"
+echo "      target/release/vxos run $bb sh -c 'ls -l / | wc -l; sleep 1 & jobs; wait; cat /proc/self/ns'"
 echo "      target/release/vxos run --stats build/bin/hello"
