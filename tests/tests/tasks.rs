@@ -65,3 +65,16 @@ fn four_hundred_processes_at_once() {
     let n = same(&busybox(), &["sh", "-c", script], &dir, None);
     assert_eq!(String::from_utf8_lossy(&n.stdout).trim(), "all 400 ended");
 }
+
+/// The shell's process tools: xargs, timeout, kill, trap, as natively.
+#[test]
+fn busybox_xargs_timeout_kill_trap() {
+    let dir = scratch("tasks");
+    let script = "echo a b c | xargs -n1 echo item; \
+                  timeout 1 sleep 5; echo timeout=$?; \
+                  sleep 5 & p=$!; kill $p; wait $p; echo killed=$?; \
+                  trap 'echo trapped USR1' USR1; kill -USR1 $$; echo after the trap; \
+                  (exit 7); echo subshell=$?";
+    let n = same(&busybox(), &["sh", "-c", script], &dir, None);
+    assert!(String::from_utf8_lossy(&n.stdout).contains("trapped USR1"));
+}
