@@ -678,21 +678,48 @@ pub fn pwritev(p: &mut Process, a: Args) -> SysResult {
     do_writev(p, a[0], a[1], a[2], Some(off))
 }
 
-/// sendfile64(2): copy between descriptors through a kernel buffer.
+/// sendfile64(2): copy between descriptors through a kernel buffer; with
+/// an offset pointer, read the source there and leave its offset alone.
 pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
-    let (out, inp, offp, count) = (a[0], a[1], a[2], a[3] as usize);
+    let offp = a[2];
+    let off = if offp != 0 {
+        let mut b = [0u8; 8];
+        p.uread(offp, &mut b)?;
+        Some(u64::try_from(i64::from_le_bytes(b)).map_err(|_| Errno::EINVAL)?)
+    } else {
+        None
+    };
+    let (n, end) = do_sendfile(p, a[0], a[1], off, a[3] as usize)?;
+    if let Some(end) = end {
+        p.uwrite(offp, &(end as i64).to_le_bytes())?;
+    }
+    Ok(n)
+}
+
+/// sendfile(2): the offset pointer is to 32 bits.
+pub fn sendfile(p: &mut Process, a: Args) -> SysResult {
+    let offp = a[2];
+    let off = if offp != 0 {
+        let o = p.read_u32(offp)? as i32;
+        Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
+    } else {
+        None
+    };
+    let (n, end) = do_sendfile(p, a[0], a[1], off, a[3] as usize)?;
+    if let Some(end) = end {
+        p.write_u32(offp, end as u32)?;
+    }
+    Ok(n)
+}
+
+/// Copy up to `count` bytes from `inp` (at `off`, or its offset) to `out`;
+/// return how many and, with `off`, the offset after them.
+fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usize) -> SysResult<(u32, Option<u64>)> {
     let src = p.files.file(inp)?;
     let dst = p.files.file(out)?;
     if !src.borrow().readable() || !dst.borrow().writable() {
         return Err(Errno::EBADF);
     }
-    let mut off = if offp != 0 {
-        let mut b = [0u8; 8];
-        p.uread(offp, &mut b)?;
-        Some(i64::from_le_bytes(b).try_into().map_err(|_| Errno::EINVAL)?)
-    } else {
-        None
-    };
     let count = count.min(CHUNK);
     wait_for_host_input(p, &src)?;
     let mut buf = vec![0u8; count];
@@ -701,6 +728,9 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
     let src_pipe = pipe_of(&src.borrow());
     let dst_pipe = pipe_of(&dst.borrow());
     let n = if let Some((pipe, nb)) = src_pipe {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
         let me = &*p;
         let data = pipe.read(count, nb, &mut || me.signal_interrupts())?;
         buf[..data.len()].copy_from_slice(&data);
@@ -748,33 +778,7 @@ pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
         }
     };
     let written = finish_write(p, written)?;
-    if let Some(o) = off.as_mut() {
-        *o += written as u64;
-        p.uwrite(offp, &(*o as i64).to_le_bytes())?;
-    }
-    Ok(written as u32)
-}
-
-/// sendfile(2): a 32-bit offset.
-pub fn sendfile(p: &mut Process, a: Args) -> SysResult {
-    if a[2] == 0 {
-        return sendfile64(p, a);
-    }
-    let off = p.read_u32(a[2])? as i32;
-    if off < 0 {
-        return Err(Errno::EINVAL);
-    }
-    // Stage the offset as a 64-bit value in the guest's own pointer's place
-    // is not possible; copy through a kernel-side loop instead.
-    let file = p.files.file(a[1])?;
-    let saved = file.borrow().pos;
-    file.borrow_mut().pos = off as u64;
-    let r = sendfile64(p, [a[0], a[1], 0, a[3], 0, 0]);
-    let end = file.borrow().pos;
-    file.borrow_mut().pos = saved;
-    let n = r?;
-    p.write_u32(a[2], end as u32)?;
-    Ok(n)
+    Ok((written as u32, off.map(|o| o + written as u64)))
 }
 
 // ---------------------------------------------------------------------
