@@ -8,12 +8,11 @@
 //!
 //! Devices know nothing of processes, so the kernel keeps a small table of
 //! what this device shows (`register`, `unregister`), and
-//! the current process (Plan 9's `up`) in `set_current`.
+//! the current process (Plan 9's `up`) from the scheduler.
 
 use devices::dev::Result;
 use devices::{Cred, Dev, DirEntry, Errno, FileType, OpenMode, Qid, Stat, Time};
 use parking_lot::Mutex;
-use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// What /proc shows of one process.
@@ -28,18 +27,11 @@ pub struct ProcEntry {
 
 static TABLE: Mutex<BTreeMap<u32, ProcEntry>> = Mutex::new(BTreeMap::new());
 
-thread_local! {
-    static CURRENT: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Note that `pid` is the process running on this thread.
-pub fn set_current(pid: u32) {
-    CURRENT.with(|c| c.set(pid));
-}
-
-/// The process running on this thread.
+/// The process whose task is running (Plan 9's `up`): the process of the
+/// scheduler's current task.
 pub fn current() -> u32 {
-    CURRENT.with(|c| c.get())
+    let tid = crate::sched::current();
+    crate::proctab::get(tid).map_or(tid, |e| e.tgid)
 }
 
 /// Show process `pid`.

@@ -519,7 +519,6 @@ impl Process {
         let mut seen = u64::MAX;
         let mut mask = self.sigmask;
         loop {
-            devproc::set_current(self.pid);
             self.own_cpu();
             // Look at the table only when some process was sent a signal,
             // or the mask changed (blocked signals wait there).
