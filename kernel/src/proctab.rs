@@ -74,7 +74,7 @@ static FIRST: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0
 /// The most processes at once (RLIMIT_NPROC's default here).
 pub const MAX_PROCS: usize = 4096;
 
-/// The channel a process waits on for signals alone (sigsuspend, pause).
+/// The channel a thread waits on for signals alone (sigsuspend, pause).
 pub fn signal_chan(pid: u32) -> WaitChan {
     0x5349_474e_0000_0000 | pid as u64
 }

@@ -699,7 +699,7 @@ fn suspend(p: &mut Process, mask: Option<u64>) -> SysResult {
         if p.pending & !p.sigmask != 0 || proctab::group_exiting(p.pid).is_some() {
             return Err(Errno::EINTR);
         }
-        sched::sleep(crate::proctab::signal_chan(p.pid));
+        sched::sleep(crate::proctab::signal_chan(p.tid));
     }
 }
 
@@ -789,9 +789,9 @@ fn do_sigtimedwait(p: &mut Process, a: Args, wide: bool) -> SysResult {
             return Err(Errno::EINTR);
         }
         if let Some(d) = deadline {
-            crate::timers::wake_at(d, crate::proctab::signal_chan(p.pid));
+            crate::timers::wake_at(d, crate::proctab::signal_chan(p.tid));
         }
-        sched::sleep(crate::proctab::signal_chan(p.pid));
+        sched::sleep(crate::proctab::signal_chan(p.tid));
     }
 }
 

@@ -98,7 +98,7 @@ fn put_timespec(p: &mut Process, addr: u32, d: Duration, wide: bool) -> SysResul
     }
 }
 
-/// The channel a process sleeps on in nanosleep.
+/// The channel a thread sleeps on in nanosleep.
 fn sleep_chan(pid: u32) -> crate::sched::WaitChan {
     0x534c_4550_0000_0000 | pid as u64
 }
@@ -117,8 +117,8 @@ fn sleep_until(p: &mut Process, deadline: Instant, rem: u32, wide: bool) -> SysR
             }
             return Err(Errno::EINTR);
         }
-        crate::timers::wake_at(deadline, sleep_chan(p.pid));
-        crate::sched::sleep(sleep_chan(p.pid));
+        crate::timers::wake_at(deadline, sleep_chan(p.tid));
+        crate::sched::sleep(sleep_chan(p.tid));
     }
 }
 
