@@ -61,6 +61,9 @@ impl<T> DerefMut for Shared<T> {
     }
 }
 
+/// The owner of a guest CPU state that belongs to no thread any more.
+const GONE: u32 = u32::MAX;
+
 /// Which thread's CPU state the shared guest holds, and the others'.
 #[derive(Default)]
 pub struct Cpus {
@@ -86,7 +89,9 @@ impl Cpus {
     fn switch(&self, guest: &mut vx_core::Guest, tid: u32) {
         let owner = self.owner.get();
         let mut saved = self.saved.borrow_mut();
-        saved.insert(owner, guest.save_cpu());
+        if owner != GONE {
+            saved.insert(owner, guest.save_cpu());
+        }
         if let Some(s) = saved.remove(&tid) {
             guest.load_cpu(&s);
         }
@@ -98,8 +103,12 @@ impl Cpus {
         self.saved.borrow_mut().insert(tid, s);
     }
 
-    /// Forget an exited thread.
+    /// Forget a thread that left (exited, or exec'd into a space of its
+    /// own); the guest's CPU state it held is nobody's now.
     pub fn remove(&self, tid: u32) {
         self.saved.borrow_mut().remove(&tid);
+        if self.owner.get() == tid {
+            self.owner.set(GONE);
+        }
     }
 }

@@ -314,6 +314,7 @@ impl Process {
             old_mm.release();
         }
         self.guest = Shared::new(guest);
+        self.cpus.remove(self.tid);
         self.cpus = Rc::new(Cpus::new(self.tid));
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
         self.show_gauge();
