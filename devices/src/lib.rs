@@ -8,6 +8,7 @@ pub mod dev;
 pub mod dirtab;
 pub mod env;
 pub mod hostfs;
+pub mod ldisc;
 pub mod perm;
 pub mod ramfs;
 pub mod root;
