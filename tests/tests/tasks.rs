@@ -78,3 +78,11 @@ fn busybox_xargs_timeout_kill_trap() {
     let n = same(&busybox(), &["sh", "-c", script], &dir, None);
     assert!(String::from_utf8_lossy(&n.stdout).contains("trapped USR1"));
 }
+
+/// A three-stage pipeline moving 64 MiB.
+#[test]
+fn a_three_stage_pipeline_moves_64_mib() {
+    let dir = scratch("tasks");
+    let n = same(&busybox(), &["sh", "-c", "head -c 67108864 /dev/urandom | cat | wc -c"], &dir, None);
+    assert_eq!(String::from_utf8_lossy(&n.stdout).trim(), "67108864");
+}
