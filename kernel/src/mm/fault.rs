@@ -22,7 +22,7 @@ use vx_core::Guest;
 /// Host mappings one window may hold before it is emptied.
 pub const MAP_BUDGET: u32 = 30_000;
 /// Most pages mapped ahead by one fault.
-const AHEAD_MAX: u32 = 64;
+const AHEAD_MAX: u32 = 512;
 
 /// Why a fault cannot be resolved: the SIGSEGV (or SIGBUS) Linux sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,6 +32,76 @@ pub struct Frames {
     /// Frames at or above this were never used: zero and free.
     fresh: Frame,
     used: u32,
+    /// Gives never-used frames host storage ahead of their use.
+    stocker: std::sync::Arc<Stocker>,
+}
+
+/// A host thread that allocates storage for the frames about to be handed
+/// out, on the other core, so a first touch finds its page in the memory
+/// file already and only has to map it (allocating shared-memory pages is
+/// the dearest part of a first touch).
+pub struct Stocker {
+    fd: OwnedFd,
+    nframes: Frame,
+    /// The allocator's next never-used frame.
+    fresh: std::sync::atomic::AtomicU32,
+    wake: parking_lot::Condvar,
+    lock: parking_lot::Mutex<()>,
+}
+
+impl Stocker {
+    /// How far ahead of the allocator storage is made: 16 MiB.
+    const AHEAD: Frame = 16384;
+    /// What one host call allocates: 2 MiB.
+    const STEP: Frame = 512;
+
+    fn start(fd: OwnedFd, nframes: Frame) -> std::sync::Arc<Stocker> {
+        let s = std::sync::Arc::new(Stocker {
+            fd,
+            nframes,
+            fresh: Default::default(),
+            wake: parking_lot::Condvar::new(),
+            lock: parking_lot::Mutex::new(()),
+        });
+        let me = s.clone();
+        let _ = std::thread::Builder::new().name("vxos-stocker".into()).spawn(move || me.run());
+        s
+    }
+
+    fn run(&self) {
+        use std::sync::atomic::Ordering;
+        let mut backed: Frame = 0;
+        loop {
+            let fresh = self.fresh.load(Ordering::Acquire);
+            backed = backed.max(fresh);
+            let target = fresh.saturating_add(Self::AHEAD).min(self.nframes);
+            if backed < target {
+                let to = (backed + Self::STEP).min(self.nframes);
+                let _ = rustix::fs::fallocate(
+                    &self.fd,
+                    rustix::fs::FallocateFlags::KEEP_SIZE,
+                    backed as u64 * FRAME_SIZE as u64,
+                    (to - backed) as u64 * FRAME_SIZE as u64,
+                );
+                backed = to;
+                continue;
+            }
+            let mut g = self.lock.lock();
+            if self.fresh.load(Ordering::Acquire) == fresh {
+                self.wake.wait(&mut g);
+            }
+        }
+    }
+
+    /// The allocator moved on to `fresh`.
+    fn moved(&self, fresh: Frame) {
+        use std::sync::atomic::Ordering;
+        let old = self.fresh.swap(fresh, Ordering::AcqRel);
+        if fresh / Self::STEP != old / Self::STEP {
+            let _g = self.lock.lock();
+            self.wake.notify_one();
+        }
+    }
 }
 
 impl Frames {
@@ -42,7 +112,8 @@ impl Frames {
         rustix::fs::ftruncate(&fd, nframes as u64 * FRAME_SIZE as u64)?;
         let file = std::fs::File::from(fd.try_clone()?);
         let view = memmap2::MmapOptions::new().len(nframes as usize * FRAME_SIZE).map_raw(&file)?;
-        Ok(Frames { fd, view, nframes, refs: vec![0; nframes as usize], free: Vec::new(), fresh: 0, used: 0 })
+        let stocker = Stocker::start(fd.try_clone()?, nframes);
+        Ok(Frames { fd, view, nframes, refs: vec![0; nframes as usize], free: Vec::new(), fresh: 0, used: 0, stocker })
     }
 
     /// The memory file, for mapping frames into guest windows.
@@ -61,6 +132,7 @@ impl Frames {
             Some(f) => f,
             None if self.fresh < self.nframes => {
                 self.fresh += 1;
+                self.stocker.moved(self.fresh);
                 self.fresh - 1
             }
             None => return Err(OutOfMemory),
@@ -77,6 +149,7 @@ impl Frames {
             let k = n.min(self.nframes - self.fresh);
             let f = self.fresh;
             self.fresh += k;
+            self.stocker.moved(self.fresh);
             for r in &mut self.refs[f as usize..(f + k) as usize] {
                 *r = 1;
             }
