@@ -83,6 +83,20 @@ impl Pager for Open {
     fn key(&self) -> (u64, u64) {
         (devno(&self.chan), self.chan.qid.path)
     }
+    fn size_vers(&self) -> std::io::Result<(u64, Option<u32>)> {
+        match &self.host {
+            // The version as hostfs makes it: from the modification time.
+            Some(h) => {
+                use std::os::unix::fs::MetadataExt;
+                let m = h.metadata()?;
+                Ok((m.len(), Some((m.mtime() as u32) ^ (m.mtime_nsec() as u32))))
+            }
+            None => {
+                let st = self.stat().map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+                Ok((st.size, Some(st.qid.vers)))
+            }
+        }
+    }
 }
 
 /// Map a device error to the guest's errno.

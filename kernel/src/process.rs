@@ -106,6 +106,13 @@ pub struct Process {
     pub trace: bool,
 }
 
+/// VXOS_STATS: each thread reports its translator and memory counters on
+/// stderr when it ends.
+fn debug_stats() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("VXOS_STATS").is_some())
+}
+
 /// VXOS_DEBUG_FAULTS: print every page fault and its outcome (read once).
 fn debug_faults() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -261,6 +268,18 @@ impl Process {
                     crate::futex::wake(key, 1, u32::MAX);
                 }
             }
+        }
+        if debug_stats() {
+            let (pages, hits, misses) = crate::mm::pagecache::stats();
+            let (mhits, mmisses, forgets, bytes) = vx_core::memo::stats();
+            eprintln!(
+                "vxos: pid {} tid {} exits: {:?} {:?}; page cache {pages} pages, {hits} hits, {misses} misses; \
+                 shared translations {mhits} hits, {mmisses} misses, {forgets} forgets, {bytes} bytes",
+                self.pid,
+                self.tid,
+                self.guest.stats(),
+                self.mm.stats
+            );
         }
         crate::futex::forget(self.tid);
         self.cpus.remove(self.tid);

@@ -79,6 +79,19 @@ impl BlockIndex {
         }
     }
 
+    /// An index of nothing, holding no memory.
+    fn empty() -> BlockIndex {
+        BlockIndex {
+            rx: 0,
+            size: 0,
+            starts: Zeroed::empty(),
+            first_insn: Zeroed::empty(),
+            insns: Zeroed::empty(),
+            nblocks: AtomicUsize::new(0),
+            ninsns: AtomicUsize::new(0),
+        }
+    }
+
     fn full(&self, insns: usize) -> bool {
         self.nblocks.load(Ordering::Relaxed) + 1 >= MAX_BLOCKS
             || self.ninsns.load(Ordering::Relaxed) + insns >= MAX_INSNS
@@ -180,6 +193,8 @@ pub(crate) struct CodeCache {
     rw: *mut u8,
     rx: *mut u8,
     used: usize,
+    /// The most code memory ever used (what a recycled cache holds).
+    high: usize,
     pub index: Box<BlockIndex>,
     blocks: Vec<BlockMeta>,
     map: AddrMap<usize>,
@@ -202,6 +217,31 @@ unsafe impl Send for CodeCache {}
 
 impl CodeCache {
     pub(crate) fn new() -> io::Result<CodeCache> {
+        let spare = SPARE_CACHES.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (rw, rx, slot, index) = match spare {
+            Some(s) => (s.rw as *mut u8, s.rx as *mut u8, s.slot, s.index),
+            None => {
+                let (rw, rx, slot) = Self::map()?;
+                (rw, rx, slot, Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)))
+            }
+        };
+        Ok(CodeCache {
+            rw,
+            rx,
+            used: 0,
+            high: 0,
+            index,
+            blocks: Vec::new(),
+            map: AddrMap::default(),
+            pages: AddrMap::default(),
+            slot,
+            stats: CacheStats::default(),
+        })
+    }
+
+    /// Make the two views of a fresh code memory file and register the
+    /// executable one for the fault handler.
+    fn map() -> io::Result<(*mut u8, *mut u8, usize)> {
         // SAFETY: plain system calls on fresh objects we own.
         unsafe {
             let fd = libc::memfd_create(c"vx-code".as_ptr(), libc::MFD_CLOEXEC);
@@ -249,17 +289,7 @@ impl CodeCache {
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             };
             HIGH.fetch_max(slot + 1, Ordering::AcqRel);
-            Ok(CodeCache {
-                rw: rw as *mut u8,
-                rx: rx as *mut u8,
-                used: 0,
-                index: Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)),
-                blocks: Vec::new(),
-                map: AddrMap::default(),
-                pages: AddrMap::default(),
-                slot,
-                stats: CacheStats::default(),
-            })
+            Ok((rw as *mut u8, rx as *mut u8, slot))
         }
     }
 
@@ -275,7 +305,7 @@ impl CodeCache {
 
     /// Place a translated block; return its host entry. With `register`
     /// false the block is reachable only through the returned address.
-    pub(crate) fn insert(&mut self, b: Block, register: bool) -> u64 {
+    pub(crate) fn insert(&mut self, b: &Block, register: bool) -> u64 {
         let host = (self.used + 63) & !63;
         // SAFETY: `has_room` was checked by the caller; we write into the
         // RW view inside the mapping.
@@ -283,13 +313,14 @@ impl CodeCache {
             std::ptr::copy_nonoverlapping(b.code.as_ptr(), self.rw.add(host), b.code.len());
         }
         self.used = host + b.code.len();
+        self.high = self.high.max(self.used);
         self.index.push(host as u32, &b.insns);
         self.stats.blocks += 1;
         let id = self.blocks.len();
         self.blocks.push(BlockMeta {
             eip: b.eip,
             host: host as u32,
-            exits: b.exits,
+            exits: b.exits.clone(),
             incoming: Vec::new(),
             pages: b.pages.clone(),
             valid: register,
@@ -393,8 +424,31 @@ impl CodeCache {
     }
 }
 
+/// A dropped cache's memory, kept for a new one: its pages are already
+/// there, so filling it does not fault them in again.
+struct Spare {
+    rw: usize,
+    rx: usize,
+    slot: usize,
+    index: Box<BlockIndex>,
+}
+
+static SPARE_CACHES: std::sync::Mutex<Vec<Spare>> = std::sync::Mutex::new(Vec::new());
+const SPARES: usize = 16;
+/// Caches that grew past this give their memory back instead.
+const SPARE_MAX_HIGH: usize = 8 << 20;
+
 impl Drop for CodeCache {
     fn drop(&mut self) {
+        if self.high <= SPARE_MAX_HIGH {
+            let mut spares = SPARE_CACHES.lock().unwrap_or_else(|e| e.into_inner());
+            if spares.len() < SPARES {
+                self.index.clear();
+                let index = std::mem::replace(&mut self.index, Box::new(BlockIndex::empty()));
+                spares.push(Spare { rw: self.rw as usize, rx: self.rx as usize, slot: self.slot, index });
+                return;
+            }
+        }
         RANGES[self.slot].store(0, Ordering::Release);
         // SAFETY: our own mappings; no code of ours runs now.
         unsafe {

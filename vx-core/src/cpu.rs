@@ -231,7 +231,18 @@ pub(crate) struct Vcpu {
     mem: *mut u8,
     len: usize,
     poll: Arc<AtomicU64>,
+    /// Indirect-table entries set since the block was clean (`ind_all`:
+    /// too many to list, clear the whole table).
+    ind_dirty: Vec<u16>,
+    ind_all: bool,
 }
+
+/// Dropped vCPUs' memory kept for new ones: a fork or exec then finds its
+/// state block, indirect table and shadow stack already paged in.
+static SPARE_VCPUS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+const SPARES: usize = 16;
+/// Beyond this many entries set, a recycled table is cleared whole.
+const IND_DIRTY_MAX: usize = 4096;
 
 // SAFETY: the vCPU owns its memory; the translated code that touches it runs
 // on whichever thread owns the Vcpu.
@@ -266,25 +277,45 @@ fn has_xsaveopt() -> bool {
 }
 
 impl Vcpu {
-    /// Allocate a state block for a guest window based at `win_base`.
+    /// Allocate a state block for a guest window based at `win_base`,
+    /// reusing the memory of a dropped vCPU when there is one (its pages
+    /// are already there, so the first entries do not fault them in).
     pub(crate) fn new(win_base: u64) -> io::Result<Vcpu> {
         let state_len = std::mem::size_of::<VcpuState>().next_multiple_of(4096);
         let len = POLL_SIZE + state_len + SHADOW_GUARD + SHADOW_SIZE;
-        // SAFETY: a fresh anonymous mapping; zero is a valid VcpuState bit pattern.
-        let mem = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
+        let spare = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mem = match spare {
+            Some(m) => m as *mut libc::c_void,
+            None => {
+                // SAFETY: a fresh anonymous mapping; zero is a valid VcpuState bit pattern.
+                let mem = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        len,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if mem == libc::MAP_FAILED {
+                    return Err(io::Error::last_os_error());
+                }
+                let guard = mem as usize + POLL_SIZE + state_len;
+                // SAFETY: the guard page lies inside the mapping we just made.
+                unsafe {
+                    libc::mprotect(guard as *mut libc::c_void, SHADOW_GUARD, libc::PROT_NONE);
+                }
+                mem
+            }
         };
-        if mem == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let v = Vcpu { mem: mem as *mut u8, len, poll: Arc::new(AtomicU64::new(mem as u64)) };
+        let v = Vcpu {
+            mem: mem as *mut u8,
+            len,
+            poll: Arc::new(AtomicU64::new(mem as u64)),
+            ind_dirty: Vec::new(),
+            ind_all: false,
+        };
         let s = v.state_mut();
         s.win_base = win_base;
         s.eflags = 0x202;
@@ -300,10 +331,6 @@ impl Vcpu {
         s.use_xsave = xsave as u32;
         s.use_vzeroupper = avx as u32;
         let guard = mem as u64 + (POLL_SIZE + state_len) as u64;
-        // SAFETY: the guard page lies inside the mapping we just made.
-        unsafe {
-            libc::mprotect(guard as *mut libc::c_void, SHADOW_GUARD, libc::PROT_NONE);
-        }
         s.shadow_guard = guard;
         s.shadow_top = guard + (SHADOW_GUARD + SHADOW_SIZE) as u64 - 16;
         // The sentinel: a return point that never belongs to a call.
@@ -315,6 +342,20 @@ impl Vcpu {
         }
         s.shadow_rsp = s.shadow_top;
         Ok(v)
+    }
+
+    /// Set the indirect-branch table entry for `eip`, remembering which
+    /// entries are in use so that a recycled state block starts clean.
+    pub(crate) fn set_ind(&mut self, eip: u32, host: u64) {
+        let i = (eip & 0xffff) as u16;
+        if !self.ind_all {
+            if self.ind_dirty.len() < IND_DIRTY_MAX {
+                self.ind_dirty.push(i);
+            } else {
+                self.ind_all = true;
+            }
+        }
+        self.state_mut().ind[i as usize] = IndEntry { neg_eip1: (eip as u64 + 1).wrapping_neg(), host };
     }
 
     /// Return the state block.
@@ -377,6 +418,29 @@ impl Vcpu {
 impl Drop for Vcpu {
     fn drop(&mut self) {
         self.poll.store(0, Ordering::Release);
+        let mut spares = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner());
+        if spares.len() < SPARES {
+            // Clean the state block for the next vCPU: everything before the
+            // indirect table, then the table entries this one set.
+            let s = self.state_ptr();
+            // SAFETY: `s` is our state block; zero is a valid bit pattern for
+            // every field, and no translated code runs on it now.
+            unsafe {
+                std::ptr::write_bytes(s as *mut u8, 0, OFF_IND);
+                let ind = &mut (*s).ind;
+                if self.ind_all {
+                    std::ptr::write_bytes(ind.as_mut_ptr(), 0, ind.len());
+                } else {
+                    for &i in &self.ind_dirty {
+                        ind[i as usize] = IndEntry::default();
+                    }
+                }
+                // A preemption request may have armed the poll page.
+                libc::mprotect(self.mem as *mut libc::c_void, POLL_SIZE, libc::PROT_READ);
+            }
+            spares.push(self.mem as usize);
+            return;
+        }
         // SAFETY: our own mapping; no translated code runs on it now.
         unsafe {
             libc::munmap(self.mem as *mut libc::c_void, self.len);

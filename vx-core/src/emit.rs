@@ -15,6 +15,7 @@ pub const R14: u8 = 14;
 
 /// A chainable exit: a jump whose rel32 first points at a stub that asks
 /// the dispatcher to translate `target` and patch the jump.
+#[derive(Clone, Copy)]
 pub struct ExitSite {
     /// Offset of the rel32 field of the jump in the block.
     pub site: u32,

@@ -8,9 +8,10 @@ use crate::cpu::{PreemptHandle, Vcpu};
 use crate::state::*;
 use crate::translate::{translate, trap};
 use crate::window::{pf, MemFault, Window, PAGE_SHIFT, PAGE_SIZE};
-use crate::{emulate, sigfault};
+use crate::{emulate, memo, sigfault};
 use iced_x86::InstructionInfoFactory;
 use std::io;
+use std::sync::Arc;
 
 /// Why `run` returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,25 +364,29 @@ impl Guest {
             return e.host;
         }
         if let Some(h) = self.cache.lookup(eip) {
-            self.vcpu.state_mut().ind[(eip & 0xffff) as usize] =
-                IndEntry { neg_eip1: (eip as u64 + 1).wrapping_neg(), host: h };
+            self.vcpu.set_ind(eip, h);
             return h;
         }
-        let b = translate(&self.win, eip, false, &mut self.info);
+        let b = match memo::find(&self.win, eip) {
+            Some(b) => b,
+            None => {
+                let b = Arc::new(translate(&self.win, eip, false, &mut self.info));
+                memo::add(b.clone());
+                b
+            }
+        };
         if !self.cache.has_room(&b) {
             self.flush();
         }
         if b.fetch_fault {
             // Not cached: the embedder may map the page and retry.
-            return self.cache.insert(b, false);
+            return self.cache.insert(&b, false);
         }
-        let pages = b.pages.clone();
-        let h = self.cache.insert(b, true);
-        for p in pages {
+        let h = self.cache.insert(&b, true);
+        for &p in &b.pages {
             self.win.set_code(p, p, true);
         }
-        self.vcpu.state_mut().ind[(eip & 0xffff) as usize] =
-            IndEntry { neg_eip1: (eip as u64 + 1).wrapping_neg(), host: h };
+        self.vcpu.set_ind(eip, h);
         h
     }
 
@@ -554,7 +559,7 @@ impl Guest {
                     if !self.cache.has_room(&b) {
                         self.flush();
                     }
-                    self.pending = Some(self.cache.insert(b, false));
+                    self.pending = Some(self.cache.insert(&b, false));
                     return None;
                 }
                 let mapped = flags & pf::MAPPED != 0;

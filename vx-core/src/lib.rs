@@ -35,6 +35,7 @@ pub mod elf;
 mod emit;
 mod emulate;
 mod guest;
+pub mod memo;
 mod rewrite;
 mod sigfault;
 pub mod state;

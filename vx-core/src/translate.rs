@@ -57,6 +57,9 @@ pub struct Block {
     /// The block ends in a fetch fault: the page may be mapped by the time
     /// it runs again, so it must not be kept in the cache.
     pub fetch_fault: bool,
+    /// The guest bytes the translation was made from, by address: what
+    /// `memo` compares before it reuses the translation in another guest.
+    pub src: Vec<(u32, Vec<u8>)>,
 }
 
 pub(crate) fn ren(r: Register) -> Register {
@@ -260,6 +263,8 @@ pub(crate) struct Tx<'a> {
     /// This block already marked the guest as an x87/MMX user.
     pub(crate) x87_marked: bool,
     pub(crate) extra_pages: Vec<u32>,
+    /// Guest bytes read besides the block's own (inlined thunks).
+    pub(crate) extra_src: Vec<(u32, Vec<u8>)>,
     pub(crate) e: Emitter,
     pub(crate) insns: Vec<(u32, u32, u16)>,
     pub(crate) info: &'a mut InstructionInfoFactory,
@@ -623,6 +628,7 @@ impl Tx<'_> {
     fn pc_thunk(&mut self, target: u32) -> Option<Register> {
         let mut b = [0u8; 4];
         self.win.read_exec(target, &mut b).ok()?;
+        self.extra_src.push((target, b.to_vec()));
         if b[0] != 0x8b || b[2] != 0x24 || b[3] != 0xc3 || b[1] & 0xc7 != 0x04 {
             return None;
         }
@@ -704,6 +710,7 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         loop_heads: loop_heads(&bytes, eip, limit),
         x87_marked: false,
         extra_pages: Vec::new(),
+        extra_src: Vec::new(),
         e: Emitter::new(),
         insns: Vec::new(),
         info,
@@ -783,5 +790,7 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     pages.extend(&tx.extra_pages);
     pages.sort_unstable();
     pages.dedup();
-    Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages, fetch_fault: tx.fetch_fault }
+    let mut src = vec![(eip, bytes)];
+    src.append(&mut tx.extra_src);
+    Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages, fetch_fault: tx.fetch_fault, src }
 }

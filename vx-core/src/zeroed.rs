@@ -37,6 +37,11 @@ impl<T> Zeroed<T> {
         assert!(p != libc::MAP_FAILED, "vx-core: cannot map {len} bytes of tables");
         Zeroed { ptr: p as *mut T, n }
     }
+
+    /// No values, no mapping.
+    pub(crate) fn empty() -> Zeroed<T> {
+        Zeroed { ptr: std::ptr::NonNull::dangling().as_ptr(), n: 0 }
+    }
 }
 
 impl<T> Deref for Zeroed<T> {
@@ -56,6 +61,9 @@ impl<T> DerefMut for Zeroed<T> {
 
 impl<T> Drop for Zeroed<T> {
     fn drop(&mut self) {
+        if self.n == 0 {
+            return;
+        }
         let len = (self.n * std::mem::size_of::<T>()).max(1);
         // SAFETY: our own mapping; `T` needs no drop (integers, atomics).
         unsafe { libc::munmap(self.ptr as *mut libc::c_void, len) };

@@ -15,7 +15,7 @@
 use super::frame::FRAME_SIZE;
 use super::pagetable::{pte, Pte};
 use super::vma::{Backing, Vma};
-use super::{memory, Mm, STACK_MAX, STACK_TOP};
+use super::{memory, pagecache, Mm, STACK_MAX, STACK_TOP};
 use vx_core::window::pf;
 use vx_core::Guest;
 
@@ -23,6 +23,19 @@ use vx_core::Guest;
 pub const MAP_BUDGET: u32 = 30_000;
 /// Most pages mapped ahead by one fault.
 const AHEAD_MAX: u32 = 512;
+/// Most pages of a file read ahead by one fault.
+const FILE_AHEAD: u32 = 32;
+
+/// Allocate up to `n` frames in a run (see `Frames::alloc_run`); when guest
+/// memory is full, the page cache gives its frames back first.
+fn alloc_run(n: u32) -> Result<(super::frame::Frame, u32), BadAccess> {
+    let r = memory().alloc_run(n);
+    match r {
+        Ok(x) => Ok(x),
+        Err(_) if super::pagecache::shrink() > 0 => memory().alloc_run(n).map_err(|_| OOM),
+        Err(_) => Err(OOM),
+    }
+}
 
 /// Why a fault cannot be resolved: the SIGSEGV (or SIGBUS) Linux sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +98,14 @@ impl Mm {
         let page = addr >> 12;
         let write = access == Access::Write;
         let e = match self.pt.get(page) {
-            None => self.fill(g, page, start, &v, write)?,
+            None => {
+                let e = self.fill(g, page, start, &v, write)?;
+                if write && e.flags & pte::WRITABLE == 0 {
+                    self.make_writable(page, e, &v)?
+                } else {
+                    e
+                }
+            }
             Some(e) if write && e.flags & pte::WRITABLE == 0 => self.make_writable(page, e, &v)?,
             Some(e) => e,
         };
@@ -106,7 +126,7 @@ impl Mm {
                 while n < ahead && page + n < vma_end && self.pt.get(page + n).is_none() {
                     n += 1;
                 }
-                let (f, got) = memory().alloc_run(n).map_err(|_| OOM)?;
+                let (f, got) = alloc_run(n)?;
                 for i in 0..got {
                     self.pt.set(page + i, Some(Pte { frame: f + i, flags: writable }));
                 }
@@ -115,25 +135,81 @@ impl Mm {
                 Ok(Pte { frame: f, flags: writable })
             }
             Backing::File { file, offset, file_end } => {
-                let off = offset + ((page - (start >> 12)) as u64) * FRAME_SIZE as u64;
+                let fault_page = page;
+                let vpage = (start >> 12) as u64;
+                let off_of = |p: u32| offset + (p as u64 - vpage) * FRAME_SIZE as u64;
+                let off = off_of(page);
+                let (size, vers) = file.size_vers().map(|(s, v)| (Some(s), v)).unwrap_or((None, None));
                 // A page wholly past the end of the file: SIGBUS, as Linux.
-                if file.size().map(|len| off >= len.div_ceil(FRAME_SIZE as u64) * FRAME_SIZE as u64).unwrap_or(false) {
+                let pages_end = size.map_or(u64::MAX, |len| len.div_ceil(FRAME_SIZE as u64) * FRAME_SIZE as u64);
+                if off >= pages_end {
                     return Err(PAST_END);
                 }
-                let f = memory().alloc().map_err(|_| OOM)?;
-                let want = file_end.saturating_sub(off).min(FRAME_SIZE as u64) as usize;
+                let file_key = file.key();
+                let key_of = |o: u64| {
+                    vers.map(|vers| pagecache::Key {
+                        file: file_key,
+                        vers,
+                        size: size.unwrap_or(0),
+                        page: o / FRAME_SIZE as u64,
+                        len: file_end.saturating_sub(o).min(FRAME_SIZE as u64) as u16,
+                    })
+                };
+                // Pages from the page cache are shared: copy-on-write.
+                let flags = if vers.is_some() { pte::COW } else { writable };
+                // Fault-around: the aligned window of FILE_AHEAD pages around
+                // this one when none of it is present (so that every process
+                // reads and maps the same runs), else this page and the
+                // missing ones after it.
+                let vma_end = v.end.div_ceil(4096) as u32;
+                let in_file = |p: u32| p < vma_end && off_of(p) < pages_end;
+                let w = (page & !(FILE_AHEAD - 1)).max(start >> 12);
+                let (page, mut n) =
+                    if (w..page).all(|p| self.pt.get(p).is_none()) { (w, page - w + 1) } else { (page, 1) };
+                while n < FILE_AHEAD
+                    && in_file(page + n)
+                    && self.pt.get(page + n).is_none()
+                    && (page + n) % FILE_AHEAD != 0
+                {
+                    n += 1;
+                }
+                // The pages the cache has, then the rest read from the file.
+                let mut i = 0;
+                while i < n {
+                    let Some(f) = key_of(off_of(page + i)).and_then(|k| pagecache::get(&k)) else { break };
+                    self.pt.set(page + i, Some(Pte { frame: f, flags }));
+                    i += 1;
+                }
+                if let Some(e) = self.pt.get(fault_page) {
+                    return Ok(e);
+                }
+                let (page, n) = (page + i, n - i);
+                let off = off_of(page);
+                let (f, got) = alloc_run(n)?;
+                let want = file_end.saturating_sub(off).min(got as u64 * FRAME_SIZE as u64) as usize;
                 let mut buf = vec![0u8; want];
-                let mut got = 0;
-                while got < want {
-                    match file.read_at(&mut buf[got..], off + got as u64) {
+                let mut have = 0;
+                while have < want {
+                    match file.read_at(&mut buf[have..], off + have as u64) {
                         Ok(0) | Err(_) => break,
-                        Ok(k) => got += k,
+                        Ok(k) => have += k,
                     }
                 }
-                memory().write(f, 0, &buf[..got]);
-                let e = Pte { frame: f, flags: writable };
-                self.pt.set(page, Some(e));
-                Ok(e)
+                {
+                    let mem = memory();
+                    for (i, chunk) in buf[..have].chunks(FRAME_SIZE).enumerate() {
+                        mem.write(f + i as u32, 0, chunk);
+                    }
+                }
+                for i in 0..got {
+                    self.pt.set(page + i, Some(Pte { frame: f + i, flags }));
+                    if let Some(k) = key_of(off_of(page + i)) {
+                        pagecache::put(k, f + i);
+                    }
+                }
+                // A short run (memory nearly full) may end before the page
+                // that faulted: it faults again.
+                self.pt.get(fault_page).ok_or(OOM)
             }
             Backing::Shared { obj, page: first } => {
                 let n = first + (page - (start >> 12));
@@ -158,7 +234,9 @@ impl Mm {
         if e.flags & pte::COW != 0 {
             let mut mem = memory();
             if mem.refs(e.frame) > 1 {
-                let f = mem.alloc().map_err(|_| OOM)?;
+                drop(mem);
+                let (f, _) = alloc_run(1)?;
+                mem = memory();
                 mem.copy(e.frame, f);
                 mem.put(e.frame);
                 n.frame = f;
@@ -176,8 +254,9 @@ impl Mm {
         Ok(n)
     }
 
-    /// Map `page` and the run of following pages whose frames follow its
-    /// frame with the same permissions, in one host mapping.
+    /// Map `page` and the run of pages around it whose frames follow each
+    /// other in the memory file with the same permissions, in one host
+    /// mapping.
     fn map_run(&mut self, g: &mut Guest, page: u32, e: Pte, start: u32, v: &Vma) {
         let prot_of = |x: &Pte| if x.flags & pte::WRITABLE != 0 { v.prot } else { v.prot & !pf::WRITE };
         let prot = prot_of(&e);
@@ -189,14 +268,24 @@ impl Mm {
                 _ => break,
             }
         }
+        let (mut page, mut frame) = (page, e.frame);
+        while n < AHEAD_MAX && page > start >> 12 && frame > 0 {
+            match self.pt.get(page - 1) {
+                Some(x) if x.frame == frame - 1 && prot_of(&x) == prot => {
+                    page -= 1;
+                    frame -= 1;
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
         let _ = start;
         if self.live_maps >= super::fault::MAP_BUDGET {
             let _ = g.evict(0, 1 << 32, false);
             self.live_maps = 0;
             self.stats.evictions += 1;
         }
-        let r =
-            g.map_fd(page << 12, n as u64 * FRAME_SIZE as u64, memory_fd(), e.frame as u64 * FRAME_SIZE as u64, prot);
+        let r = g.map_fd(page << 12, n as u64 * FRAME_SIZE as u64, memory_fd(), frame as u64 * FRAME_SIZE as u64, prot);
         debug_assert!(r.is_ok(), "map_fd: {r:?}");
         self.live_maps += 1;
         self.stats.host_maps += 1;

@@ -11,6 +11,7 @@
 pub mod fault;
 pub mod frame;
 pub mod layout;
+pub mod pagecache;
 pub mod pagetable;
 pub mod shared;
 pub mod vma;

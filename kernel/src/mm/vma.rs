@@ -35,6 +35,11 @@ pub trait Pager: Send + Sync {
     fn size(&self) -> std::io::Result<u64>;
     /// Names the file: equal keys are the same file (for the page cache).
     fn key(&self) -> (u64, u64);
+    /// The file's size and a version that changes whenever its contents
+    /// do; without a version its pages are not kept in the page cache.
+    fn size_vers(&self) -> std::io::Result<(u64, Option<u32>)> {
+        Ok((self.size()?, None))
+    }
 }
 
 impl Pager for std::fs::File {
