@@ -20,6 +20,7 @@ mod nsboot;
 mod pipe;
 mod process;
 mod proctab;
+mod progcache;
 mod sched;
 mod signal;
 mod swtch;

@@ -11,6 +11,7 @@ use crate::group::{Cpus, Shared};
 use crate::mm::fault::Access;
 use crate::mm::Mm;
 use crate::ns::{Chan, NsRef};
+use crate::progcache::{self, ProgKey};
 use crate::signal::{bit, AltStack, SigInfo};
 use crate::syscall;
 use devices::{Cred, FileType, OpenMode};
@@ -104,6 +105,9 @@ pub struct Process {
     pub thread_exit_only: bool,
     pub stats: SysStats,
     pub trace: bool,
+    /// The program file the address space was loaded from, for keeping
+    /// its translations (see `progcache`).
+    prog: Option<ProgKey>,
 }
 
 /// VXOS_STATS: each thread reports its translator and memory counters on
@@ -146,7 +150,11 @@ impl Process {
         let exe = prog.chan.path_string();
         let mut guest = Guest::new().map_err(ExecError::Memory)?;
         let mut mm = Mm::new(0);
+        let key = progcache::key_of(&*prog);
         exec::load(&mut guest, &mut mm, prog, argv, envp, ids)?;
+        if let Some(k) = &key {
+            progcache::restore(&mut guest, k);
+        }
         devproc::register(
             pid,
             devproc::ProcEntry {
@@ -184,6 +192,7 @@ impl Process {
             thread_exit_only: false,
             stats: SysStats::default(),
             trace: false,
+            prog: key,
         })
     }
 
@@ -238,6 +247,7 @@ impl Process {
             thread_exit_only: false,
             stats: SysStats::default(),
             trace: self.trace,
+            prog: self.prog,
         }
     }
 
@@ -304,6 +314,16 @@ impl Process {
         t
     }
 
+    /// Keep the program's translations for its next run, if this is the
+    /// last thread of the address space (see `progcache`).
+    fn save_translations(&self) {
+        if let Some(k) = &self.prog {
+            if self.guest.holders() == 1 && self.mm.holders() == 1 {
+                progcache::save(&self.guest, &self.mm, k);
+            }
+        }
+    }
+
     /// Make the shared guest hold this thread's CPU state.
     #[inline]
     pub fn own_cpu(&mut self) {
@@ -319,12 +339,18 @@ impl Process {
         let exe = prog.chan.path_string();
         let mut guest = Guest::new().map_err(|_| Errno::ENOMEM)?;
         let mut mm = Mm::new(0);
+        let key = progcache::key_of(&*prog);
         exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids).map_err(|e| match e {
             ExecError::Io(e) => e.into(),
             ExecError::Elf(_) | ExecError::Dynamic => Errno::ENOEXEC,
             ExecError::Memory(_) => Errno::ENOMEM,
             ExecError::TooBig => Errno::E2BIG,
         })?;
+        if let Some(k) = &key {
+            progcache::restore(&mut guest, k);
+        }
+        self.save_translations();
+        self.prog = key;
         // The point of no return. The new image is this thread's alone:
         // other threads (told to exit) keep the old one until they do.
         let old_mm = std::mem::replace(&mut self.mm, Shared::new(mm));
@@ -725,6 +751,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        self.save_translations();
         devproc::unregister(self.pid);
     }
 }

@@ -63,6 +63,14 @@ fn self_modifying_code() {
     check("smc", &[]);
 }
 
+/// A program that patches its own text, exec'd five times in a row by
+/// itself: kept and shared translations never outlive the text they were
+/// made from.
+#[test]
+fn text_patched_across_execs() {
+    check("textsmc", &[]);
+}
+
 #[test]
 fn system_calls() {
     // Run from the top of the tree: the guest sees the host's working

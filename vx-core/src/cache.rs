@@ -178,6 +178,7 @@ pub(crate) fn in_any_cache(rip: u64) -> bool {
     })
 }
 
+#[derive(Clone)]
 struct BlockMeta {
     eip: u32,
     host: u32,
@@ -186,6 +187,30 @@ struct BlockMeta {
     incoming: Vec<(usize, usize)>,
     pages: Vec<u32>,
     valid: bool,
+}
+
+/// Translations copied out of one cache to start another from: the code,
+/// the block table (blocks left out stay as unreachable, invalid entries)
+/// and the fault handler's index.
+pub struct Snapshot {
+    code: Vec<u8>,
+    blocks: Vec<BlockMeta>,
+    map: AddrMap<usize>,
+    pages: AddrMap<Vec<usize>>,
+    index: (Vec<u32>, Vec<u32>, Vec<u64>),
+    kept: usize,
+}
+
+impl Snapshot {
+    /// The number of valid blocks it holds.
+    pub fn blocks(&self) -> usize {
+        self.kept
+    }
+
+    /// The guest pages its blocks were made from.
+    pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pages.keys().copied()
+    }
 }
 
 /// One address space's translated code.
@@ -207,6 +232,8 @@ pub(crate) struct CodeCache {
 #[derive(Default, Clone, Copy, Debug)]
 pub struct CacheStats {
     pub blocks: u64,
+    /// Blocks that came from a snapshot.
+    pub restored: u64,
     pub flushes: u64,
     pub invalidated: u64,
     pub chained: u64,
@@ -402,6 +429,82 @@ impl CodeCache {
             }
         }
         eips
+    }
+
+    /// Copy out the valid blocks whose guest pages all pass `keep`, with
+    /// their chains among themselves (jumps into blocks left out go back to
+    /// their stubs), for another cache to start from.
+    pub(crate) fn snapshot(&self, keep: &mut dyn FnMut(u32) -> bool) -> Snapshot {
+        let mut code = vec![0u8; self.used];
+        // SAFETY: reading the initialised part of our own RW mapping.
+        unsafe { std::ptr::copy_nonoverlapping(self.rw, code.as_mut_ptr(), self.used) };
+        let kept: Vec<bool> = self.blocks.iter().map(|b| b.valid && b.pages.iter().all(|&p| keep(p))).collect();
+        let mut blocks = self.blocks.clone();
+        for (id, b) in blocks.iter_mut().enumerate() {
+            if kept[id] {
+                b.incoming.retain(|&(from, _)| kept[from]);
+                continue;
+            }
+            for &(from, k) in &self.blocks[id].incoming {
+                if kept[from] {
+                    let fb = &self.blocks[from];
+                    let (site, stub) = ((fb.host + fb.exits[k].site) as usize, fb.host + fb.exits[k].stub);
+                    let rel = (stub as i64 - (site as i64 + 4)) as i32;
+                    code[site..site + 4].copy_from_slice(&rel.to_le_bytes());
+                }
+            }
+            b.valid = false;
+            b.incoming.clear();
+            b.pages.clear();
+        }
+        let map = self.map.iter().filter(|&(_, &id)| kept[id]).map(|(&e, &id)| (e, id)).collect();
+        let mut pages: AddrMap<Vec<usize>> = AddrMap::default();
+        for (&p, ids) in &self.pages {
+            let v: Vec<usize> = ids.iter().copied().filter(|&id| kept[id]).collect();
+            if !v.is_empty() {
+                pages.insert(p, v);
+            }
+        }
+        let nb = self.index.nblocks.load(Ordering::Acquire);
+        let ni = self.index.ninsns.load(Ordering::Relaxed);
+        let index = (
+            self.index.starts[..nb].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
+            self.index.first_insn[..nb + 1].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
+            self.index.insns[..ni].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
+        );
+        let nkept = kept.iter().filter(|&&k| k).count();
+        Snapshot { code, blocks, map, pages, index, kept: nkept }
+    }
+
+    /// Whether the cache holds no translation at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// Start this (empty) cache from a snapshot.
+    pub(crate) fn restore(&mut self, s: &Snapshot) {
+        debug_assert!(self.is_empty());
+        // SAFETY: the snapshot came from a cache of the same size; we write
+        // into the RW view inside the mapping, where no code runs yet.
+        unsafe { std::ptr::copy_nonoverlapping(s.code.as_ptr(), self.rw, s.code.len()) };
+        self.used = s.code.len();
+        self.high = self.high.max(self.used);
+        self.blocks = s.blocks.clone();
+        self.map = s.map.clone();
+        self.pages = s.pages.clone();
+        let (starts, first, insns) = &s.index;
+        for (i, &x) in starts.iter().enumerate() {
+            self.index.starts[i].store(x, Ordering::Relaxed);
+        }
+        for (i, &x) in first.iter().enumerate() {
+            self.index.first_insn[i].store(x, Ordering::Relaxed);
+        }
+        for (i, &x) in insns.iter().enumerate() {
+            self.index.insns[i].store(x, Ordering::Relaxed);
+        }
+        self.index.ninsns.store(insns.len(), Ordering::Relaxed);
+        self.index.nblocks.store(starts.len(), Ordering::Release);
+        self.stats.restored += s.kept as u64;
     }
 
     /// Return a copy of the code and (host offset, guest eip) of each block,

@@ -142,6 +142,14 @@ pub(crate) fn step(g: &mut Guest) -> Option<Trap> {
     g.window().read_exec(eip, &mut bytes[..n]).ok()?;
     let mut dec = Decoder::with_ip(32, &bytes[..n], eip as u64, DecoderOptions::NONE);
     let i = dec.decode();
+    if i.is_invalid() && dec.last_error() == iced_x86::DecoderError::NoMoreBytes {
+        // The instruction runs into a page the window has not mapped (code
+        // translated earlier, or restored from a snapshot, runs without
+        // its page): let the embedder map it, then come back here.
+        if let Err(e) = g.window().check(eip, 15, crate::window::pf::EXEC) {
+            return Some(Trap::PageFault { addr: e.addr, write: false, exec: true, mapped: e.mapped });
+        }
+    }
     let next = i.next_ip32();
     if let Some(r) = far(g, &i) {
         return r;

@@ -3,7 +3,7 @@
 //! until something needs the embedder (a system call, a fault, a signal,
 //! preemption).
 
-use crate::cache::{CacheStats, CodeCache};
+use crate::cache::{CacheStats, CodeCache, Snapshot};
 use crate::cpu::{PreemptHandle, Vcpu};
 use crate::state::*;
 use crate::translate::{translate, trap};
@@ -225,6 +225,30 @@ impl Guest {
             }
         }
         self.win.set_code(page, page, false);
+    }
+
+    /// Copy out the translations made only from guest pages that pass
+    /// `keep`, for another guest to start from (see `restore`). The
+    /// embedder vouches that the other guest will hold the same bytes in
+    /// those pages: e.g. read-only pages of the same version of the same
+    /// program file, mapped at the same addresses.
+    pub fn snapshot(&self, mut keep: impl FnMut(u32) -> bool) -> Snapshot {
+        self.cache.snapshot(&mut keep)
+    }
+
+    /// Start a guest that has translated nothing yet from a snapshot. Its
+    /// pages are marked as translated, so writes, unmaps and protection
+    /// changes drop the blocks made from them, as for blocks of its own.
+    /// Returns false (and does nothing) if the guest has translations.
+    pub fn restore(&mut self, s: &Snapshot) -> bool {
+        if !self.cache.is_empty() {
+            return false;
+        }
+        self.cache.restore(s);
+        for p in s.pages() {
+            self.win.mark_code(p);
+        }
+        true
     }
 
     /// Map zeroed memory (see `Window::map_anon`).

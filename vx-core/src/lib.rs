@@ -29,6 +29,7 @@
 //! handler).
 
 pub mod cache;
+pub use cache::Snapshot;
 mod cpu;
 pub mod cpuid;
 pub mod elf;

@@ -295,6 +295,19 @@ impl Window {
         changed
     }
 
+    /// Mark a page as holding translated code whether or not it is mapped
+    /// yet (translations restored from a snapshot): it is write-protected
+    /// when it is mapped.
+    pub(crate) fn mark_code(&mut self, page: u32) {
+        let f = &mut self.flags[page as usize];
+        if *f & pf::CODE == 0 {
+            *f |= pf::CODE;
+            if *f & pf::MAPPED != 0 {
+                let _ = self.set_host_prot(page as usize, page as usize + 1);
+            }
+        }
+    }
+
     /// Check that `[addr, addr+len)` is mapped with all of `need`.
     pub fn check(&self, addr: u32, len: usize, need: u8) -> Result<(), MemFault> {
         if len == 0 {

@@ -61,6 +61,11 @@ pub fn get(k: &Key) -> Option<Frame> {
     }
 }
 
+/// Whether the cache holds page `k` in frame `f`.
+pub fn holds(k: &Key, f: Frame) -> bool {
+    CACHE.lock().as_ref().and_then(|c| c.frames.get(k)) == Some(&f)
+}
+
 /// Keep frame `f` (which holds page `k`) for later faults; the cache takes
 /// a reference of its own.
 pub fn put(k: Key, f: Frame) {

@@ -59,7 +59,16 @@ impl SharedPages {
         let f = match pages[n as usize] {
             Some(f) => f,
             None => {
-                let f = mem.alloc().ok()?;
+                let f = match mem.alloc() {
+                    Ok(f) => f,
+                    Err(_) => {
+                        // Guest memory is full: the page cache gives its frames back.
+                        drop(mem);
+                        super::pagecache::shrink();
+                        mem = memory();
+                        mem.alloc().ok()?
+                    }
+                };
                 if let Some(file) = &self.file {
                     let mut buf = vec![0u8; FRAME_SIZE];
                     let mut got = 0;
