@@ -54,9 +54,12 @@ proc_fork     5000  50
 proc_forkexec 1000  20
 proc_pingpong 40000 1000
 proc_clone64  500   10
+proc_thread   10000 200
+proc_futex    20000 1000
 "
 # The proc_* counts are numbers of operations (fork+exit+wait, fork+exec+wait,
-# pipe round trips, fork+exit+wait with 64 MiB resident), tuned for 0.3-0.7 s
+# pipe round trips, fork+exit+wait with 64 MiB resident, thread create+join,
+# futex round trips between two threads), tuned for 0.3-0.7 s
 # of loop natively on the same host; under vxos or qemu they take longer.
 # ---------------------------------------------------------------------------
 
@@ -115,7 +118,7 @@ done <<<"$counts_table"
 # All workload names, in table order. nullsys@1 is nullsys's start-up
 # baseline (one call); it is selected with nullsys and not shown on its own.
 all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys
-           proc_fork proc_forkexec proc_pingpong proc_clone64)
+           proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex)
 if [ "$list_only" = 1 ]; then printf '%s\n' "${all_names[@]}"; exit 0; fi
 
 selected() {
@@ -487,7 +490,7 @@ fi
 # path, read-only), so that forkexec's child can exec $BIN/procbench inside
 # the guest. Under qemu-i386 that execve is the host's own (qemu-user does
 # not follow it): the exec'd program runs natively.
-proc_names=(proc_fork proc_forkexec proc_pingpong proc_clone64)
+proc_names=(proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex)
 want_proc=0
 for n in "${proc_names[@]}"; do [ -n "${is_sel[$n]:-}" ] && want_proc=1; done
 if [ "$want_proc" = 1 ]; then
@@ -623,7 +626,7 @@ if [ ${#op_rows[@]} -gt 0 ]; then
     echo "| $label | ${count[$n]} | $(opcell "$n" native) | $(opcell "$n" qemu) | $(opcell "$n" vxos) | ${r_vn[$n]} | ${r_qv[$n]} |"
   done
   echo
-  echo "One operation: proc_fork fork + child _exit(0) + wait4; proc_forkexec the same with execve of \`procbench exit0\` in the child (under qemu that exec runs natively: qemu-user does not follow execve); proc_pingpong one byte there and back over two pipes; proc_clone64 proc_fork with 64 MiB of written private memory in the parent. These rows are not in the wall-clock geometric mean."
+  echo "One operation: proc_fork fork + child _exit(0) + wait4; proc_forkexec the same with execve of \`procbench exit0\` in the child (under qemu that exec runs natively: qemu-user does not follow execve); proc_pingpong one byte there and back over two pipes; proc_clone64 proc_fork with 64 MiB of written private memory in the parent; proc_thread pthread_create + pthread_join of a thread that returns at once; proc_futex a turn passed to another thread and back through one futex word (FUTEX_WAKE, FUTEX_WAIT). These rows are not in the wall-clock geometric mean."
   echo
 fi
 

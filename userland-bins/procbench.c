@@ -16,6 +16,12 @@
  *                                 the parent wait4s for it: the cost of
  *                                 cloning an address space with 64 MiB
  *                                 resident
+ *   procbench thread N            N times: pthread_create a thread that
+ *                                 returns at once, pthread_join it
+ *   procbench futex N             two threads pass a turn back and forth
+ *                                 through one futex word (FUTEX_WAKE, and
+ *                                 FUTEX_WAIT while it is not their turn),
+ *                                 N round trips
  *   procbench exit0               exit 0 at once (the target for forkexec)
  *
  * stdout gets one deterministic line saying what was done (checked against
@@ -31,6 +37,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +213,85 @@ static int bench_clone64(long n)
     return 0;
 }
 
+static void *thread_noop(void *arg)
+{
+    return arg;
+}
+
+static int bench_thread(long n)
+{
+    long ok = 0;
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+        pthread_t th;
+        void *r;
+        int e = pthread_create(&th, NULL, thread_noop, (void *)i);
+        if (e) { errno = e; die("pthread_create"); }
+        e = pthread_join(th, &r);
+        if (e) { errno = e; die("pthread_join"); }
+        if (r != (void *)i) {
+            fprintf(stderr, "procbench: thread %ld returned %p\n", i, r);
+            exit(1);
+        }
+        ok++;
+    }
+    double t = now() - t0;
+    printf("thread: %ld threads created, returned their argument and joined\n", ok);
+    report("thread", n, t);
+    return 0;
+}
+
+/* The futex word: whose turn it is (0 the main thread, 1 the other), and
+ * the number of round trips the other thread is to make. */
+static _Atomic int turn;
+static long futex_rounds;
+
+static void futex_wait(int val)
+{
+    while (atomic_load(&turn) == val)
+        if (syscall(SYS_futex, &turn, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0) != 0 && errno != EAGAIN && errno != EINTR)
+            die("futex wait");
+}
+
+static void futex_give(int to)
+{
+    atomic_store(&turn, to);
+    if (syscall(SYS_futex, &turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0)
+        die("futex wake");
+}
+
+static void *futex_partner(void *arg)
+{
+    for (long i = 0; i < futex_rounds; i++) {
+        futex_wait(0);
+        futex_give(0);
+    }
+    return arg;
+}
+
+static int bench_futex(long n)
+{
+    pthread_t th;
+    futex_rounds = n;
+    int e = pthread_create(&th, NULL, futex_partner, NULL);
+    if (e) { errno = e; die("pthread_create"); }
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+        futex_give(1);
+        futex_wait(1);
+    }
+    double t = now() - t0;
+    e = pthread_join(th, NULL);
+    if (e) { errno = e; die("pthread_join"); }
+    printf("futex: %ld round trips through one futex word\n", n);
+    report("futex", n, t);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: procbench fork N | forkexec N PROG [ARG...] | pingpong N |"
-                    " clone64 N | exit0\n");
+                    " clone64 N | thread N | futex N | exit0\n");
     return 2;
 }
 
@@ -223,5 +308,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "fork")) return bench_fork(n);
     if (!strcmp(m, "pingpong")) return bench_pingpong(n);
     if (!strcmp(m, "clone64")) return bench_clone64(n);
+    if (!strcmp(m, "thread")) return bench_thread(n);
+    if (!strcmp(m, "futex")) return bench_futex(n);
     return usage();
 }
