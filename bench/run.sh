@@ -14,8 +14,8 @@
 #
 # The proc_* workloads (fork, fork+exec, pipe ping-pong, fork with 64 MiB
 # resident, thread create+join, futex round trip) get a table of their own in
-# microseconds per operation, as the
-# program itself measured it around its loop (procbench prints it on stderr),
+# microseconds per operation, as the program itself measured it around its
+# loop (procbench prints it on stderr),
 # and are left out of the wall-clock table and its geometric mean.
 #
 # Runs are interleaved (native, qemu, vxos, native, qemu, vxos, ...) so that
