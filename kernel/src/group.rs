@@ -2,15 +2,17 @@
 //! window, translations and memory map), its descriptors and its signal
 //! actions, each held through a `Shared` handle.
 //!
-//! Threads are tasks, and tasks of one vCPU run one at a time: a thread
-//! uses the shared state only while it runs, and no reference obtained
-//! through a handle is kept across a task switch (`sched::sleep`,
-//! `yield_now`), since another thread may change the state meanwhile.
-//! That rule is what makes the handles safe; the kernel keeps it by
-//! deref'ing afresh after every call that may sleep. The CPU state in the
-//! shared guest belongs to whichever thread ran last: `Cpu` swaps it.
-//! (Running threads of one process on several vCPUs at once needs the
-//! translator's address space and CPU state apart: T4's next step.)
+//! Threads are tasks. Two rules of the scheduler (`sched.rs`) make the
+//! handles safe: kernel code runs under the kernel lock, one vCPU at a
+//! time, and tasks of one address space (one group) never run at once, so
+//! the guest code that runs outside the lock touches nothing another
+//! running task uses. And no reference obtained through a handle is kept
+//! across a task switch (`sched::sleep`, `yield_now`), since another
+//! thread may change the state meanwhile: the kernel derefs afresh after
+//! every call that may sleep. The CPU state in the shared guest belongs to
+//! whichever thread ran last: `Cpus` swaps it. (Running threads of one
+//! process on several vCPUs at once needs the translator's address space
+//! and CPU state apart.)
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -47,16 +49,18 @@ impl<T> Clone for Shared<T> {
 impl<T> Deref for Shared<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: only the running task of the one vCPU uses the state, and
-        // no reference lives across a task switch (see the module comment).
+        // SAFETY: only one running task of the group uses the state, under
+        // the kernel lock or alone with its own guest, and no reference
+        // lives across a task switch (see the module comment).
         unsafe { &*self.0.get() }
     }
 }
 
 impl<T> DerefMut for Shared<T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as for `deref`: one running task at a time, no reference
-        // kept across a switch, and the handle is borrowed mutably.
+        // SAFETY: as for `deref`: one running task of the group at a time,
+        // no reference kept across a switch, and the handle is borrowed
+        // mutably.
         unsafe { &mut *self.0.get() }
     }
 }

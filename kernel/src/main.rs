@@ -63,6 +63,10 @@ enum Cmd {
         /// the vCPU to the next runnable task.
         #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
         hz: u32,
+        /// vCPUs: host threads that run guest tasks in parallel (default:
+        /// the host's cores). Threads of one process take turns.
+        #[arg(long, value_name = "N", env = "VXOS_CPUS", value_parser = clap::value_parser!(u32).range(1..=64))]
+        cpus: Option<u32>,
         /// Print system call and translator counters to stderr at exit.
         #[arg(long)]
         stats: bool,
@@ -86,7 +90,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { root, binds, hz, stats, trace, mem, program, args } => {
+        Cmd::Run { root, binds, hz, cpus, stats, trace, mem, program, args } => {
             if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
                 eprintln!("vxos: cannot create guest memory: {e}");
                 std::process::exit(1);
@@ -98,6 +102,8 @@ fn main() {
                     std::process::exit(1);
                 }
             };
+            let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
+            sched::set_cpus(cpus);
             std::process::exit(run(root, binds, hz, stats, trace, program, args))
         }
         Cmd::Syscalls => {
@@ -206,6 +212,7 @@ fn run(
         }
     };
     p.trace = trace.as_deref().is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
+    let group = p.guest.id() as u64;
     let init = move || {
         let status = p.run();
         if let Some(path) = std::env::var_os("VXOS_DUMP_CODE") {
@@ -219,7 +226,7 @@ fn run(
         }
         p.finish(status);
     };
-    if let Err(e) = sched::spawn(pid, init) {
+    if let Err(e) = sched::spawn(pid, group, init) {
         eprintln!("vxos: cannot start the first process: {e}");
         return 1;
     }
@@ -231,6 +238,14 @@ fn run(
         sched::preempt_current();
     });
     let init_done = || proctab::first_status().is_some();
+    // vCPUs 1.. on threads of their own; this thread is vCPU 0.
+    for c in 1..sched::cpus() {
+        let spawned = std::thread::Builder::new().name(format!("vcpu{c}")).spawn(move || sched::run_cpu(c, init_done));
+        if let Err(e) = spawned {
+            eprintln!("vxos: cannot start vCPU {c}: {e}");
+            return 1;
+        }
+    }
     if !sched::run(init_done) && !init_done() {
         eprintln!("vxos: every process is waiting and nothing can wake them");
         return 1;

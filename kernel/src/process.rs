@@ -361,6 +361,7 @@ impl Process {
         self.guest = Shared::new(guest);
         self.cpus.remove(self.tid);
         self.cpus = Rc::new(Cpus::new(self.tid));
+        crate::sched::set_group(self.guest.id() as u64);
         crate::sched::set_preempt(Some(self.guest.preempt_handle()));
         self.show_gauge();
         let mut files = self.files.fork_copy();
@@ -600,7 +601,9 @@ impl Process {
             if let Some(st) = self.exit {
                 return st;
             }
-            match self.guest.run() {
+            let guest = &mut *self.guest;
+            // Other vCPUs run kernel code while this guest runs.
+            match crate::sched::guest_unlocked(|| guest.run()) {
                 Trap::Syscall => {
                     let nr = self.guest.cpu().regs[EAX];
                     let r = syscall::dispatch(self, nr);

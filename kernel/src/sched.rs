@@ -1,25 +1,44 @@
-//! The scheduler: tasks, the run queue, sleep and wakeup.
+//! The scheduler: tasks, the run queue, vCPUs, sleep and wakeup.
 //!
 //! A task is a kernel stack running a closure (for a process: the loop
-//! that runs its guest and handles its traps). The vCPU loop (`run`) picks
-//! the first runnable task from the run queue and switches to its stack;
-//! the task runs until it sleeps, yields or exits, which switches back.
-//! The policy is round robin: a task that yields or is preempted goes to
-//! the back of the queue; one that wakes up too.
+//! that runs its guest and handles its traps). A vCPU is a host thread
+//! running `run`: it picks the first runnable task from the run queue and
+//! switches to its stack; the task runs until it sleeps, yields or exits,
+//! which switches back. The policy, in ten lines:
 //!
-//! `sleep(chan)` waits for `wakeup(chan)`, as in xv6 and Plan 9: the
-//! caller checks its condition, sleeps, and checks again when it wakes
-//! (wakeups may be spurious: a signal also wakes a task). One vCPU runs
-//! tasks for now, so nothing else changes the world between a check and
-//! the sleep.
+//! - one run queue for all vCPUs, first come first served;
+//! - a task that yields, is preempted or wakes up goes to the back;
+//! - the tick (`preempt_current`, every 1/hz s) asks each vCPU's task to
+//!   stop at its next block if a task waits to run, so a time slice is at
+//!   most one tick;
+//! - tasks of one address space (threads sharing a guest) never run at once:
+//!   a task whose group is on a vCPU is passed over until it leaves;
+//! - a vCPU with nothing to run sleeps until a wakeup or the next timer.
+//!
+//! Kernel code runs under one lock (`KERNEL`, a big kernel lock): a vCPU
+//! holds it whenever it runs kernel code, for itself or for a task, and a
+//! task lets go of it only while its guest runs (`guest_unlocked`). Guest
+//! code runs in parallel on every vCPU; system calls, faults and signals
+//! are handled one at a time. That keeps `sleep(chan)` simple, as in xv6
+//! and Plan 9: the caller checks its condition and sleeps, and no wakeup
+//! can come in between, since wakeups come from kernel code too; the task
+//! checks again when it wakes (wakeups may be spurious: a signal also
+//! wakes a task). With one vCPU the lock is not even taken.
+//!
+//! A task may resume on another vCPU, that is another host thread: nothing
+//! host-thread-local may be kept across a switch. `current()` reads the
+//! vCPU number afresh each time.
 //!
 //! With `swtch.rs`, this is where the kernel switches stacks: its unsafe
 //! blocks hand stack pointers to `swtch`.
 #![allow(unsafe_code)]
 
 use crate::swtch::{swtch, KernelStack};
-use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use parking_lot::lock_api::RawMutex as _;
+use parking_lot::{Condvar, Mutex, RawMutex};
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a sleeping task waits for: any number both sides agree on
 /// (usually the address of the thing waited on).
@@ -35,6 +54,13 @@ enum State {
 
 struct Task {
     state: State,
+    /// In the run queue.
+    queued: bool,
+    /// The vCPU that queued it, and when.
+    home: usize,
+    since: std::time::Instant,
+    /// Tasks of one group (one address space) never run at once.
+    group: u64,
     /// Preempts the guest the task runs.
     preempt: Option<vx_core::PreemptHandle>,
     /// The saved stack pointer while it is not running.
@@ -42,25 +68,102 @@ struct Task {
     _stack: KernelStack,
 }
 
+/// One vCPU's part of the scheduler.
+struct Cpu {
+    /// The task it runs.
+    current: Option<u32>,
+    /// Its loop's own stack pointer while a task runs.
+    rsp: Box<u64>,
+}
+
 struct Sched {
     tasks: HashMap<u32, Box<Task>>,
     queue: VecDeque<u32>,
-    current: Option<u32>,
-    /// The vCPU loop's own stack pointer while a task runs.
-    vcpu_rsp: Box<u64>,
+    cpus: Vec<Cpu>,
+    /// Groups with a task on a vCPU.
+    busy: HashSet<u64>,
+    /// vCPUs waiting for work.
+    idle: usize,
+    /// Every task sleeps and nothing can wake them.
+    stuck: bool,
 }
 
 static SCHED: Mutex<Option<Sched>> = Mutex::new(None);
+/// Signalled when a task becomes runnable (or the machine is stuck).
+static WORK: Condvar = Condvar::new();
+
+/// The big kernel lock, taken only with more than one vCPU.
+static KERNEL: RawMutex = RawMutex::INIT;
+static SMP: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The vCPU this host thread is.
+    static CPU: Cell<usize> = const { Cell::new(0) };
+}
+
+fn cpu() -> usize {
+    CPU.with(|c| c.get())
+}
 
 fn with<T>(f: impl FnOnce(&mut Sched) -> T) -> T {
     let mut g = SCHED.lock();
-    let s = g.get_or_insert_with(|| Sched {
+    f(sched_of(&mut g))
+}
+
+fn sched_of(g: &mut Option<Sched>) -> &mut Sched {
+    g.get_or_insert_with(|| Sched {
         tasks: HashMap::new(),
         queue: VecDeque::new(),
-        current: None,
-        vcpu_rsp: Box::new(0),
+        cpus: vec![Cpu { current: None, rsp: Box::new(0) }],
+        busy: HashSet::new(),
+        idle: 0,
+        stuck: false,
+    })
+}
+
+/// Set the number of vCPUs (before any runs).
+pub fn set_cpus(n: usize) {
+    let n = n.max(1);
+    SMP.store(n > 1, Ordering::Release);
+    with(|s| {
+        while s.cpus.len() < n {
+            s.cpus.push(Cpu { current: None, rsp: Box::new(0) });
+        }
     });
-    f(s)
+}
+
+/// The number of vCPUs.
+pub fn cpus() -> usize {
+    with(|s| s.cpus.len())
+}
+
+fn kernel_lock() {
+    if SMP.load(Ordering::Acquire) {
+        KERNEL.lock();
+    }
+}
+
+fn kernel_unlock() {
+    if SMP.load(Ordering::Acquire) {
+        // SAFETY: this host thread took the lock (every vCPU holds it while
+        // it runs kernel code; see the module comment).
+        unsafe { KERNEL.unlock() };
+    }
+}
+
+/// Run `f` (the guest) without the kernel lock, so that other vCPUs can
+/// run kernel code meanwhile; `f` must not touch kernel state shared with
+/// other tasks.
+pub fn guest_unlocked<T>(f: impl FnOnce() -> T) -> T {
+    struct Relock;
+    impl Drop for Relock {
+        fn drop(&mut self) {
+            kernel_lock();
+        }
+    }
+    kernel_unlock();
+    let _relock = Relock;
+    f()
 }
 
 type Entry = Box<dyn FnOnce()>;
@@ -84,35 +187,102 @@ extern "C" fn task_main(arg: *mut u8) -> ! {
     exit_current()
 }
 
-/// Start a task with id `id` (a pid) running `f` on a kernel stack of its
-/// own; it runs when the vCPU loop picks it.
-pub fn spawn(id: u32, f: impl FnOnce() + 'static) -> std::io::Result<()> {
+/// Start a task with id `id` (a pid) in group `group` (tasks of a group
+/// never run at once: give threads of one address space the same group)
+/// running `f` on a kernel stack of its own; it runs when a vCPU picks it.
+pub fn spawn(id: u32, group: u64, f: impl FnOnce() + 'static) -> std::io::Result<()> {
     let arg = Box::into_raw(Box::new(Box::new(f) as Entry)) as *mut u8;
     let (stack, rsp) = KernelStack::new(task_main, arg)?;
     with(|s| {
-        s.tasks.insert(id, Box::new(Task { state: State::Runnable, preempt: None, rsp, _stack: stack }));
+        let t = Task {
+            state: State::Runnable,
+            queued: true,
+            home: cpu(),
+            since: std::time::Instant::now(),
+            group,
+            preempt: None,
+            rsp,
+            _stack: stack,
+        };
+        s.tasks.insert(id, Box::new(t));
         s.queue.push_back(id);
+        notify(s);
     });
     Ok(())
 }
 
-/// The task running now (0 outside any task).
-pub fn current() -> u32 {
-    with(|s| s.current.unwrap_or(0))
+/// Wake an idle vCPU for a task that became runnable, if it is one that
+/// no running vCPU will come back for (see `STEAL_AFTER`): the tick wakes
+/// idle vCPUs for the others when their wait runs out.
+fn notify(s: &Sched) {
+    if s.idle > 0 && s.idle == s.cpus.len() {
+        WORK.notify_one();
+    }
 }
 
-/// Switch from the current task back to the vCPU loop, leaving the task
-/// in `state`.
+/// How long a runnable task waits for the vCPU that made it runnable
+/// before another vCPU may take it. The waker usually sleeps soon (a
+/// pipe write then a read, fork then wait): then the task runs where its
+/// data is warm, with no host thread to wake. A task that waits longer
+/// than this runs in parallel.
+const STEAL_AFTER: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// When vCPU `c` may take a task it did not wake: the earliest time a
+/// queued task's wait runs out.
+fn steal_at(s: &Sched, c: usize) -> Option<std::time::Instant> {
+    s.queue
+        .iter()
+        .filter_map(|id| s.tasks.get(id))
+        .filter(|t| t.state == State::Runnable && t.home != c && !s.busy.contains(&t.group))
+        .map(|t| t.since + STEAL_AFTER)
+        .min()
+}
+
+/// Put runnable task `id` in the run queue (once).
+fn enqueue(s: &mut Sched, id: u32) {
+    if let Some(t) = s.tasks.get_mut(&id) {
+        if !t.queued {
+            t.queued = true;
+            t.home = cpu();
+            t.since = std::time::Instant::now();
+            s.queue.push_back(id);
+            notify(s);
+        }
+    }
+}
+
+/// The task running now on this vCPU (0 outside any task).
+pub fn current() -> u32 {
+    let c = cpu();
+    with(|s| s.cpus.get(c).and_then(|c| c.current).unwrap_or(0))
+}
+
+/// Move the current task to group `group` (it has a new address space).
+pub fn set_group(group: u64) {
+    let c = cpu();
+    with(|s| {
+        let Some(id) = s.cpus[c].current else { return };
+        let t = s.tasks.get_mut(&id).expect("current task");
+        s.busy.remove(&t.group);
+        t.group = group;
+        s.busy.insert(group);
+    });
+}
+
+/// Switch from the current task back to its vCPU's loop, leaving the
+/// task in `state`.
 fn switch_out(state: State) {
+    let c = cpu();
     let (save, to) = with(|s| {
-        let id = s.current.expect("switch_out outside a task");
+        let id = s.cpus[c].current.expect("switch_out outside a task");
         let t = s.tasks.get_mut(&id).expect("current task");
         t.state = state;
-        (&mut t.rsp as *mut u64, *s.vcpu_rsp)
+        (&mut t.rsp as *mut u64, *s.cpus[c].rsp)
     });
     // SAFETY: `save` points into the task's boxed record, which lives
     // until the task has exited and been switched away from; `to` is the
-    // vCPU loop's stack saved when it switched to us.
+    // vCPU loop's stack saved when it switched to us. No other vCPU takes
+    // the task before its loop is back (its group stays busy till then).
     unsafe { swtch(save, to) };
 }
 
@@ -132,19 +302,27 @@ pub fn wakeup(chan: WaitChan) {
         let ids: Vec<u32> = s.tasks.iter().filter(|(_, t)| t.state == State::Sleeping(chan)).map(|(&i, _)| i).collect();
         for id in ids {
             s.tasks.get_mut(&id).unwrap().state = State::Runnable;
-            s.queue.push_back(id);
+            enqueue(s, id);
         }
     });
 }
 
-/// Wake task `id` if it sleeps, whatever it waits for (a signal came).
+/// Wake task `id` if it sleeps, whatever it waits for, or make it leave
+/// its guest soon if it runs (a signal came).
 pub fn interrupt(id: u32) {
     with(|s| {
-        if let Some(t) = s.tasks.get_mut(&id) {
-            if let State::Sleeping(_) = t.state {
+        let Some(t) = s.tasks.get_mut(&id) else { return };
+        match t.state {
+            State::Sleeping(_) => {
                 t.state = State::Runnable;
-                s.queue.push_back(id);
+                enqueue(s, id);
             }
+            State::Running => {
+                if let Some(h) = &t.preempt {
+                    h.request();
+                }
+            }
+            _ => {}
         }
     });
 }
@@ -157,24 +335,47 @@ pub fn exit_current() -> ! {
 
 /// Note the guest the current task runs, for preemption.
 pub fn set_preempt(h: Option<vx_core::PreemptHandle>) {
+    let c = cpu();
     with(|s| {
-        if let Some(t) = s.current.and_then(|id| s.tasks.get_mut(&id)) {
+        if let Some(t) = s.cpus[c].current.and_then(|id| s.tasks.get_mut(&id)) {
             t.preempt = h;
         }
     });
 }
 
-/// Ask the running guest to stop at its next block if another task waits
+/// Whether vCPU `c` could take a queued task now.
+fn ready_for(s: &Sched, c: usize) -> bool {
+    let now = std::time::Instant::now();
+    s.queue.iter().any(|id| {
+        s.tasks.get(id).is_some_and(|t| {
+            t.state == State::Runnable && !s.busy.contains(&t.group) && (t.home == c || now >= t.since + STEAL_AFTER)
+        })
+    })
+}
+
+/// Whether a queued task could run now (its group is not on a vCPU).
+fn ready(s: &Sched) -> bool {
+    s.queue.iter().any(|id| s.tasks.get(id).is_some_and(|t| t.state == State::Runnable && !s.busy.contains(&t.group)))
+}
+
+/// Ask each vCPU's guest to stop at its next block if another task waits
 /// to run or a timer is due (from the tick).
 pub fn preempt_current() {
     let timer_due = crate::timers::due();
-    let h = with(|s| {
-        if s.queue.is_empty() && !timer_due {
-            return None;
+    let hs: Vec<vx_core::PreemptHandle> = with(|s| {
+        if s.idle > 0 && steal_at(s, usize::MAX).is_some_and(|t| t <= std::time::Instant::now()) {
+            // A task waited long enough for a vCPU that idles: take it there.
+            WORK.notify_one();
         }
-        s.current.and_then(|id| s.tasks.get(&id)).and_then(|t| t.preempt.clone())
+        if !timer_due && !ready(s) {
+            return Vec::new();
+        }
+        s.cpus
+            .iter()
+            .filter_map(|c| c.current.and_then(|id| s.tasks.get(&id)).and_then(|t| t.preempt.clone()))
+            .collect()
     });
-    if let Some(h) = h {
+    for h in hs {
         h.request();
     }
 }
@@ -185,63 +386,118 @@ fn thread_cpu() -> std::time::Duration {
     std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// The vCPU loop: run tasks until `done` says to stop or none is left.
-/// Returns false if tasks remain that all sleep (nothing can wake them).
+/// Take the first queued task that can run now: it is this vCPU's.
+fn pick(s: &mut Sched, c: usize) -> Option<(*mut u64, u64)> {
+    let now = std::time::Instant::now();
+    let mut k = 0;
+    while k < s.queue.len() {
+        let id = s.queue[k];
+        let Some(t) = s.tasks.get_mut(&id) else {
+            s.queue.remove(k);
+            continue;
+        };
+        if t.state != State::Runnable {
+            t.queued = false;
+            s.queue.remove(k);
+            continue;
+        }
+        if s.busy.contains(&t.group) || (t.home != c && now < t.since + STEAL_AFTER && s.cpus.len() > 1) {
+            k += 1;
+            continue;
+        }
+        s.queue.remove(k);
+        t.queued = false;
+        t.state = State::Running;
+        s.busy.insert(t.group);
+        s.cpus[c].current = Some(id);
+        return Some((&mut *s.cpus[c].rsp as *mut u64, t.rsp));
+    }
+    None
+}
+
+/// Run vCPU `c` (0 for the first) on this host thread: run tasks until
+/// `done` says to stop or none is left. Returns false if tasks remain that
+/// all sleep (nothing can wake them).
+pub fn run_cpu(c: usize, done: impl Fn() -> bool) -> bool {
+    CPU.with(|x| x.set(c));
+    kernel_lock();
+    let r = cpu_loop(c, done);
+    kernel_unlock();
+    r
+}
+
+/// Run the first vCPU on this thread (see `run_cpu`).
 pub fn run(done: impl Fn() -> bool) -> bool {
+    run_cpu(0, done)
+}
+
+fn cpu_loop(c: usize, done: impl Fn() -> bool) -> bool {
     loop {
         if done() {
             return true;
         }
         crate::timers::fire();
-        let next = with(|s| {
-            while let Some(id) = s.queue.pop_front() {
-                let Some(t) = s.tasks.get_mut(&id) else { continue };
-                if t.state != State::Runnable {
-                    continue;
-                }
-                t.state = State::Running;
-                s.current = Some(id);
-                return Some((&mut *s.vcpu_rsp as *mut u64, t.rsp));
-            }
-            None
-        });
-        let Some((save, to)) = next else {
-            if with(|s| s.tasks.is_empty()) {
+        let Some((save, to)) = with(|s| pick(s, c)) else {
+            // Nothing to run here: stop if every task is gone, else idle
+            // until a wakeup or the next timer (unless a timer that just
+            // came due woke one).
+            let next_timer = crate::timers::fire();
+            let mut g = SCHED.lock();
+            let s = sched_of(&mut g);
+            if s.tasks.is_empty() {
                 return true;
             }
-            // Every task sleeps: idle until the next timer, if any (unless
-            // a timer that just came due woke one).
-            let next_timer = crate::timers::fire();
-            if with(|s| !s.queue.is_empty()) {
+            if s.stuck {
+                return false;
+            }
+            if ready_for(s, c) {
                 continue;
             }
-            match next_timer {
-                Some(when) => {
-                    std::thread::sleep(when.saturating_duration_since(std::time::Instant::now()));
-                    continue;
-                }
-                None => return false,
+            let running = s.cpus.iter().any(|c| c.current.is_some());
+            if next_timer.is_none() && !running && s.idle + 1 == s.cpus.len() {
+                // Every vCPU idles, no task can run and no timer will fire.
+                s.stuck = true;
+                WORK.notify_all();
+                return false;
             }
+            s.idle += 1;
+            kernel_unlock();
+            let limit = std::time::Instant::now() + std::time::Duration::from_millis(100);
+            let until = [next_timer, steal_at(s, c)].into_iter().flatten().fold(limit, |a, b| a.min(b));
+            WORK.wait_until(&mut g, until);
+            sched_of(&mut g).idle -= 1;
+            drop(g);
+            kernel_lock();
+            continue;
         };
         let started = thread_cpu();
         // SAFETY: `to` was saved by the task's last switch_out (or made by
-        // KernelStack::new) and nothing runs on it; `save` is the vCPU
-        // loop's boxed slot.
+        // KernelStack::new) and nothing runs on it; `save` is this vCPU's
+        // boxed slot.
         unsafe { swtch(save, to) };
         let used = thread_cpu().saturating_sub(started);
-        with(|s| {
-            let id = s.current.take().expect("a task ran");
-            crate::proctab::charge(id, used);
+        let id = with(|s| {
+            let id = s.cpus[c].current.take().expect("a task ran");
             let t = s.tasks.get(&id).expect("the task that ran");
+            s.busy.remove(&t.group);
             match t.state {
-                State::Runnable => s.queue.push_back(id),
+                State::Runnable => enqueue(s, id),
                 // Off its stack for good: free it.
                 State::Exited => {
                     s.tasks.remove(&id);
+                    if s.tasks.is_empty() {
+                        WORK.notify_all();
+                    }
                 }
                 _ => {}
             }
+            // Its group's other tasks may run now.
+            if ready(s) {
+                notify(s);
+            }
+            id
         });
+        crate::proctab::charge(id, used);
     }
 }
 
@@ -258,14 +514,14 @@ mod tests {
         let log = Rc::new(RefCell::new(Vec::new()));
         const CHAN: WaitChan = 0x7e57;
         let l = log.clone();
-        spawn(9001, move || {
+        spawn(9001, 9001, move || {
             l.borrow_mut().push("a1");
             sleep(CHAN);
             l.borrow_mut().push("a2");
         })
         .unwrap();
         let l = log.clone();
-        spawn(9002, move || {
+        spawn(9002, 9002, move || {
             l.borrow_mut().push("b1");
             yield_now();
             l.borrow_mut().push("b2");
@@ -274,7 +530,7 @@ mod tests {
         })
         .unwrap();
         let l = log.clone();
-        spawn(9003, move || {
+        spawn(9003, 9003, move || {
             l.borrow_mut().push("c1");
             // A task's kernel code may panic: the task ends, not the loop.
             panic!("a task's kernel error");

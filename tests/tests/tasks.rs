@@ -27,7 +27,10 @@ fn tasks_subtests_match_native() {
 #[test]
 fn a_spinner_does_not_starve_the_shell() {
     let dir = scratch("tasks");
-    let script = "while :; do :; done & sleep 0.2; kill $!; wait $!; echo spinner ended with $?";
+    // (wait's "Terminated" note is left out: busybox prints it only if the
+    // job is still running when `wait` starts, a race with several vCPUs as
+    // on a loaded host.)
+    let script = "while :; do :; done & sleep 0.2; kill $!; wait $! 2>/dev/null; echo spinner ended with $?";
     let n = same(&busybox(), &["sh", "-c", script], &dir, None);
     assert_eq!(String::from_utf8_lossy(&n.stdout).trim(), "spinner ended with 143");
 }

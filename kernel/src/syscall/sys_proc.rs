@@ -133,7 +133,8 @@ fn do_fork(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid: u
         child.write_u32(ctid, pid)?;
     }
     let vfork = flags & CLONE_VFORK != 0;
-    let r = sched::spawn(pid, move || {
+    let group = child.guest.id() as u64;
+    let r = sched::spawn(pid, group, move || {
         let st = child.run();
         child.finish(st);
         sched::wakeup(vfork_chan(pid));
@@ -193,7 +194,8 @@ fn new_thread(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid
     if flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_tid = ctid;
     }
-    let r = sched::spawn(tid, move || {
+    let group = t.guest.id() as u64;
+    let r = sched::spawn(tid, group, move || {
         let st = t.run();
         t.finish(st);
     });
