@@ -96,6 +96,18 @@ for p in $pkgs; do
   dpkg -x "$(ls "$debs/${p}"_*_i386.deb | head -n1)" "$root"
   touch "$stamp"
 done
+# busybox's applets as links (/bin/sh, /usr/bin/vi, ...), as
+# `busybox --install` makes them; the host runs the i386 busybox to list them.
+links_stamp="$top/build/stamps/busybox-links"
+if [ ! -f "$links_stamp" ] || [ "$root/bin/busybox" -nt "$links_stamp" ]; then
+  for a in $("$root/bin/busybox" --list-full); do
+    dir=${a%/*}
+    up=$(printf '%s' "$dir" | sed 's#[^/][^/]*#..#g')
+    mkdir -p "$root/$dir"
+    [ -e "$root/$a" ] || [ -L "$root/$a" ] || ln -s "$up/bin/busybox" "$root/$a"
+  done
+  touch "$links_stamp"
+fi
 # Our own files (rootfs/etc and friends) over the packages', every time.
 for d in "$top"/rootfs/*/; do
   cp -R "$d" "$root/"

@@ -133,6 +133,8 @@ pub enum Object {
     Stdio(File),
     /// One end of a pipe.
     Pipe(crate::pipe::End),
+    /// The console terminal (`vxos boot`).
+    Tty(Arc<crate::tty::Tty>),
 }
 
 /// An open file description: what is open, its status flags and offset.
@@ -152,7 +154,7 @@ impl OpenFile {
     pub fn open(&self) -> Option<&Arc<Open>> {
         match &self.obj {
             Object::Chan { open, .. } => Some(open),
-            Object::Stdio(_) | Object::Pipe(_) => None,
+            Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) => None,
         }
     }
 
@@ -227,6 +229,15 @@ impl FdTable {
                 }
                 Err(_) => t.fds.push(None),
             }
+        }
+        t
+    }
+
+    /// A table whose 0, 1 and 2 are the console terminal (`vxos boot`).
+    pub fn with_tty(tty: &Arc<crate::tty::Tty>) -> FdTable {
+        let mut t = FdTable::default();
+        for n in 0..3 {
+            t.install_at(n, OpenFile { obj: Object::Tty(tty.clone()), flags: O_RDWR, pos: 0 }, false);
         }
         t
     }

@@ -26,6 +26,7 @@ mod signal;
 mod swtch;
 mod syscall;
 mod timers;
+mod tty;
 
 use clap::{Parser, Subcommand};
 use process::{ExitStatus, Process};
@@ -83,6 +84,29 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Boot the guest system: init builds the namespace (the root file
+    /// system, then its /lib/namespace), makes the console a terminal and
+    /// starts a login shell (/bin/sh) on it. `exit`, ^D or `poweroff` in
+    /// the shell ends vxos.
+    Boot {
+        /// The host directory that is the guest's root file system
+        /// (default: build/rootfs, made by scripts/setup.sh).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Serve host directory HOST at guest path GUEST, read-only, or
+        /// writable with :rw (repeatable).
+        #[arg(long = "bind", value_name = "HOST:GUEST[:rw]")]
+        binds: Vec<nsboot::Bind>,
+        /// vCPUs (default: the host's cores).
+        #[arg(long, value_name = "N", env = "VXOS_CPUS", value_parser = clap::value_parser!(u32).range(1..=64))]
+        cpus: Option<u32>,
+        /// Guest RAM (e.g. 512M, 4G); default three quarters of the host's.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        mem: Option<u64>,
+        /// Scheduler ticks a second.
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        hz: u32,
+    },
     /// List the system calls vxos implements and how completely.
     Syscalls,
 }
@@ -105,6 +129,24 @@ fn main() {
             let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
             sched::set_cpus(cpus);
             std::process::exit(run(root, binds, hz, stats, trace, program, args))
+        }
+        Cmd::Boot { root, binds, cpus, mem, hz } => {
+            if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
+                eprintln!("vxos: cannot create guest memory: {e}");
+                std::process::exit(1);
+            }
+            let root = match root.map(Ok).unwrap_or_else(default_root) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("vxos: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
+            sched::set_cpus(cpus);
+            let status = boot(root, binds, hz);
+            tty::restore();
+            std::process::exit(status)
         }
         Cmd::Syscalls => {
             for e in syscall::list() {
@@ -253,6 +295,122 @@ fn run(
     match proctab::first_status() {
         Some(st) => st.shell_status(),
         None => 1,
+    }
+}
+
+/// The signals that ask init to shut down, as busybox's poweroff, halt
+/// and reboot send them: SIGUSR2, SIGUSR1, SIGTERM.
+const SHUTDOWN_SIGNALS: u64 = 1 << (12 - 1) | 1 << (10 - 1) | 1 << (15 - 1);
+
+/// `vxos boot`: init's work. Returns vxos's exit status.
+fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
+    let ids = [
+        rustix::process::getuid().as_raw(),
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    ];
+    let user = std::env::var("USER").ok().filter(|u| !u.is_empty() && ids[1] != 0).unwrap_or_else(|| "root".into());
+    let home = if ids[1] == 0 { "/root".to_string() } else { format!("/home/{user}") };
+    let term = std::env::var("TERM").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| "vt100".into());
+    let envp: Vec<Vec<u8>> = [
+        format!("HOME={home}"),
+        "PATH=/bin:/sbin:/usr/bin:/usr/sbin".into(),
+        "SHELL=/bin/sh".into(),
+        format!("TERM={term}"),
+        format!("USER={user}"),
+        format!("LOGNAME={user}"),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect();
+    let opts = nsboot::Options { root, binds, cwd: PathBuf::from("/"), env: envp.clone() };
+    let (mut ns, _) = match nsboot::boot_from_file(&opts) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("vxos: cannot build the boot namespace: {e}");
+            return 1;
+        }
+    };
+    if ids[1] != 0 {
+        let _ = nsboot::make_dir_for(&mut ns, &home, ids[1], ids[3]);
+    }
+    if let Ok(name) = nsboot::read_file(&ns, "/etc/hostname") {
+        let name = name.trim();
+        if !name.is_empty() {
+            syscall::sys_info::set_nodename(name.as_bytes());
+        }
+    }
+    let r = ns.root();
+    let cwd = ns.namei(&r, &home, true).unwrap_or(r);
+    // The console: the host's terminal, raw, under our line discipline.
+    use std::os::fd::AsFd;
+    let dup = |fd: std::os::fd::BorrowedFd| fd.try_clone_to_owned().map(std::fs::File::from);
+    let (input, output) = match (dup(std::io::stdin().as_fd()), dup(std::io::stdout().as_fd())) {
+        (Ok(i), Ok(o)) => (i, o),
+        _ => {
+            eprintln!("vxos: boot needs a standard input and output");
+            return 1;
+        }
+    };
+    let _raw = tty::HostTerm::raw(&std::io::stdin());
+    let console = match tty::start(input, output) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vxos: cannot start the console: {e}");
+            return 1;
+        }
+    };
+    // The shell: pid 2, a login shell leading its own session, whose
+    // controlling terminal is the console.
+    let pid = proctab::create_first();
+    proctab::update(pid, |e| {
+        e.sid = pid;
+        e.pgid = pid;
+    });
+    let argv = vec![b"-sh".to_vec()];
+    let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, "/bin/sh", &argv, &envp, pid) {
+        Ok(p) => p,
+        Err(e) => {
+            tty::restore();
+            eprintln!("vxos: /bin/sh: {e}");
+            return e.exit_status();
+        }
+    };
+    p.files = group::Shared::new(files::FdTable::with_tty(&console));
+    console.give_to(pid, pid);
+    let group = p.guest.id() as u64;
+    let shell = move || {
+        let status = p.run();
+        p.finish(status);
+    };
+    if let Err(e) = sched::spawn(pid, group, shell) {
+        eprintln!("vxos: cannot start the shell: {e}");
+        return 1;
+    }
+    // Init ends when the shell does, or when asked to shut down.
+    let done =
+        || proctab::first_status().is_some() || proctab::get(1).is_some_and(|e| e.pending & SHUTDOWN_SIGNALS != 0);
+    let slice = std::time::Duration::from_micros(1_000_000 / hz as u64);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(slice);
+        if done() {
+            sched::stop();
+        }
+        sched::preempt_current();
+    });
+    for c in 1..sched::cpus() {
+        let spawned = std::thread::Builder::new().name(format!("vcpu{c}")).spawn(move || sched::run_cpu(c, done));
+        if let Err(e) = spawned {
+            eprintln!("vxos: cannot start vCPU {c}: {e}");
+            return 1;
+        }
+    }
+    sched::run(done);
+    tty::restore();
+    match proctab::first_status() {
+        Some(st) => st.shell_status(),
+        None => 0,
     }
 }
 

@@ -183,8 +183,9 @@ fn bind_host(ns: &mut Namespace, host: &Path, at: &str, writable: bool) -> Resul
     Ok(())
 }
 
-/// Build the boot namespace; return it and the guest's working directory.
-pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
+/// The root alone: the root file system read-only, a ramfs before it for
+/// every change, the mount-point skeleton after it.
+fn root_namespace(opts: &Options) -> Result<Namespace, String> {
     let rootfs = Hostfs::new(&opts.root, false).map_err(|e| format!("{}: {e}", opts.root.display()))?;
     let rootfs: Arc<dyn Dev> = Arc::new(rootfs);
     let q = rootfs.attach("").map_err(|e| dev_err("the root", e))?;
@@ -193,6 +194,80 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     ns.mount(Arc::new(Ramfs::new()), "", &r, MountFlag::Before, true).map_err(fail("/"))?;
     let r = ns.root();
     ns.mount(device('/').unwrap(), "", &r, MountFlag::After, false).map_err(fail("/"))?;
+    let env = env_device();
+    for kv in &opts.env {
+        if let Some(i) = kv.iter().position(|&b| b == b'=') {
+            if let Ok(name) = std::str::from_utf8(&kv[..i]) {
+                env.set(name, &kv[i + 1..]);
+            }
+        }
+    }
+    Ok(ns)
+}
+
+/// The namespace file `vxos boot` applies: Plan 9's /lib/namespace.
+pub const NAMESPACE_FILE: &str = "/lib/namespace";
+
+/// Build the namespace `vxos boot` starts in: the root, then the commands
+/// of the root's /lib/namespace (see `apply`), then each --bind. Returns it
+/// and its root.
+pub fn boot_from_file(opts: &Options) -> Result<(Namespace, Chan), String> {
+    let mut ns = root_namespace(opts)?;
+    let r = ns.root();
+    let text = read_file(&ns, NAMESPACE_FILE).map_err(|e| dev_err(NAMESPACE_FILE, e))?;
+    for (n, line) in text.lines().enumerate() {
+        let r = ns.root();
+        apply(&mut ns, &r, line).map_err(|e| format!("{NAMESPACE_FILE}:{}: {line}: {}", n + 1, describe(e)))?;
+    }
+    for b in &opts.binds {
+        if b.guest == "/" {
+            return Err("a bind onto / replaces the root: use --root".into());
+        }
+        bind_host(&mut ns, &b.host, &b.guest, b.writable)?;
+    }
+    let _ = r;
+    let r = ns.root();
+    Ok((ns, r))
+}
+
+/// The contents of a file of the namespace, read as root.
+pub fn read_file(ns: &Namespace, path: &str) -> Result<String, Errno> {
+    let r = ns.root();
+    let c = ns.namei(&r, path, true)?;
+    let q = c.dev.open(c.qid, devices::OpenMode::READ, Cred::ROOT)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let result = loop {
+        match c.dev.read(q, &mut buf, out.len() as u64) {
+            Ok(0) => break Ok(()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+        if out.len() > 1 << 20 {
+            break Err(Errno::EFBIG);
+        }
+    };
+    c.dev.clunk(q);
+    result?;
+    String::from_utf8(out).map_err(|_| Errno::EINVAL)
+}
+
+/// Make directory `path` (and what leads to it) for user `uid`:`gid`, in
+/// the ramfs over the root (a home directory).
+pub fn make_dir_for(ns: &mut Namespace, path: &str, uid: u32, gid: u32) -> Result<(), Errno> {
+    let (parent, name) = path.rsplit_once('/').ok_or(Errno::EINVAL)?;
+    let dir = mount_point(ns, if parent.is_empty() { "/" } else { parent })?;
+    if ns.walk1(&dir, name).is_ok() {
+        return Ok(());
+    }
+    let t = ns.create_target(&dir)?;
+    t.dev.create(t.qid, name, FileType::Dir, 0o755, Cred { uid, gid })?;
+    Ok(())
+}
+
+/// Build the boot namespace; return it and the guest's working directory.
+pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
+    let mut ns = root_namespace(opts)?;
 
     let dev = mount_point(&mut ns, "/dev").map_err(fail("/dev"))?;
     ns.mount(device('n').unwrap(), "", &dev, MountFlag::Replace, false).map_err(fail("/dev"))?;
@@ -203,13 +278,6 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     let proc = mount_point(&mut ns, "/proc").map_err(fail("/proc"))?;
     ns.mount(device('p').unwrap(), "", &proc, MountFlag::Replace, false).map_err(fail("/proc"))?;
     let env = env_device();
-    for kv in &opts.env {
-        if let Some(i) = kv.iter().position(|&b| b == b'=') {
-            if let Ok(name) = std::str::from_utf8(&kv[..i]) {
-                env.set(name, &kv[i + 1..]);
-            }
-        }
-    }
     let envdir = mount_point(&mut ns, "/env").map_err(fail("/env"))?;
     ns.mount(env, "", &envdir, MountFlag::Replace, true).map_err(fail("/env"))?;
 

@@ -428,6 +428,8 @@ pub fn exit(pid: u32, st: ExitStatus) {
     crate::timers::forget(pid);
     if pid == FIRST.load(std::sync::atomic::Ordering::Acquire) {
         *FIRST_STATUS.lock() = Some(st);
+        // vxos ends with it: every vCPU leaves its loop.
+        sched::stop();
     }
     let (ppid, sig) = {
         let mut t = TABLE.lock();

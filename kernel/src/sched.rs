@@ -97,9 +97,12 @@ static KERNEL: RawMutex = RawMutex::INIT;
 static SMP: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
-    /// The vCPU this host thread is.
-    static CPU: Cell<usize> = const { Cell::new(0) };
+    /// The vCPU this host thread is (`NO_CPU` for other host threads).
+    static CPU: Cell<usize> = const { Cell::new(NO_CPU) };
 }
+
+/// What `cpu()` says on a host thread that is no vCPU.
+const NO_CPU: usize = usize::MAX;
 
 fn cpu() -> usize {
     CPU.with(|c| c.get())
@@ -215,7 +218,7 @@ pub fn spawn(id: u32, group: u64, f: impl FnOnce() + 'static) -> std::io::Result
 /// no running vCPU will come back for (see `STEAL_AFTER`): the tick wakes
 /// idle vCPUs for the others when their wait runs out.
 fn notify(s: &Sched) {
-    if s.idle > 0 && s.idle == s.cpus.len() {
+    if s.idle > 0 && (s.idle == s.cpus.len() || cpu() == NO_CPU) {
         WORK.notify_one();
     }
 }
@@ -233,7 +236,7 @@ fn steal_at(s: &Sched, c: usize) -> Option<std::time::Instant> {
     s.queue
         .iter()
         .filter_map(|id| s.tasks.get(id))
-        .filter(|t| t.state == State::Runnable && t.home != c && !s.busy.contains(&t.group))
+        .filter(|t| t.state == State::Runnable && t.home != c && t.home != NO_CPU && !s.busy.contains(&t.group))
         .map(|t| t.since + STEAL_AFTER)
         .min()
 }
@@ -272,13 +275,23 @@ pub fn set_group(group: u64) {
 /// Switch from the current task back to its vCPU's loop, leaving the
 /// task in `state`.
 fn switch_out(state: State) {
+    switch_out_if(state, || true);
+}
+
+/// `switch_out` if `still` (asked under the scheduler's lock) says so.
+fn switch_out_if(state: State, still: impl FnOnce() -> bool) {
     let c = cpu();
-    let (save, to) = with(|s| {
+    let Some((save, to)) = with(|s| {
+        if !still() {
+            return None;
+        }
         let id = s.cpus[c].current.expect("switch_out outside a task");
         let t = s.tasks.get_mut(&id).expect("current task");
         t.state = state;
-        (&mut t.rsp as *mut u64, *s.cpus[c].rsp)
-    });
+        Some((&mut t.rsp as *mut u64, *s.cpus[c].rsp))
+    }) else {
+        return;
+    };
     // SAFETY: `save` points into the task's boxed record, which lives
     // until the task has exited and been switched away from; `to` is the
     // vCPU loop's stack saved when it switched to us. No other vCPU takes
@@ -294,6 +307,49 @@ pub fn yield_now() {
 /// Wait for `wakeup(chan)` (or a signal).
 pub fn sleep(chan: WaitChan) {
     switch_out(State::Sleeping(chan));
+}
+
+/// Sleep on `chan` unless `still_wait` (asked under the scheduler's lock)
+/// says there is no need: for waits on events from outside the kernel
+/// lock (a host thread), whose `wakeup` cannot fall between the caller's
+/// check and its sleep.
+pub fn sleep_if(chan: WaitChan, still_wait: impl FnOnce() -> bool) {
+    switch_out_if(State::Sleeping(chan), still_wait);
+}
+
+/// Make idle vCPUs look at the queue and the timers again.
+pub fn kick_idle() {
+    if SCHED.lock().as_ref().is_some_and(|s| s.idle > 0) {
+        WORK.notify_all();
+    }
+}
+
+/// Set once vxos is to stop: every vCPU leaves its loop.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Stop every vCPU: idle ones wake, running guests are preempted, and each
+/// loop returns (vxos is ending).
+pub fn stop() {
+    STOPPING.store(true, Ordering::Release);
+    let hs: Vec<vx_core::PreemptHandle> = with(|s| {
+        s.cpus
+            .iter()
+            .filter_map(|c| c.current.and_then(|id| s.tasks.get(&id)).and_then(|t| t.preempt.clone()))
+            .collect()
+    });
+    for h in hs {
+        h.request();
+    }
+    WORK.notify_all();
+}
+
+/// Host threads that may wake tasks (the console's reader): while there
+/// are any, tasks that all sleep are not stuck.
+static EXTERNAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Count a host thread that may wake tasks from now on.
+pub fn add_external() {
+    EXTERNAL.fetch_add(1, Ordering::AcqRel);
 }
 
 /// Make every task sleeping on `chan` runnable.
@@ -348,7 +404,9 @@ fn ready_for(s: &Sched, c: usize) -> bool {
     let now = std::time::Instant::now();
     s.queue.iter().any(|id| {
         s.tasks.get(id).is_some_and(|t| {
-            t.state == State::Runnable && !s.busy.contains(&t.group) && (t.home == c || now >= t.since + STEAL_AFTER)
+            t.state == State::Runnable
+                && !s.busy.contains(&t.group)
+                && (t.home == c || t.home == NO_CPU || now >= t.since + STEAL_AFTER)
         })
     })
 }
@@ -358,14 +416,19 @@ fn ready(s: &Sched) -> bool {
     s.queue.iter().any(|id| s.tasks.get(id).is_some_and(|t| t.state == State::Runnable && !s.busy.contains(&t.group)))
 }
 
-/// Ask each vCPU's guest to stop at its next block if another task waits
-/// to run or a timer is due (from the tick).
+/// The tick: wake idle vCPUs for tasks they may take now; else ask each
+/// vCPU's guest to stop at its next block if another task waits to run or
+/// a timer is due.
 pub fn preempt_current() {
     let timer_due = crate::timers::due();
     let hs: Vec<vx_core::PreemptHandle> = with(|s| {
-        if s.idle > 0 && steal_at(s, usize::MAX).is_some_and(|t| t <= std::time::Instant::now()) {
-            // A task waited long enough for a vCPU that idles: take it there.
-            WORK.notify_one();
+        let now = std::time::Instant::now();
+        let stealable = steal_at(s, NO_CPU).is_some_and(|t| t <= now)
+            || s.queue.iter().any(|id| s.tasks.get(id).is_some_and(|t| t.state == State::Runnable && t.home == NO_CPU));
+        if s.idle > 0 && (stealable || timer_due) {
+            // An idle vCPU takes the waiting task (or fires the timer).
+            WORK.notify_all();
+            return Vec::new();
         }
         if !timer_due && !ready(s) {
             return Vec::new();
@@ -401,7 +464,7 @@ fn pick(s: &mut Sched, c: usize) -> Option<(*mut u64, u64)> {
             s.queue.remove(k);
             continue;
         }
-        if s.busy.contains(&t.group) || (t.home != c && now < t.since + STEAL_AFTER && s.cpus.len() > 1) {
+        if s.busy.contains(&t.group) || (t.home != c && t.home != NO_CPU && now < t.since + STEAL_AFTER) {
             k += 1;
             continue;
         }
@@ -421,8 +484,20 @@ fn pick(s: &mut Sched, c: usize) -> Option<(*mut u64, u64)> {
 pub fn run_cpu(c: usize, done: impl Fn() -> bool) -> bool {
     CPU.with(|x| x.set(c));
     kernel_lock();
-    let r = cpu_loop(c, done);
-    kernel_unlock();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu_loop(c, &done)));
+    let Ok(r) = r else {
+        // The loop itself failed (not a task's kernel code): the kernel
+        // lock may be held with no one to let go of it. End vxos.
+        eprintln!("vxos: vCPU {c}: scheduler error; stopping");
+        crate::tty::restore();
+        std::process::abort();
+    };
+    // Ending (done, or stuck): every vCPU leaves its loop. The first keeps
+    // the kernel lock, so no kernel code runs on while vxos exits.
+    stop();
+    if c != 0 || !SMP.load(Ordering::Acquire) {
+        kernel_unlock();
+    }
     r
 }
 
@@ -431,10 +506,10 @@ pub fn run(done: impl Fn() -> bool) -> bool {
     run_cpu(0, done)
 }
 
-fn cpu_loop(c: usize, done: impl Fn() -> bool) -> bool {
+fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
     loop {
-        if done() {
-            return true;
+        if done() || STOPPING.load(Ordering::Acquire) {
+            return !sched_of(&mut SCHED.lock()).stuck;
         }
         crate::timers::fire();
         let Some((save, to)) = with(|s| pick(s, c)) else {
@@ -454,7 +529,9 @@ fn cpu_loop(c: usize, done: impl Fn() -> bool) -> bool {
                 continue;
             }
             let running = s.cpus.iter().any(|c| c.current.is_some());
-            if next_timer.is_none() && !running && s.idle + 1 == s.cpus.len() {
+            let runnable = s.tasks.values().any(|t| t.state == State::Runnable);
+            let external = EXTERNAL.load(Ordering::Acquire) > 0;
+            if next_timer.is_none() && !running && !runnable && !external && s.idle + 1 == s.cpus.len() {
                 // Every vCPU idles, no task can run and no timer will fire.
                 s.stuck = true;
                 WORK.notify_all();

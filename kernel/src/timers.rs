@@ -48,6 +48,8 @@ fn with<T>(f: impl FnOnce(&mut Timers) -> T) -> T {
 /// Wake whoever sleeps on `chan` at `when`.
 pub fn wake_at(when: Instant, chan: WaitChan) {
     with(|t| t.heap.push(Reverse((when, Action::Wake(chan)))));
+    // An idle vCPU may sleep past it: let it look again.
+    crate::sched::kick_idle();
 }
 
 /// The signal an interval timer sends.

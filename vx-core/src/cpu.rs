@@ -215,16 +215,23 @@ impl PreemptHandle {
     /// Ask the vCPU to leave translated code at its next block entry with
     /// `Trap::Preempted`. Async-signal-safe.
     pub fn request(&self) {
-        let p = self.poll.load(Ordering::Acquire);
+        // Counted in REQUESTS before `poll` is read: a vCPU being freed
+        // clears `poll`, then waits for requests in flight (see Drop).
+        REQUESTS.fetch_add(1, Ordering::SeqCst);
+        let p = self.poll.load(Ordering::SeqCst);
         if p != 0 {
-            // SAFETY: `p` is the vCPU's own poll page, alive while the handle
-            // is (the vCPU clears it before freeing the page).
+            // SAFETY: `p` is the vCPU's own poll page: the vCPU does not unmap
+            // it while a request that may have read `p` is in flight.
             unsafe {
                 libc::mprotect(p as *mut libc::c_void, POLL_SIZE, libc::PROT_NONE);
             }
         }
+        REQUESTS.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// Preemption requests in flight (see `PreemptHandle::request`).
+static REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The host memory of one vCPU: poll page followed by the state block.
 pub(crate) struct Vcpu {
@@ -417,7 +424,12 @@ impl Vcpu {
 
 impl Drop for Vcpu {
     fn drop(&mut self) {
-        self.poll.store(0, Ordering::Release);
+        self.poll.store(0, Ordering::SeqCst);
+        // A request that read the old address may still be about to arm the
+        // poll page: let it finish before the page can go.
+        while REQUESTS.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
+        }
         let mut spares = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner());
         if spares.len() < SPARES {
             // Clean the state block for the next vCPU: everything before the

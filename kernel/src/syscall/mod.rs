@@ -6,7 +6,7 @@
 //! value or `-errno`. Handlers live in one file per family.
 
 mod sys_file;
-mod sys_info;
+pub mod sys_info;
 mod sys_ipc;
 mod sys_mm;
 mod sys_poll;

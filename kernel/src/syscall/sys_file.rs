@@ -249,6 +249,14 @@ fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: u32) -> Sys
         }
         open
     };
+    if open.opened && open.chan.dev.dc() == 'c' {
+        if let Some(tty) = crate::tty::console() {
+            // The console device's files are the terminal (`vxos boot`).
+            let noctty = flags & O_NOCTTY != 0;
+            tty.opened(p, noctty)?;
+            return p.files.install(OpenFile { obj: Object::Tty(tty), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0);
+        }
+    }
     p.files.install(OpenFile::chan(open, keep), flags & O_CLOEXEC != 0)
 }
 
@@ -294,6 +302,15 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
             return Err(Errno::EISDIR);
         }
     }
+    if let Some((tty, nb)) = tty_of(&file.borrow()) {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        p.ucheck_write(buf, len.min(CHUNK))?;
+        let data = tty.read(p, len.min(CHUNK), nb)?;
+        p.uwrite(buf, &data)?;
+        return Ok(data.len());
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         if at.is_some() {
@@ -310,7 +327,7 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
-        Object::Pipe(_) => unreachable!("pipes are read above"),
+        Object::Pipe(_) | Object::Tty(_) => unreachable!("pipes and terminals are read above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.read_fd(h.as_fd(), buf, len, at)?
@@ -383,6 +400,11 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         return Ok(0);
     }
     p.mm.populate(&mut p.guest, buf, len as u64, crate::mm::fault::Access::Read).map_err(|_| Errno::EFAULT)?;
+    if let Some((tty, _)) = tty_of(&file.borrow()) {
+        let mut data = vec![0u8; len];
+        p.guest.read(buf, &mut data)?;
+        return tty.write(p, &data);
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         if at.is_some() {
@@ -402,7 +424,7 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     let f = file.borrow();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) => unreachable!("pipes are written above"),
+        Object::Pipe(_) | Object::Tty(_) => unreachable!("pipes and terminals are written above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.write_fd(h.as_fd(), buf, len, at).map_err(Errno::from)
@@ -437,6 +459,14 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     };
     drop(f);
     finish_write(p, r)
+}
+
+/// The terminal a description is open on, and whether it is non-blocking.
+fn tty_of(f: &OpenFile) -> Option<(std::sync::Arc<crate::tty::Tty>, bool)> {
+    match &f.obj {
+        Object::Tty(t) => Some((t.clone(), f.flags & O_NONBLOCK != 0)),
+        _ => None,
+    }
 }
 
 /// The pipe a description is an end of, and whether it is non-blocking.
@@ -619,6 +649,9 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     if data.is_empty() {
         return Ok(0);
     }
+    if let Some((tty, _)) = tty_of(&file.borrow()) {
+        return Ok(tty.write(p, &data)? as u32);
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         return Ok(pipe_write(p, &pipe, nb, &data)? as u32);
@@ -626,7 +659,7 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     let mut f = file.borrow_mut();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) => unreachable!("pipes are written above"),
+        Object::Pipe(_) | Object::Tty(_) => unreachable!("pipes and terminals are written above"),
         Object::Stdio(h) => {
             use std::io::Write;
             let mut h: &std::fs::File = h;
@@ -740,6 +773,7 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
         let pos = off.unwrap_or(s.pos);
         let n = match &s.obj {
             Object::Pipe(_) => unreachable!("pipes are read above"),
+            Object::Tty(_) => return Err(Errno::EINVAL),
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -762,6 +796,11 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
         let append = d.flags & O_APPEND != 0;
         match &d.obj {
             Object::Pipe(_) => unreachable!("pipes are written above"),
+            Object::Tty(t) => {
+                let t = t.clone();
+                drop(d);
+                t.write(p, &buf[..n])
+            }
             Object::Stdio(h) => {
                 use std::io::Write;
                 let mut h: &std::fs::File = h;
@@ -794,7 +833,7 @@ fn do_seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> SysResult<u64> {
     let file = p.files.file(fd)?;
     let mut f = file.borrow_mut();
     let (size, is_dir) = match &f.obj {
-        Object::Pipe(_) => return Err(Errno::ESPIPE),
+        Object::Pipe(_) | Object::Tty(_) => return Err(Errno::ESPIPE),
         Object::Stdio(h) => {
             let w = match whence {
                 SEEK_SET => rustix::fs::SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::EINVAL)?),
@@ -904,6 +943,7 @@ fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
     match &f.obj {
         Object::Chan { open, .. } => Ok((devno(&open.chan), open.chan.qid.path)),
         Object::Pipe(e) => Ok((u64::MAX, e.pipe().id())),
+        Object::Tty(_) => Ok((u64::MAX - 1, 1)),
         Object::Stdio(h) => {
             use std::os::unix::fs::MetadataExt;
             let m = h.metadata()?;
@@ -948,7 +988,7 @@ fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool) ->
         2 => match &f.obj {
             Object::Chan { open, .. } => open.stat()?.size as i64,
             Object::Stdio(h) => h.metadata()?.len() as i64,
-            Object::Pipe(_) => 0,
+            Object::Pipe(_) | Object::Tty(_) => 0,
         },
         _ => return Err(Errno::EINVAL),
     };
@@ -1097,6 +1137,12 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
         }
         _ => {}
     }
+    let tty = tty_of(&file.borrow()).map(|(t, _)| t);
+    if let Some(t) = tty {
+        if let Some(r) = t.ioctl(p, req, arg) {
+            return r;
+        }
+    }
     let f = file.borrow();
     match (&f.obj, req) {
         (Object::Stdio(host), 0x5401) => {
@@ -1131,6 +1177,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
             // FIONREAD
             let n = match obj {
                 Object::Pipe(e) => e.pipe().available() as u32,
+                Object::Tty(t) => t.available() as u32,
                 Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
                 Object::Chan { open, .. } => match open.chan.qid.kind {
                     // Negative past the end, as Linux computes it.
@@ -1320,6 +1367,21 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
     let f = f.borrow();
     match &f.obj {
         Object::Stdio(h) => Ok(Kstat::of_host(&h.metadata()?)),
+        // /dev/console: a character device, 5:1.
+        Object::Tty(_) => Ok(Kstat {
+            dev: 5,
+            ino: 1,
+            mode: 0o020620,
+            nlink: 1,
+            uid: p.ids[1],
+            gid: p.ids[3],
+            rdev: 5 << 8 | 1,
+            size: 0,
+            blocks: 0,
+            atime: Time::default(),
+            mtime: Time::default(),
+            ctime: Time::default(),
+        }),
         Object::Pipe(e) => Ok(Kstat {
             dev: 12,
             ino: e.pipe().id() & 0xffff_ffff,
@@ -1875,7 +1937,7 @@ pub fn fsync(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     match &f.obj {
-        Object::Pipe(_) => Err(Errno::EINVAL),
+        Object::Pipe(_) | Object::Tty(_) => Err(Errno::EINVAL),
         Object::Stdio(h) => {
             let m = h.metadata()?;
             if m.is_file() {

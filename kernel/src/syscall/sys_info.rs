@@ -7,9 +7,10 @@ use crate::process::Process;
 /// uname(2): the host's names, with machine "i686".
 pub fn uname(p: &mut Process, a: Args) -> SysResult {
     let u = rustix::system::uname();
+    let node = NODENAME.lock().clone();
     let fields: [&[u8]; 6] = [
         b"Linux",
-        u.nodename().to_bytes(),
+        node.as_deref().unwrap_or(u.nodename().to_bytes()),
         u.release().to_bytes(),
         u.version().to_bytes(),
         b"i686",
@@ -22,6 +23,15 @@ pub fn uname(p: &mut Process, a: Args) -> SysResult {
     }
     p.uwrite(a[0], &b)?;
     Ok(0)
+}
+
+/// The guest's host name, once set (`vxos boot` takes /etc/hostname);
+/// until then the host's.
+static NODENAME: parking_lot::Mutex<Option<Vec<u8>>> = parking_lot::Mutex::new(None);
+
+/// Set the name uname(2) reports.
+pub fn set_nodename(name: &[u8]) {
+    *NODENAME.lock() = Some(name.iter().copied().take(64).collect());
 }
 
 /// getrandom(2).

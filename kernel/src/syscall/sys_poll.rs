@@ -27,6 +27,12 @@ fn ready(p: &Process, fd: i32, events: u16) -> (u16, bool) {
     let f = f.borrow();
     let (r, host) = match &f.obj {
         Object::Pipe(e) => (e.pipe().poll(e.write), false),
+        Object::Tty(t) => {
+            let (readable, hup) = t.poll();
+            let r =
+                POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 } | if hup { POLLHUP } else { 0 };
+            (r, false)
+        }
         Object::Chan { .. } => (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, false),
         Object::Stdio(h) => {
             let mut fds = [rustix::event::PollFd::new(h, rustix::event::PollFlags::from_bits_truncate(events as _))];
