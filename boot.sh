@@ -1,27 +1,18 @@
 #!/usr/bin/env bash
-# Set up this machine, build vxos, and show it at work.
+# Set up this machine (once), build vxos (quietly when it is up to date) and
+# boot the guest: a login shell on your terminal, in vxos's own tty.
 #
-# Until the guest shell boots (T5), this runs Debian's busybox sha256sum
-# on a generated file natively and under `vxos run` and prints both times.
-# Everything it needs is installed by scripts/setup.sh.
+#   ./boot.sh [vxos boot options]    e.g. ./boot.sh --cpus 2 --bind ~/src:/src
+#
+# Type `exit`, ^D or `poweroff` to leave. No root privileges are needed once
+# scripts/setup.sh has installed the host packages (the first run asks for
+# them through sudo when you are not root). `target/release/vxos boot --help`
+# lists the options.
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
-case "${1:-}" in -h|--help) sed -n '2,6p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0"; exit 0 ;; esac
 
 bash scripts/setup.sh
 cargo build --release -q -p kernel
-bash userland-bins/build.sh >/dev/null
-
-bb=build/rootfs/bin/busybox
-f=build/demo-32m.bin
-[ -f "$f" ] || head -c $((32 << 20)) /dev/urandom > "$f"
-
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }'; }
-echo "busybox sha256sum of 32 MiB (Debian's i386 busybox-static):"
-echo "  native:    $($bb sha256sum "$f")  $(t "$bb" sha256sum "$f") s"
-echo "  vxos run:  $(target/release/vxos run "$bb" sha256sum "$f")  $(t target/release/vxos run "$bb" sha256sum "$f") s"
-echo
-echo "Try:  target/release/vxos run $bb sh -c 'echo hello from busybox'"
-echo "      target/release/vxos run $bb sh -c 'ls -l / | wc -l; sleep 1 & jobs; wait; cat /proc/self/ns'"
-echo "      target/release/vxos run --stats build/bin/hello"
+exec target/release/vxos boot "$@"

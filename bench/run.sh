@@ -119,7 +119,7 @@ done <<<"$counts_table"
 # All workload names, in table order. nullsys@1 is nullsys's start-up
 # baseline (one call); it is selected with nullsys and not shown on its own.
 all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys
-           proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex)
+           proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex boot)
 if [ "$list_only" = 1 ]; then printf '%s\n' "${all_names[@]}"; exit 0; fi
 
 selected() {
@@ -582,7 +582,7 @@ if [ ${#table_rows[@]} -gt 0 ]; then
   echo "Geometric mean of vxos/native over ${#vn_ratios[@]} of ${#table_rows[@]} workload(s): **$gm_vn**" \
        "(qemu/vxos: $gm_qv)"
   echo
-elif [ ${#rows[@]} -eq 0 ]; then
+elif [ ${#rows[@]} -eq 0 ] && [ -z "${is_sel[boot]:-}" ]; then
   echo "No workload could be run."
   echo
 fi
@@ -629,6 +629,19 @@ if [ ${#op_rows[@]} -gt 0 ]; then
   echo
   echo "One operation: proc_fork fork + child _exit(0) + wait4; proc_forkexec the same with execve of \`procbench exit0\` in the child (under qemu that exec runs natively: qemu-user does not follow execve); proc_pingpong one byte there and back over two pipes; proc_clone64 proc_fork with 64 MiB of written private memory in the parent; proc_thread pthread_create + pthread_join of a thread that returns at once; proc_futex a turn passed to another thread and back through one futex word (FUTEX_WAKE, FUTEX_WAIT). These rows are not in the wall-clock geometric mean."
   echo
+fi
+
+# boot: `vxos boot` until its prompt shows on a pty (bench/boottime.py;
+# vxos alone: there is nothing to compare it with).
+if [ -n "${is_sel[boot]:-}" ]; then
+  if line=$(python3 "$top/bench/boottime.py" -n "$([ "$quick" = 1 ] && echo 3 || echo 20)" "$VXOS" 2>&1); then
+    echo "### boot: \`vxos boot\` until the shell prompt shows on a pty"
+    echo
+    echo "$line"
+    echo
+  else
+    failures+=("boot: $line")
+  fi
 fi
 
 if [ ${#notes[@]} -gt 0 ]; then
