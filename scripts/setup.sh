@@ -110,6 +110,6 @@ if [ ! -f "$links_stamp" ] || [ "$root/bin/busybox" -nt "$links_stamp" ]; then
 fi
 # Our own files (rootfs/etc and friends) over the packages', every time.
 for d in "$top"/rootfs/*/; do
-  cp -R "$d" "$root/"
+  cp -R -u "$d" "$root/"   # -u: edits made in build/rootfs are kept
 done
 exit 0

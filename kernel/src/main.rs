@@ -333,7 +333,9 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
         }
     };
     if ids[1] != 0 {
-        let _ = nsboot::make_dir_for(&mut ns, &home, ids[1], ids[3]);
+        if let Err(e) = nsboot::make_dir_for(&mut ns, &home, ids[1], ids[3]) {
+            eprintln!("vxos: cannot make {home}: {}", nsboot::describe(e));
+        }
     }
     if let Ok(name) = nsboot::read_file(&ns, "/etc/hostname") {
         let name = name.trim();

@@ -260,8 +260,18 @@ pub fn make_dir_for(ns: &mut Namespace, path: &str, uid: u32, gid: u32) -> Resul
     if ns.walk1(&dir, name).is_ok() {
         return Ok(());
     }
-    let t = ns.create_target(&dir)?;
-    t.dev.create(t.qid, name, FileType::Dir, 0o755, Cred { uid, gid })?;
+    let mkdir = |ns: &Namespace, dir: &Chan| -> Result<(), Errno> {
+        let t = ns.create_target(dir)?;
+        let q = t.dev.create(t.qid, name, FileType::Dir, 0o755, Cred::ROOT)?;
+        let owner = devices::Wstat { uid: Some(uid), gid: Some(gid), ..Default::default() };
+        t.dev.wstat(q, &owner)
+    };
+    if mkdir(ns, &dir).is_err() {
+        // A directory of the skeleton or the read-only root: a ramfs before it.
+        ns.mount(Arc::new(Ramfs::new()), "", &dir, MountFlag::Before, true)?;
+        let dir = ns.walk_from_root(&dir.path)?;
+        mkdir(ns, &dir)?;
+    }
     Ok(())
 }
 
