@@ -12,14 +12,20 @@ const QROOT: u64 = 0;
 const QCONS: u64 = 1;
 const QCONSOLE: u64 = 2;
 const QTTY: u64 = 3;
+/// The pseudo-terminal multiplexer: opening it makes a new pty (the kernel
+/// serves it; this device only names it).
+pub const QPTMX: u64 = 4;
+const QPTS: u64 = 5;
 
 /// `cons` is Plan 9's name; `console` and `tty` are Linux's names for the
-/// same terminal.
-static TAB: [DirTab; 4] = [
+/// same terminal. `ptmx` and the `pts` mount point are for pseudo-terminals.
+static TAB: [DirTab; 6] = [
     DirTab { name: ".", path: QROOT, kind: FileType::Dir, perm: 0o555, rdev: 0 },
     DirTab { name: "cons", path: QCONS, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
     DirTab { name: "console", path: QCONSOLE, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
     DirTab { name: "tty", path: QTTY, kind: FileType::CharDev, perm: 0o666, rdev: makedev(5, 0) },
+    DirTab { name: "ptmx", path: QPTMX, kind: FileType::CharDev, perm: 0o666, rdev: makedev(5, 2) },
+    DirTab { name: "pts", path: QPTS, kind: FileType::Dir, perm: 0o755, rdev: 0 },
 ];
 
 /// The console, over two host streams.

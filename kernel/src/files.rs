@@ -133,8 +133,10 @@ pub enum Object {
     Stdio(File),
     /// One end of a pipe.
     Pipe(crate::pipe::End),
-    /// The console terminal (`vxos boot`).
+    /// A terminal: the console (`vxos boot`) or a pseudo-terminal's slave.
     Tty(Arc<crate::tty::Tty>),
+    /// A pseudo-terminal's master (/dev/ptmx).
+    PtyMaster(Arc<crate::tty::Tty>),
 }
 
 /// An open file description: what is open, its status flags and offset.
@@ -154,7 +156,7 @@ impl OpenFile {
     pub fn open(&self) -> Option<&Arc<Open>> {
         match &self.obj {
             Object::Chan { open, .. } => Some(open),
-            Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) => None,
+            Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => None,
         }
     }
 
@@ -172,6 +174,11 @@ impl OpenFile {
 impl Drop for OpenFile {
     /// The description's own locks go with it.
     fn drop(&mut self) {
+        match &self.obj {
+            Object::Tty(t) => t.slave_closed(),
+            Object::PtyMaster(t) => t.master_closed(),
+            _ => {}
+        }
         let me = self as *const OpenFile as usize;
         crate::locks::release(None, crate::locks::Owner::Description(me));
         crate::locks::release(None, crate::locks::Owner::Flock(me));

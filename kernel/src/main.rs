@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod devproc;
+mod devpts;
 mod errno;
 mod exec;
 mod files;

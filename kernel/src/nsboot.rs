@@ -8,7 +8,8 @@
 //! mount -bc #r /            a ramfs before it takes every new file
 //! mount -a #/ /             the skeleton of mount points, where the root has none
 //! mount #n /dev             null zero full random urandom
-//! mount -a #c /dev          cons console tty
+//! mount -a #c /dev          cons console tty ptmx
+//! mount #t /dev/pts         the pseudo-terminals' slaves
 //! mount -c #r /tmp          a fresh ramfs, mode 1777
 //! mount #p /proc
 //! mount #Z<cwd> <cwd>       the host's working directory at the same path,
@@ -102,6 +103,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
     static CONS: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     static PROC: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     static ROOT: OnceLock<Arc<dyn Dev>> = OnceLock::new();
+    static PTS: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     Some(match dc {
         'n' => NULL.get_or_init(|| Arc::new(devices::Null::new())).clone(),
         'c' => CONS
@@ -118,6 +120,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
         'p' => PROC.get_or_init(|| Arc::new(Proc)).clone(),
         'e' => env_device(),
         '/' => ROOT.get_or_init(|| Arc::new(devices::root::Root::new())).clone(),
+        't' => PTS.get_or_init(|| Arc::new(crate::devpts::Pts)).clone(),
         _ => return None,
     })
 }
@@ -283,6 +286,8 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     ns.mount(device('n').unwrap(), "", &dev, MountFlag::Replace, false).map_err(fail("/dev"))?;
     let dev = ns.walk_from_root(&dev.path).map_err(fail("/dev"))?;
     ns.mount(device('c').unwrap(), "", &dev, MountFlag::After, false).map_err(fail("/dev"))?;
+    let pts = mount_point(&mut ns, "/dev/pts").map_err(fail("/dev/pts"))?;
+    ns.mount(device('t').unwrap(), "", &pts, MountFlag::Replace, false).map_err(fail("/dev/pts"))?;
     let tmp = mount_point(&mut ns, "/tmp").map_err(fail("/tmp"))?;
     ns.mount(device('r').unwrap(), "", &tmp, MountFlag::Replace, true).map_err(fail("/tmp"))?;
     let proc = mount_point(&mut ns, "/proc").map_err(fail("/proc"))?;

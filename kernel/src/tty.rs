@@ -45,6 +45,7 @@ struct Inbox {
 }
 
 /// The terminal's state.
+#[derive(Default)]
 struct State {
     ld: Ldisc,
     /// rows, columns, x pixels, y pixels.
@@ -54,17 +55,36 @@ struct State {
     /// The session it is the controlling terminal of (0: none).
     sid: u32,
     hung_up: bool,
+    /// Pseudo-terminals: open slave descriptions, whether one ever was,
+    /// whether the master is open, and the lock unlockpt(3) lifts.
+    slaves: usize,
+    slave_opened: bool,
+    master_open: bool,
+    locked: bool,
 }
 
-/// A terminal.
+/// Where a terminal's output goes.
+enum Output {
+    /// The host's terminal (the console).
+    Host(File),
+    /// A pseudo-terminal's master, which reads it.
+    Master(Mutex<std::collections::VecDeque<u8>>),
+}
+
+/// A terminal: the console, or a pseudo-terminal's slave side.
 pub struct Tty {
     st: Mutex<State>,
     inbox: Mutex<Inbox>,
-    out: File,
+    out: Output,
+    /// The pseudo-terminal's number (None for the console).
+    index: Option<u32>,
 }
 
-/// What readers of the console sleep on.
+/// What readers of the console sleep on (a pty's slave readers: this plus
+/// 1 + its number).
 pub const READ_CHAN: WaitChan = 0x5454_5952_0000_0000;
+/// What readers of a pty's master sleep on (plus its number).
+const MASTER_CHAN: WaitChan = 0x5454_594d_0000_0000;
 /// What the console task sleeps on.
 const INPUT_CHAN: WaitChan = 0x5454_5949_0000_0000;
 /// The console task's id (no process has it).
@@ -90,9 +110,10 @@ fn host_winsize(fd: &impl AsFd) -> [u16; 4] {
 pub fn start(input: File, output: File) -> std::io::Result<Arc<Tty>> {
     let winsize = host_winsize(&output);
     let tty = Arc::new(Tty {
-        st: Mutex::new(State { ld: Ldisc::new(), winsize, pgrp: 0, sid: 0, hung_up: false }),
+        st: Mutex::new(State { winsize, ..State::default() }),
         inbox: Mutex::new(Inbox::default()),
-        out: output,
+        out: Output::Host(output),
+        index: None,
     });
     if CONSOLE.set(tty.clone()).is_err() {
         return Err(std::io::Error::other("the console is already started"));
@@ -155,8 +176,8 @@ fn console_task(tty: &Tty) {
         let mut signals = Vec::new();
         {
             let mut st = tty.st.lock();
-            if winch {
-                let ws = host_winsize(&tty.out);
+            if let (true, Output::Host(out)) = (winch, &tty.out) {
+                let ws = host_winsize(out);
                 if ws != st.winsize {
                     st.winsize = ws;
                     signals.push(SIGWINCH);
@@ -164,7 +185,9 @@ fn console_task(tty: &Tty) {
             }
             if !bytes.is_empty() && !st.hung_up {
                 signals.extend(st.ld.input(&bytes).into_iter().map(|s| s.number()));
+                // Echo goes out as output does (\n as \r\n).
                 let echo = st.ld.take_echo();
+                let echo = st.ld.output(&echo);
                 tty.put(&echo);
             }
             if eof && !st.hung_up {
@@ -193,12 +216,31 @@ fn signal_group(pgrp: u32, sig: u32) {
 }
 
 impl Tty {
-    /// Write to the host terminal (all of it: the terminal waits for no
-    /// one but its reader).
+    /// Send output to the terminal: to the host's (all of it: the terminal
+    /// waits for no one but its reader), or to the master's reader.
     fn put(&self, bytes: &[u8]) {
-        if !bytes.is_empty() {
-            let _ = (&self.out).write_all(bytes);
+        if bytes.is_empty() {
+            return;
         }
+        match &self.out {
+            Output::Host(f) => {
+                let _ = (&*f).write_all(bytes);
+            }
+            Output::Master(q) => {
+                q.lock().extend(bytes.iter().copied());
+                sched::wakeup(self.master_chan());
+                sched::wakeup(crate::pipe::POLL_CHAN);
+            }
+        }
+    }
+
+    /// What readers of this terminal sleep on.
+    fn read_chan(&self) -> WaitChan {
+        self.index.map_or(READ_CHAN, |n| READ_CHAN + 1 + n as u64)
+    }
+
+    fn master_chan(&self) -> WaitChan {
+        MASTER_CHAN + self.index.unwrap_or(0) as u64
     }
 
     /// Make the session of process `pid` own the terminal, with `pid`'s
@@ -214,6 +256,8 @@ impl Tty {
     pub fn opened(&self, p: &Process, noctty: bool) -> SysResult<()> {
         let (sid, pgid) = Self::ids(p);
         let mut st = self.st.lock();
+        st.slaves += 1;
+        st.slave_opened = true;
         if !noctty && st.sid == 0 && sid == p.pid {
             st.sid = sid;
             st.pgrp = pgid;
@@ -295,9 +339,9 @@ impl Tty {
                 return Err(Errno::EINTR);
             }
             if let Some(d) = deadline {
-                crate::timers::wake_at(d, READ_CHAN);
+                crate::timers::wake_at(d, self.read_chan());
             }
-            sched::sleep(READ_CHAN);
+            sched::sleep(self.read_chan());
         }
     }
 
@@ -344,7 +388,7 @@ impl Tty {
                 }
                 st.ld.set(decode(&b));
                 drop(st);
-                sched::wakeup(READ_CHAN);
+                sched::wakeup(self.read_chan());
                 Ok(0)
             })(),
             TIOCGWINSZ => {
@@ -479,6 +523,163 @@ fn decode(b: &[u8; 36]) -> Termios {
     cc.copy_from_slice(&b[17..17 + ldisc::NCCS]);
     Termios { iflag: w(0), oflag: w(4), cflag: w(8), lflag: w(12), cc }
 }
+
+/// Pseudo-terminals by number: the slave sides (a master holds its pty's
+/// `Tty` too).
+static PTYS: Mutex<std::collections::BTreeMap<u32, std::sync::Weak<Tty>>> =
+    Mutex::new(std::collections::BTreeMap::new());
+
+/// Open /dev/ptmx: a new pseudo-terminal, locked until unlockpt(3).
+pub fn open_master() -> SysResult<Arc<Tty>> {
+    let mut ptys = PTYS.lock();
+    ptys.retain(|_, w| w.strong_count() > 0);
+    let n = (0..4096u32).find(|n| !ptys.contains_key(n)).ok_or(Errno::ENOSPC)?;
+    let tty = Arc::new(Tty {
+        st: Mutex::new(State { winsize: [24, 80, 0, 0], master_open: true, locked: true, ..State::default() }),
+        inbox: Mutex::new(Inbox::default()),
+        out: Output::Master(Mutex::new(std::collections::VecDeque::new())),
+        index: Some(n),
+    });
+    ptys.insert(n, Arc::downgrade(&tty));
+    Ok(tty)
+}
+
+/// The slave side of pty `n` (/dev/pts/N), if its master is open and
+/// unlocked.
+pub fn slave(n: u32) -> SysResult<Arc<Tty>> {
+    let t = PTYS.lock().get(&n).and_then(|w| w.upgrade()).ok_or(Errno::ENOENT)?;
+    let st = t.st.lock();
+    if !st.master_open {
+        return Err(Errno::EIO);
+    }
+    if st.locked {
+        return Err(Errno::EIO);
+    }
+    drop(st);
+    Ok(t)
+}
+
+/// The numbers of the open pseudo-terminals (what /dev/pts lists).
+pub fn ptys() -> Vec<u32> {
+    PTYS.lock().iter().filter(|(_, w)| w.upgrade().is_some_and(|t| t.st.lock().master_open)).map(|(&n, _)| n).collect()
+}
+
+impl Tty {
+    /// The pty's number.
+    pub fn index(&self) -> Option<u32> {
+        self.index
+    }
+
+    /// A slave description closed.
+    pub fn slave_closed(&self) {
+        let mut st = self.st.lock();
+        st.slaves = st.slaves.saturating_sub(1);
+        let last = st.slaves == 0;
+        drop(st);
+        if last && self.index.is_some() {
+            // The master's reader sees the end (EIO).
+            sched::wakeup(self.master_chan());
+            sched::wakeup(crate::pipe::POLL_CHAN);
+        }
+    }
+
+    /// The master closed: the slave side hangs up.
+    pub fn master_closed(&self) {
+        let pgrp = {
+            let mut st = self.st.lock();
+            st.master_open = false;
+            st.hung_up = true;
+            st.pgrp
+        };
+        signal_group(pgrp, SIGHUP);
+        signal_group(pgrp, SIGCONT);
+        sched::wakeup(self.read_chan());
+        sched::wakeup(crate::pipe::POLL_CHAN);
+    }
+
+    /// read(2) on the master: what the slave side wrote (EIO once every
+    /// slave description is closed and nothing is left).
+    pub fn master_read(&self, p: &mut Process, max: usize, nonblock: bool) -> SysResult<Vec<u8>> {
+        let Output::Master(q) = &self.out else { return Err(Errno::EINVAL) };
+        loop {
+            {
+                let mut q = q.lock();
+                if !q.is_empty() {
+                    let n = max.min(q.len());
+                    return Ok(q.drain(..n).collect());
+                }
+            }
+            {
+                let st = self.st.lock();
+                if st.slave_opened && st.slaves == 0 {
+                    return Err(Errno::EIO);
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            if p.signal_interrupts() {
+                return Err(Errno::EINTR);
+            }
+            sched::sleep(self.master_chan());
+        }
+    }
+
+    /// write(2) on the master: typed on the slave's terminal.
+    pub fn master_write(&self, data: &[u8]) -> SysResult<usize> {
+        let (signals, echo, pgrp) = {
+            let mut st = self.st.lock();
+            let sigs: Vec<u32> = st.ld.input(data).into_iter().map(|s| s.number()).collect();
+            let echo = st.ld.take_echo();
+            (sigs, st.ld.output(&echo), st.pgrp)
+        };
+        self.put(&echo);
+        for s in signals {
+            signal_group(pgrp, s);
+        }
+        sched::wakeup(self.read_chan());
+        sched::wakeup(crate::pipe::POLL_CHAN);
+        Ok(data.len())
+    }
+
+    /// What poll(2) sees on the master: (readable, hung up).
+    pub fn master_poll(&self) -> (bool, bool) {
+        let Output::Master(q) = &self.out else { return (false, true) };
+        let st = self.st.lock();
+        let gone = st.slave_opened && st.slaves == 0;
+        (!q.lock().is_empty() || gone, gone)
+    }
+
+    /// Bytes the master could read now.
+    pub fn master_available(&self) -> usize {
+        match &self.out {
+            Output::Master(q) => q.lock().len(),
+            Output::Host(_) => 0,
+        }
+    }
+
+    /// The master's ioctls: its pty's number and lock, and the terminal's
+    /// settings and window size.
+    pub fn master_ioctl(&self, p: &mut Process, req: u32, arg: u32) -> SysResult {
+        match req {
+            TIOCGPTN => p.uwrite(arg, &self.index.unwrap_or(0).to_le_bytes()).map(|_| 0),
+            TIOCSPTLCK => {
+                let v = p.read_u32(arg)?;
+                self.st.lock().locked = v != 0;
+                Ok(0)
+            }
+            TCGETS | TCSETS | TCSETSW | TCSETSF | TIOCGWINSZ | TIOCSWINSZ | TCFLSH | TCXONC | TCSBRK | TCSBRKP => {
+                self.ioctl(p, req, arg).unwrap_or(Err(Errno::ENOTTY))
+            }
+            FIONREAD_ => p.uwrite(arg, &(self.master_available() as u32).to_le_bytes()).map(|_| 0),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+}
+
+const TIOCGPTN: u32 = 0x8004_5430;
+const TIOCSPTLCK: u32 = 0x4004_5431;
+const FIONREAD_: u32 = 0x541b;
 
 /// The host terminal in raw mode while vxos runs, put back as it was when
 /// vxos ends: normally, on SIGTERM, SIGHUP, SIGINT or SIGQUIT, or on a

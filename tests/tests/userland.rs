@@ -71,6 +71,13 @@ fn text_patched_across_execs() {
     check("textsmc", &[]);
 }
 
+/// Pseudo-terminals: /dev/ptmx and /dev/pts/N, echo, ^C, SIGWINCH, raw
+/// mode and the master's EIO, as Linux's ptys do them.
+#[test]
+fn pseudo_terminals() {
+    check("ptys", &[]);
+}
+
 #[test]
 fn system_calls() {
     // Run from the top of the tree: the guest sees the host's working

@@ -249,6 +249,19 @@ fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: u32) -> Sys
         }
         open
     };
+    if open.opened && open.chan.dev.dc() == 'c' && open.chan.qid.path == devices::cons::QPTMX {
+        // /dev/ptmx: a new pseudo-terminal, its master.
+        let tty = crate::tty::open_master()?;
+        return p.files.install(OpenFile { obj: Object::PtyMaster(tty), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0);
+    }
+    if open.opened && open.chan.dev.dc() == 't' {
+        if let Some(n) = crate::devpts::number(open.chan.qid) {
+            // /dev/pts/N: the pty's slave.
+            let tty = crate::tty::slave(n)?;
+            tty.opened(p, flags & O_NOCTTY != 0)?;
+            return p.files.install(OpenFile { obj: Object::Tty(tty), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0);
+        }
+    }
     if open.opened && open.chan.dev.dc() == 'c' {
         if let Some(tty) = crate::tty::console() {
             // The console device's files are the terminal (`vxos boot`).
@@ -302,12 +315,12 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
             return Err(Errno::EISDIR);
         }
     }
-    if let Some((tty, nb)) = tty_of(&file.borrow()) {
+    if let Some((tty, nb, master)) = tty_of(&file.borrow()) {
         if at.is_some() {
             return Err(Errno::ESPIPE);
         }
         p.ucheck_write(buf, len.min(CHUNK))?;
-        let data = tty.read(p, len.min(CHUNK), nb)?;
+        let data = if master { tty.master_read(p, len.min(CHUNK), nb)? } else { tty.read(p, len.min(CHUNK), nb)? };
         p.uwrite(buf, &data)?;
         return Ok(data.len());
     }
@@ -327,7 +340,7 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) => unreachable!("pipes and terminals are read above"),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => unreachable!("pipes and terminals are read above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.read_fd(h.as_fd(), buf, len, at)?
@@ -400,10 +413,10 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         return Ok(0);
     }
     p.mm.populate(&mut p.guest, buf, len as u64, crate::mm::fault::Access::Read).map_err(|_| Errno::EFAULT)?;
-    if let Some((tty, _)) = tty_of(&file.borrow()) {
+    if let Some((tty, _, master)) = tty_of(&file.borrow()) {
         let mut data = vec![0u8; len];
         p.guest.read(buf, &mut data)?;
-        return tty.write(p, &data);
+        return if master { tty.master_write(&data) } else { tty.write(p, &data) };
     }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
@@ -424,7 +437,9 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     let f = file.borrow();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) => unreachable!("pipes and terminals are written above"),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => {
+            unreachable!("pipes and terminals are written above")
+        }
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.write_fd(h.as_fd(), buf, len, at).map_err(Errno::from)
@@ -461,10 +476,13 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     finish_write(p, r)
 }
 
-/// The terminal a description is open on, and whether it is non-blocking.
-fn tty_of(f: &OpenFile) -> Option<(std::sync::Arc<crate::tty::Tty>, bool)> {
+/// The terminal a description is open on, whether it is non-blocking, and
+/// whether it is a pseudo-terminal's master.
+fn tty_of(f: &OpenFile) -> Option<(std::sync::Arc<crate::tty::Tty>, bool, bool)> {
+    let nb = f.flags & O_NONBLOCK != 0;
     match &f.obj {
-        Object::Tty(t) => Some((t.clone(), f.flags & O_NONBLOCK != 0)),
+        Object::Tty(t) => Some((t.clone(), nb, false)),
+        Object::PtyMaster(t) => Some((t.clone(), nb, true)),
         _ => None,
     }
 }
@@ -649,8 +667,9 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     if data.is_empty() {
         return Ok(0);
     }
-    if let Some((tty, _)) = tty_of(&file.borrow()) {
-        return Ok(tty.write(p, &data)? as u32);
+    if let Some((tty, _, master)) = tty_of(&file.borrow()) {
+        let n = if master { tty.master_write(&data)? } else { tty.write(p, &data)? };
+        return Ok(n as u32);
     }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
@@ -659,7 +678,9 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     let mut f = file.borrow_mut();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) => unreachable!("pipes and terminals are written above"),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => {
+            unreachable!("pipes and terminals are written above")
+        }
         Object::Stdio(h) => {
             use std::io::Write;
             let mut h: &std::fs::File = h;
@@ -773,7 +794,7 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
         let pos = off.unwrap_or(s.pos);
         let n = match &s.obj {
             Object::Pipe(_) => unreachable!("pipes are read above"),
-            Object::Tty(_) => return Err(Errno::EINVAL),
+            Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::EINVAL),
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -800,6 +821,11 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
                 let t = t.clone();
                 drop(d);
                 t.write(p, &buf[..n])
+            }
+            Object::PtyMaster(t) => {
+                let t = t.clone();
+                drop(d);
+                t.master_write(&buf[..n])
             }
             Object::Stdio(h) => {
                 use std::io::Write;
@@ -833,7 +859,7 @@ fn do_seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> SysResult<u64> {
     let file = p.files.file(fd)?;
     let mut f = file.borrow_mut();
     let (size, is_dir) = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) => return Err(Errno::ESPIPE),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::ESPIPE),
         Object::Stdio(h) => {
             let w = match whence {
                 SEEK_SET => rustix::fs::SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::EINVAL)?),
@@ -943,7 +969,7 @@ fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
     match &f.obj {
         Object::Chan { open, .. } => Ok((devno(&open.chan), open.chan.qid.path)),
         Object::Pipe(e) => Ok((u64::MAX, e.pipe().id())),
-        Object::Tty(_) => Ok((u64::MAX - 1, 1)),
+        Object::Tty(t) | Object::PtyMaster(t) => Ok((u64::MAX - 1, t.index().map_or(0, |n| n as u64 + 1))),
         Object::Stdio(h) => {
             use std::os::unix::fs::MetadataExt;
             let m = h.metadata()?;
@@ -988,7 +1014,7 @@ fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool) ->
         2 => match &f.obj {
             Object::Chan { open, .. } => open.stat()?.size as i64,
             Object::Stdio(h) => h.metadata()?.len() as i64,
-            Object::Pipe(_) | Object::Tty(_) => 0,
+            Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => 0,
         },
         _ => return Err(Errno::EINVAL),
     };
@@ -1137,8 +1163,11 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
         }
         _ => {}
     }
-    let tty = tty_of(&file.borrow()).map(|(t, _)| t);
-    if let Some(t) = tty {
+    let tty = tty_of(&file.borrow());
+    if let Some((t, _, master)) = tty {
+        if master {
+            return t.master_ioctl(p, req, arg);
+        }
         if let Some(r) = t.ioctl(p, req, arg) {
             return r;
         }
@@ -1178,6 +1207,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
             let n = match obj {
                 Object::Pipe(e) => e.pipe().available() as u32,
                 Object::Tty(t) => t.available() as u32,
+                Object::PtyMaster(t) => t.master_available() as u32,
                 Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
                 Object::Chan { open, .. } => match open.chan.qid.kind {
                     // Negative past the end, as Linux computes it.
@@ -1367,15 +1397,19 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
     let f = f.borrow();
     match &f.obj {
         Object::Stdio(h) => Ok(Kstat::of_host(&h.metadata()?)),
-        // /dev/console: a character device, 5:1.
-        Object::Tty(_) => Ok(Kstat {
+        // /dev/console (5:1), /dev/pts/N (136:N), /dev/ptmx (5:2).
+        Object::Tty(t) | Object::PtyMaster(t) => Ok(Kstat {
             dev: 5,
             ino: 1,
             mode: 0o020620,
             nlink: 1,
             uid: p.ids[1],
             gid: p.ids[3],
-            rdev: 5 << 8 | 1,
+            rdev: match (&f.obj, t.index()) {
+                (Object::PtyMaster(_), _) => 5 << 8 | 2,
+                (_, Some(n)) => (136 << 8 | (n as u64 & 0xff) | ((n as u64 & !0xff) << 12)) as _,
+                _ => 5 << 8 | 1,
+            },
             size: 0,
             blocks: 0,
             atime: Time::default(),
@@ -1937,7 +1971,7 @@ pub fn fsync(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) => Err(Errno::EINVAL),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => Err(Errno::EINVAL),
         Object::Stdio(h) => {
             let m = h.metadata()?;
             if m.is_file() {

@@ -27,8 +27,8 @@ fn ready(p: &Process, fd: i32, events: u16) -> (u16, bool) {
     let f = f.borrow();
     let (r, host) = match &f.obj {
         Object::Pipe(e) => (e.pipe().poll(e.write), false),
-        Object::Tty(t) => {
-            let (readable, hup) = t.poll();
+        Object::Tty(t) | Object::PtyMaster(t) => {
+            let (readable, hup) = if matches!(f.obj, Object::PtyMaster(_)) { t.master_poll() } else { t.poll() };
             let r =
                 POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 } | if hup { POLLHUP } else { 0 };
             (r, false)
