@@ -50,7 +50,7 @@ pub struct Stocker {
 }
 
 impl Stocker {
-    /// How far ahead of the allocator storage is made: 16 MiB.
+    /// How far ahead of the allocator storage is made, at most: 64 MiB.
     const AHEAD: Frame = 16384;
     /// What one host call allocates: 2 MiB.
     const STEP: Frame = 512;
@@ -74,7 +74,11 @@ impl Stocker {
         loop {
             let fresh = self.fresh.load(Ordering::Acquire);
             backed = backed.max(fresh);
-            let target = fresh.saturating_add(Self::AHEAD).min(self.nframes);
+            // As far ahead as the guest has come so far (at least one step,
+            // at most AHEAD): a small program costs the host no storage it
+            // will not use, a big one soon gets the whole lead.
+            let ahead = fresh.clamp(Self::STEP, Self::AHEAD);
+            let target = fresh.saturating_add(ahead).min(self.nframes);
             if backed < target {
                 let to = (backed + Self::STEP).min(self.nframes);
                 let _ = rustix::fs::fallocate(
