@@ -12,4 +12,4 @@ bash userland-bins/build.sh >/dev/null
 # Everything with two vCPUs, then the process, thread and shell tests again
 # with one (the scheduler's two shapes; --cpus defaults to the host's cores).
 VXOS_CPUS=2 cargo test --release --workspace
-VXOS_CPUS=1 cargo test --release -p vxos-tests --test procs --test tasks --test busybox --test userland
+VXOS_CPUS=1 cargo test --release -p vxos-tests --test procs --test tasks --test busybox --test userland --test boot

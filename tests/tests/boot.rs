@@ -248,3 +248,52 @@ fn exit_restores_the_host_terminal() {
         assert_eq!(after.special_codes[i], before.special_codes[i], "special character {i:?} as before");
     }
 }
+
+#[test]
+fn bg_and_a_background_reader_stopped_by_sigttin() {
+    let mut s = Session::boot();
+    s.send(b"sleep 100\r");
+    s.expect("sleep 100\r\n", "the command's echo");
+    std::thread::sleep(Duration::from_millis(300));
+    s.send(b"\x1a");
+    s.expect(PROMPT, "the prompt after ^Z");
+    let bg = s.run("bg");
+    assert!(bg.contains("sleep 100"), "bg names the job: {bg:?}");
+    let jobs = s.run("jobs");
+    assert!(jobs.contains("Running") && jobs.contains("sleep 100"), "the job runs in the background: {jobs:?}");
+    s.run("kill %1; wait");
+    // A background job that reads the terminal stops (SIGTTIN).
+    s.run("cat &");
+    let jobs = s.run("sleep 0.3; jobs");
+    assert!(jobs.contains("Stopped (tty input)") && jobs.contains("cat"), "cat & stops for tty input: {jobs:?}");
+    s.run("kill -9 %1");
+    let jobs = s.run("sleep 0.3; jobs");
+    assert!(jobs.contains("Killed") && jobs.contains("cat"), "the stopped reader is killed: {jobs:?}");
+    s.send(b"exit\r");
+    assert_eq!(s.wait(), 0);
+}
+
+#[test]
+fn sigterm_to_vxos_restores_the_host_terminal() {
+    let s = Session::boot();
+    let master = s.master.try_clone().unwrap();
+    let before = s.before.clone();
+    let pid = rustix::process::Pid::from_child(&s.child);
+    rustix::process::kill_process(pid, rustix::process::Signal::Term).unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut s = s;
+    let status = loop {
+        s.pump();
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < end, "vxos did not end on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(15), "vxos ends as SIGTERM would end it: {status:?}");
+    let after = tcgetattr(master.as_fd()).unwrap();
+    assert_eq!(after.local_modes, before.local_modes, "local modes as before");
+    assert_eq!(after.input_modes, before.input_modes, "input modes as before");
+    assert_eq!(after.output_modes, before.output_modes, "output modes as before");
+}
