@@ -1,6 +1,7 @@
-//! Loading a static i386 ELF program into a fresh guest: segments, the
-//! program break, and the initial stack with argv, envp and the auxiliary
-//! vector laid out as Linux lays them out for i386.
+//! Loading an i386 ELF program into a fresh guest: its segments, its
+//! interpreter's (the dynamic loader a PT_INTERP names, placed where mmap
+//! would put it), the program break, and the initial stack with argv,
+//! envp and the auxiliary vector laid out as Linux lays them out for i386.
 
 use crate::mm::fault::Access;
 use crate::mm::vma::Pager;
@@ -23,8 +24,8 @@ pub enum ExecError {
     Io(std::io::Error),
     /// The file is not a loadable i386 ELF.
     Elf(ElfError),
-    /// The program needs a dynamic loader, which T1 does not provide.
-    Dynamic,
+    /// The program's interpreter is missing or not a loadable ELF.
+    Interp(String, Box<ExecError>),
     /// The host refused memory for the guest.
     Memory(std::io::Error),
     /// The arguments and environment do not fit the stack.
@@ -39,7 +40,7 @@ impl fmt::Display for ExecError {
                 write!(f, "{}", s.split(" (os error").next().unwrap_or(&s))
             }
             ExecError::Elf(e) => write!(f, "{e}"),
-            ExecError::Dynamic => write!(f, "dynamically linked programs are not supported yet"),
+            ExecError::Interp(path, e) => write!(f, "its interpreter {path}: {e}"),
             ExecError::Memory(e) => write!(f, "cannot set up guest memory: {e}"),
             ExecError::TooBig => write!(f, "argument list too long"),
         }
@@ -47,11 +48,30 @@ impl fmt::Display for ExecError {
 }
 
 impl ExecError {
+    /// The errno execve(2) returns for this failure.
+    pub fn errno(&self) -> crate::errno::Errno {
+        use crate::errno::Errno;
+        match self {
+            ExecError::Io(e) => Errno::from_host(e.raw_os_error().unwrap_or(libc::EIO)),
+            ExecError::Elf(_) => Errno::ENOEXEC,
+            // A missing interpreter is ENOENT, as on Linux; a bad one ELIBBAD.
+            ExecError::Interp(_, e) => match &**e {
+                ExecError::Io(_) | ExecError::Memory(_) | ExecError::TooBig => e.errno(),
+                _ => Errno::ELIBBAD,
+            },
+            ExecError::Memory(_) => Errno::ENOMEM,
+            ExecError::TooBig => Errno::E2BIG,
+        }
+    }
+
     /// The exit status a shell uses for this failure: 127 for a missing
     /// file, 126 for one that cannot be executed.
     pub fn exit_status(&self) -> i32 {
         match self {
             ExecError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => 127,
+            ExecError::Interp(_, e) if matches!(**e, ExecError::Io(ref e) if e.kind() == std::io::ErrorKind::NotFound) => {
+                127
+            }
             _ => 126,
         }
     }
@@ -92,36 +112,25 @@ fn read_head(f: &dyn Pager, len: usize) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Load the opened ELF file `prog` into the empty address space `g`/`mm`
-/// and build its stack.
-pub fn load(
-    g: &mut Guest,
-    mm: &mut Mm,
-    prog: Arc<dyn Pager>,
-    argv: &[Vec<u8>],
-    envp: &[Vec<u8>],
-    ids: [u32; 4],
-) -> Result<(), ExecError> {
-    // Only the headers are read: segments are paged in from the file.
+/// An ELF file's headers, read without the rest of it.
+fn read_elf(prog: &dyn Pager) -> Result<(Elf, Vec<u8>), ExecError> {
     let size = prog.size().map_err(ExecError::Io)?;
-    let mut file = read_head(&*prog, 4096).map_err(ExecError::Io)?;
+    let mut file = read_head(prog, 4096).map_err(ExecError::Io)?;
     if file.len() >= 52 && file.starts_with(b"\x7fELF") {
         let phoff = u32::from_le_bytes(file[28..32].try_into().unwrap()) as usize;
         let phnum = u16::from_le_bytes(file[44..46].try_into().unwrap()) as usize;
         let end = phoff.saturating_add(phnum * 32);
         if end > file.len() && (end as u64) <= size && end <= 1 << 20 {
-            file = read_head(&*prog, end).map_err(ExecError::Io)?;
+            file = read_head(prog, end).map_err(ExecError::Io)?;
         }
     }
     let elf = Elf::parse_head(&file, size).map_err(ExecError::Elf)?;
-    if elf.phdrs.iter().any(|p| p.p_type == vx_core::elf::PT_INTERP) {
-        return Err(ExecError::Dynamic);
-    }
-    let bias = if elf.e_type == vx_core::elf::ET_DYN { DYN_BASE } else { 0 };
+    Ok((elf, file))
+}
 
-    // Segments are paged in from the file on first touch; bss is
-    // demand-zero memory.
-    let file_rc = prog;
+/// Map the PT_LOAD segments of `elf` (file `prog`) at `bias`: file pages
+/// paged in on first touch, bss demand-zero. Returns the end of the last.
+fn map_segments(g: &mut Guest, mm: &mut Mm, elf: &Elf, prog: &Arc<dyn Pager>, bias: u32) -> Result<u64, ExecError> {
     let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.memsz > 0).collect();
     let mut end = 0u64;
     for p in &loads {
@@ -135,7 +144,7 @@ pub fn load(
         let prot = elf_flags(p.flags);
         if p.filesz > 0 {
             let backing = Backing::File {
-                file: file_rc.clone(),
+                file: prog.clone(),
                 offset: (p.offset - (vaddr - start)) as u64,
                 file_end: p.offset as u64 + p.filesz as u64,
             };
@@ -147,8 +156,63 @@ pub fn load(
         }
         end = end.max(stop);
     }
+    Ok(end)
+}
+
+/// The span of an ELF file's loadable segments: (lowest page, bytes).
+fn span(elf: &Elf) -> (u32, u64) {
+    let loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.memsz > 0);
+    let lo = loads.clone().map(|p| p.vaddr & !(PAGE - 1)).min().unwrap_or(0);
+    let hi = loads.map(|p| page_up(p.vaddr as u64 + p.memsz as u64)).max().unwrap_or(0);
+    (lo, hi.saturating_sub(lo as u64))
+}
+
+/// Opens a program's interpreter by path.
+pub type OpenInterp<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn Pager>, ExecError>;
+
+/// Load the opened ELF file `prog` into the empty address space `g`/`mm`
+/// and build its stack. A program with a PT_INTERP gets its interpreter,
+/// opened through `open_interp`, loaded too and started there.
+pub fn load(
+    g: &mut Guest,
+    mm: &mut Mm,
+    prog: Arc<dyn Pager>,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    ids: [u32; 4],
+    open_interp: OpenInterp,
+) -> Result<(), ExecError> {
+    // Only the headers are read: segments are paged in from the file.
+    let (elf, file) = read_elf(&*prog)?;
+    let interp = match elf.interp(&file) {
+        Some(path) => {
+            let path = String::from_utf8_lossy(path).into_owned();
+            let wrap = |e: ExecError| ExecError::Interp(path.clone(), Box::new(e));
+            let f = open_interp(&path).map_err(wrap)?;
+            let (ie, _) = read_elf(&*f).map_err(wrap)?;
+            if ie.e_type != vx_core::elf::ET_DYN {
+                return Err(wrap(ExecError::Elf(ElfError::Malformed("the interpreter is not position-independent"))));
+            }
+            Some((f, ie))
+        }
+        None => None,
+    };
+    let bias = if elf.e_type == vx_core::elf::ET_DYN { DYN_BASE } else { 0 };
+    let end = map_segments(g, mm, &elf, &prog, bias)?;
     mm.brk_start = end as u32;
     mm.brk = end as u32;
+    let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.memsz > 0).collect();
+    // The interpreter goes where mmap would put it, below the stack's reserve.
+    let (entry, interp_base) = match &interp {
+        Some((f, ie)) => {
+            let (lo, len) = span(ie);
+            let at = mm.vmas.find_free(len, crate::mm::MMAP_MIN, crate::mm::MMAP_BASE).ok_or(ExecError::TooBig)?;
+            let ibias = at.wrapping_sub(lo);
+            map_segments(g, mm, ie, f, ibias)?;
+            (ie.entry.wrapping_add(ibias), ibias)
+        }
+        None => (elf.entry.wrapping_add(bias), 0),
+    };
 
     // Program headers in memory, for AT_PHDR.
     let phdr_addr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
@@ -205,7 +269,7 @@ pub fn load(
         (AT_PHDR, phdr_addr),
         (AT_PHENT, 32),
         (AT_PHNUM, elf.phdrs.len() as u32),
-        (AT_BASE, 0),
+        (AT_BASE, interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, elf.entry.wrapping_add(bias)),
         (AT_UID, ids[0]),
@@ -239,7 +303,7 @@ pub fn load(
     let st = g.cpu_mut();
     st.regs = [0; 8];
     st.regs[ESP] = sp;
-    st.eip = elf.entry.wrapping_add(bias);
+    st.eip = entry;
     st.eflags = 0x202;
     Ok(())
 }

@@ -299,6 +299,19 @@ fn run(
     }
 }
 
+/// The login shell /etc/passwd gives user `uid`, else root's, else /bin/sh.
+fn login_shell(ns: &ns::Namespace, uid: u32) -> String {
+    let text = nsboot::read_file(ns, "/etc/passwd").unwrap_or_default();
+    let shell_of = |uid: u32| {
+        text.lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 7 && f[2].parse() == Ok(uid))
+            .map(|f| f[6].to_string())
+            .filter(|s| s.starts_with('/') && ns.namei(&ns.root(), s, true).is_ok())
+    };
+    shell_of(uid).or_else(|| shell_of(0)).unwrap_or_else(|| "/bin/sh".to_string())
+}
+
 /// The signals that ask init to shut down, as busybox's poweroff, halt
 /// and reboot send them: SIGUSR2, SIGUSR1, SIGTERM.
 const SHUTDOWN_SIGNALS: u64 = 1 << (12 - 1) | 1 << (10 - 1) | 1 << (15 - 1);
@@ -317,7 +330,6 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
     let envp: Vec<Vec<u8>> = [
         format!("HOME={home}"),
         "PATH=/bin:/sbin:/usr/bin:/usr/sbin".into(),
-        "SHELL=/bin/sh".into(),
         format!("TERM={term}"),
         format!("USER={user}"),
         format!("LOGNAME={user}"),
@@ -371,12 +383,19 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
         e.sid = pid;
         e.pgid = pid;
     });
-    let argv = vec![b"-sh".to_vec()];
-    let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, "/bin/sh", &argv, &envp, pid) {
+    // The user's shell from /etc/passwd (busybox's ash for root, with line
+    // editing), else /bin/sh; argv[0] "-name" makes it a login shell.
+    let shell = login_shell(&ns, ids[1]);
+    let name = shell.rsplit('/').next().unwrap_or("sh");
+    let argv = vec![format!("-{name}").into_bytes()];
+    let mut envp = envp;
+    envp.retain(|e| !e.starts_with(b"SHELL="));
+    envp.push(format!("SHELL={shell}").into_bytes());
+    let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, &shell, &argv, &envp, pid) {
         Ok(p) => p,
         Err(e) => {
             tty::restore();
-            eprintln!("vxos: /bin/sh: {e}");
+            eprintln!("vxos: {shell}: {e}");
             return e.exit_status();
         }
     };

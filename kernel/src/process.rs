@@ -151,7 +151,11 @@ impl Process {
         let mut guest = Guest::new().map_err(ExecError::Memory)?;
         let mut mm = Mm::new(0);
         let key = progcache::key_of(&*prog);
-        exec::load(&mut guest, &mut mm, prog, argv, envp, ids)?;
+        let open_interp = |path: &str| -> Result<Arc<dyn crate::mm::vma::Pager>, ExecError> {
+            let f = open_program(&ns, &cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
+            Ok(f)
+        };
+        exec::load(&mut guest, &mut mm, prog, argv, envp, ids, &open_interp)?;
         if let Some(k) = &key {
             progcache::restore(&mut guest, k);
         }
@@ -340,12 +344,12 @@ impl Process {
         let mut guest = Guest::new().map_err(|_| Errno::ENOMEM)?;
         let mut mm = Mm::new(0);
         let key = progcache::key_of(&*prog);
-        exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids).map_err(|e| match e {
-            ExecError::Io(e) => e.into(),
-            ExecError::Elf(_) | ExecError::Dynamic => Errno::ENOEXEC,
-            ExecError::Memory(_) => Errno::ENOMEM,
-            ExecError::TooBig => Errno::E2BIG,
-        })?;
+        let cred = self.cred();
+        let open_interp = |path: &str| -> Result<Arc<dyn crate::mm::vma::Pager>, ExecError> {
+            let f = open_program(&self.ns, &self.cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
+            Ok(f)
+        };
+        exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids, &open_interp).map_err(|e| e.errno())?;
         if let Some(k) = &key {
             progcache::restore(&mut guest, k);
         }

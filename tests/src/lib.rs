@@ -70,7 +70,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn from(o: Output) -> Outcome {
+    pub fn from(o: Output) -> Outcome {
         use std::os::unix::process::ExitStatusExt;
         let status = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0));
         Outcome { stdout: o.stdout, stderr: o.stderr, status }
