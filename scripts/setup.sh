@@ -82,18 +82,23 @@ root="$top/build/rootfs"
 debs="$top/build/debs"
 mkdir -p "$root" "$debs" "$top/build/stamps"
 rm -f "$root"/.pkg-*   # stamps once lived in the guest's root
-for p in $pkgs; do
+for spec in $pkgs; do
+  p=${spec%%:*}
+  arch=i386
+  [ "$spec" != "$p" ] && arch=${spec#*:}
   stamp="$top/build/stamps/pkg-$p"
   [ -f "$stamp" ] && continue
-  if ! ls "$debs/${p}"_*_i386.deb >/dev/null 2>&1; then
-    if ! (cd "$debs" && apt-get download -q "$p:i386" >/dev/null 2>&1); then
+  if ! ls "$debs/${p}"_*_"$arch".deb >/dev/null 2>&1; then
+    want="$p:i386"
+    [ "$arch" = all ] && want=$p
+    if ! (cd "$debs" && apt-get download -q "$want" >/dev/null 2>&1); then
       apt_update
-      (cd "$debs" && apt-get download -q "$p:i386" >/dev/null) ||
-        { say "cannot download $p:i386"; exit 1; }
+      (cd "$debs" && apt-get download -q "$want" >/dev/null) ||
+        { say "cannot download $want"; exit 1; }
     fi
   fi
   say "unpacking $p"
-  dpkg -x "$(ls "$debs/${p}"_*_i386.deb | head -n1)" "$root"
+  dpkg -x "$(ls "$debs/${p}"_*_"$arch".deb | head -n1)" "$root"
   touch "$stamp"
 done
 # busybox's applets as links (/bin/sh, /usr/bin/vi, ...), as

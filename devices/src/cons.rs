@@ -16,16 +16,25 @@ const QTTY: u64 = 3;
 /// serves it; this device only names it).
 pub const QPTMX: u64 = 4;
 const QPTS: u64 = 5;
+const QFD: u64 = 6;
+const QSTDIN: u64 = 7;
+const QSTDOUT: u64 = 8;
+const QSTDERR: u64 = 9;
 
 /// `cons` is Plan 9's name; `console` and `tty` are Linux's names for the
 /// same terminal. `ptmx` and the `pts` mount point are for pseudo-terminals.
-static TAB: [DirTab; 6] = [
+/// `fd`, `stdin`, `stdout` and `stderr` are Linux's links into /proc/self/fd.
+static TAB: [DirTab; 10] = [
     DirTab { name: ".", path: QROOT, kind: FileType::Dir, perm: 0o555, rdev: 0 },
     DirTab { name: "cons", path: QCONS, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
     DirTab { name: "console", path: QCONSOLE, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
     DirTab { name: "tty", path: QTTY, kind: FileType::CharDev, perm: 0o666, rdev: makedev(5, 0) },
     DirTab { name: "ptmx", path: QPTMX, kind: FileType::CharDev, perm: 0o666, rdev: makedev(5, 2) },
     DirTab { name: "pts", path: QPTS, kind: FileType::Dir, perm: 0o755, rdev: 0 },
+    DirTab { name: "fd", path: QFD, kind: FileType::Symlink, perm: 0o777, rdev: 0 },
+    DirTab { name: "stdin", path: QSTDIN, kind: FileType::Symlink, perm: 0o777, rdev: 0 },
+    DirTab { name: "stdout", path: QSTDOUT, kind: FileType::Symlink, perm: 0o777, rdev: 0 },
+    DirTab { name: "stderr", path: QSTDERR, kind: FileType::Symlink, perm: 0o777, rdev: 0 },
 ];
 
 /// The console, over two host streams.
@@ -89,6 +98,17 @@ impl Dev for Cons {
 
     fn readdir(&self, q: Qid, start: usize) -> Result<Vec<DirEntry>> {
         dirtab::readdir(&TAB, q, start)
+    }
+
+    fn readlink(&self, q: Qid) -> Result<String> {
+        Ok(match q.path {
+            QFD => "/proc/self/fd",
+            QSTDIN => "/proc/self/fd/0",
+            QSTDOUT => "/proc/self/fd/1",
+            QSTDERR => "/proc/self/fd/2",
+            _ => return Err(Errno::EINVAL),
+        }
+        .into())
     }
 }
 

@@ -97,6 +97,7 @@ const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
 const AT_HWCAP2: u32 = 26;
 const AT_EXECFN: u32 = 31;
+const AT_SYSINFO: u32 = 32;
 
 /// Read up to `len` bytes of an opened program file from its start.
 fn read_head(f: &dyn Pager, len: usize) -> std::io::Result<Vec<u8>> {
@@ -214,6 +215,20 @@ pub fn load(
         None => (elf.entry.wrapping_add(bias), 0),
     };
 
+    // The system call entry glibc calls through %gs:0x10 (AT_SYSINFO), as
+    // Linux's __kernel_vsyscall: here simply `int $0x80; ret`, since the
+    // trap costs no more than a call under the translator.
+    let vsyscall =
+        mm.vmas.find_free(PAGE as u64, crate::mm::MMAP_MIN, crate::mm::MMAP_BASE).ok_or(ExecError::TooBig)?;
+    mm.map(
+        g,
+        vsyscall,
+        Vma { end: (vsyscall + PAGE) as u64, prot: pf::READ | pf::WRITE, backing: Backing::Anon, grows_down: false },
+    );
+    copy_to_stack(g, mm, vsyscall, &[0xcd, 0x80, 0xc3]);
+    mm.protect(g, vsyscall, (vsyscall + PAGE) as u64, pf::READ | pf::EXEC);
+    mm.vdso = vsyscall;
+
     // Program headers in memory, for AT_PHDR.
     let phdr_addr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
         Some(p) => p.vaddr.wrapping_add(bias),
@@ -280,6 +295,7 @@ pub fn load(
         (AT_RANDOM, random),
         (AT_HWCAP2, 0),
         (AT_EXECFN, execfn),
+        (AT_SYSINFO, vsyscall),
         (AT_PLATFORM, platform),
         (AT_NULL, 0),
     ];
@@ -308,9 +324,9 @@ pub fn load(
     Ok(())
 }
 
-/// Write exec's initial stack contents, faulting the pages in.
+/// Write what exec puts in guest memory (the stack, the vsyscall page), faulting the pages in.
 fn copy_to_stack(g: &mut Guest, mm: &mut Mm, at: u32, bytes: &[u8]) {
-    mm.populate(g, at, bytes.len() as u64, Access::Write).expect("the stack VMA covers the arguments");
+    mm.populate(g, at, bytes.len() as u64, Access::Write).expect("the VMA covers what exec writes");
     g.write(at, bytes).expect("populated stack pages are writable");
 }
 

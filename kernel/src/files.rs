@@ -60,6 +60,9 @@ impl Open {
 }
 
 impl Pager for Open {
+    fn name(&self) -> Option<String> {
+        Some(self.chan.path_string())
+    }
     fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
         Open::read_at(self, buf, off).map_err(|e| std::io::Error::from_raw_os_error(e as i32))
     }
@@ -197,6 +200,30 @@ pub const MAX_FDS: usize = 1024;
 #[derive(Default)]
 pub struct FdTable {
     fds: Vec<Option<Fd>>,
+    view: FdView,
+}
+
+/// What /proc/N/fd shows of a descriptor table: each descriptor's link
+/// text, kept up to date as the table changes (the proc device cannot
+/// reach into a process's own state, so the table tells it).
+pub type FdView = Arc<parking_lot::Mutex<std::collections::BTreeMap<u32, String>>>;
+
+impl OpenFile {
+    /// The text of the descriptor's /proc/N/fd link, as Linux writes it.
+    pub fn link_text(&self) -> String {
+        match &self.obj {
+            Object::Chan { open, .. } => open.chan.path_string(),
+            Object::Stdio(h) => {
+                use std::os::fd::AsRawFd;
+                std::fs::read_link(format!("/proc/self/fd/{}", h.as_raw_fd()))
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "host:[stdio]".into())
+            }
+            Object::Pipe(e) => format!("pipe:[{}]", e.pipe().id() & 0xffff_ffff),
+            Object::Tty(t) => t.path(),
+            Object::PtyMaster(_) => "/dev/ptmx".into(),
+        }
+    }
 }
 
 pub const O_ACCMODE: u32 = 3;
@@ -253,7 +280,13 @@ impl FdTable {
         if self.fds.len() <= n {
             self.fds.resize_with(n + 1, || None);
         }
+        self.view.lock().insert(n as u32, f.link_text());
         self.fds[n] = Some(Fd { file: Rc::new(RefCell::new(f)), cloexec });
+    }
+
+    /// The table as /proc shows it.
+    pub fn view(&self) -> FdView {
+        self.view.clone()
     }
 
     /// Install an open file at the lowest free descriptor.
@@ -286,6 +319,7 @@ impl FdTable {
     pub fn close(&mut self, fd: u32) -> SysResult<u32> {
         let slot = self.fds.get_mut(fd as usize).ok_or(Errno::EBADF)?;
         slot.take().ok_or(Errno::EBADF)?;
+        self.view.lock().remove(&fd);
         Ok(0)
     }
 
@@ -293,14 +327,17 @@ impl FdTable {
     pub fn fork_copy(&self) -> FdTable {
         let fds =
             self.fds.iter().map(|f| f.as_ref().map(|f| Fd { file: f.file.clone(), cloexec: f.cloexec })).collect();
-        FdTable { fds }
+        let view = Arc::new(parking_lot::Mutex::new(self.view.lock().clone()));
+        FdTable { fds, view }
     }
 
     /// Close the descriptors marked close-on-exec.
     pub fn close_on_exec(&mut self) {
-        for f in self.fds.iter_mut() {
+        let mut view = self.view.lock();
+        for (n, f) in self.fds.iter_mut().enumerate() {
             if f.as_ref().is_some_and(|f| f.cloexec) {
                 *f = None;
+                view.remove(&(n as u32));
             }
         }
     }
@@ -318,6 +355,7 @@ impl FdTable {
         if self.fds.len() <= n {
             self.fds.resize_with(n + 1, || None);
         }
+        self.view.lock().insert(n as u32, file.borrow().link_text());
         self.fds[n] = Some(Fd { file, cloexec });
         Ok(n as u32)
     }
@@ -332,6 +370,7 @@ impl FdTable {
         if self.fds.len() <= n {
             self.fds.resize_with(n + 1, || None);
         }
+        self.view.lock().insert(new, file.borrow().link_text());
         self.fds[n] = Some(Fd { file, cloexec });
         Ok(new)
     }

@@ -21,6 +21,7 @@ mod nsboot;
 mod pipe;
 mod process;
 mod proctab;
+mod procview;
 mod progcache;
 mod sched;
 mod signal;
@@ -44,7 +45,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a static i386 ELF program with the host's stdin, stdout and
+    /// Run an i386 ELF program (static, or dynamically linked with its loader in the guest root) with the host's stdin, stdout and
     /// stderr; exit with its status (128+N if signal N killed it).
     ///
     /// The guest sees the root file system (read-only, with an in-memory
@@ -113,6 +114,7 @@ enum Cmd {
 }
 
 fn main() {
+    procview::mark_boot();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run { root, binds, hz, cpus, stats, trace, mem, program, args } => {
@@ -400,6 +402,7 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
         }
     };
     p.files = group::Shared::new(files::FdTable::with_tty(&console));
+    devproc::set_fds(p.pid, p.files.view());
     console.give_to(pid, pid);
     let group = p.guest.id() as u64;
     let shell = move || {

@@ -372,6 +372,13 @@ impl Namespace {
                 if target.is_empty() {
                     return Err(Errno::ENOENT);
                 }
+                // /proc/N/fd/M naming a pipe, socket or the like is no
+                // path: the open that follows it reopens the descriptor's
+                // file (see sys_file's do_open).
+                if last && !target.starts_with('/') && crate::devproc::fd_link(&*next.dev, next.qid).is_some() {
+                    cur = next;
+                    continue;
+                }
                 if target.starts_with('/') {
                     cur = self.root();
                 }

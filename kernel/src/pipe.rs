@@ -54,6 +54,20 @@ pub fn new() -> (End, End) {
 }
 
 impl End {
+    /// A new end of `pipe` (opening /proc/N/fd/M of a pipe).
+    pub fn open(pipe: &Pipe, write: bool) -> End {
+        {
+            let mut b = pipe.pipe.lock();
+            if write {
+                b.writers += 1;
+            } else {
+                b.readers += 1;
+            }
+        }
+        pipe.wake();
+        End { pipe: pipe.clone(), write }
+    }
+
     /// The pipe this is an end of.
     pub fn pipe(&self) -> Pipe {
         self.pipe.clone()

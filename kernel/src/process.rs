@@ -167,12 +167,16 @@ impl Process {
                 ns: Some(ns.clone()),
                 uid: ids[1],
                 gid: ids[3],
+                fds: None,
+                nice: 0,
             },
         );
+        let files = FdTable::with_stdio();
+        devproc::set_fds(pid, files.view());
         Ok(Process {
             guest: Shared::new(guest),
             mm: Shared::new(mm),
-            files: Shared::new(FdTable::with_stdio()),
+            files: Shared::new(files),
             sigactions: Shared::new([SigAction::default(); 65]),
             cpus: Rc::new(Cpus::new(pid)),
             tid: pid,
@@ -214,6 +218,7 @@ impl Process {
         let mut child = self.sibling(Shared::new(guest), Rc::new(Cpus::new(pid)), pid);
         child.mm = Shared::new(mm);
         child.files = Shared::new(self.files.fork_copy());
+        devproc::set_fds(pid, child.files.view());
         child.sigactions = Shared::new(*self.sigactions);
         child.altstack = self.altstack;
         Ok(child)
@@ -310,6 +315,7 @@ impl Process {
         let mut t = self.thread(pid);
         t.pid = pid;
         t.files = Shared::new(self.files.fork_copy());
+        devproc::set_fds(t.pid, t.files.view());
         t.sigactions = Shared::new(*self.sigactions);
         t.altstack = self.altstack;
         if let Some(e) = devproc::entry(self.pid) {
@@ -387,6 +393,8 @@ impl Process {
                 ns: Some(self.ns.clone()),
                 uid: self.ids[1],
                 gid: self.ids[3],
+                fds: Some(self.files.view()),
+                nice: devproc::entry(self.pid).map_or(0, |e| e.nice),
             },
         );
         Ok(())

@@ -108,6 +108,14 @@ fn cpu() -> usize {
     CPU.with(|c| c.get())
 }
 
+/// The vCPU the caller runs on (0 on a host thread that is none).
+pub fn this_cpu() -> usize {
+    match cpu() {
+        NO_CPU => 0,
+        n => n,
+    }
+}
+
 fn with<T>(f: impl FnOnce(&mut Sched) -> T) -> T {
     let mut g = SCHED.lock();
     f(sched_of(&mut g))

@@ -216,6 +216,14 @@ fn signal_group(pgrp: u32, sig: u32) {
 }
 
 impl Tty {
+    /// The terminal's file name: /dev/console, or /dev/pts/N.
+    pub fn path(&self) -> String {
+        match self.index {
+            Some(n) => format!("/dev/pts/{n}"),
+            None => "/dev/console".into(),
+        }
+    }
+
     /// Send output to the terminal: to the host's (all of it: the terminal
     /// waits for no one but its reader), or to the master's reader.
     fn put(&self, bytes: &[u8]) {

@@ -68,6 +68,8 @@ pub struct Mm {
     /// The resident page count, as the out-of-memory killer reads it from
     /// other tasks (updated after faults and unmaps).
     pub gauge: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// Where exec put the system call entry page (AT_SYSINFO), for maps.
+    pub vdso: u32,
 }
 
 impl Mm {
@@ -82,6 +84,7 @@ impl Mm {
             live_maps: 0,
             last_fault: (u32::MAX, 0),
             gauge: Default::default(),
+            vdso: 0,
         }
     }
 
@@ -147,6 +150,7 @@ impl Mm {
     pub fn clone_cow(&mut self, g: &mut Guest) -> Mm {
         let mut child = Mm::new(self.brk_start);
         child.brk = self.brk;
+        child.vdso = self.vdso;
         child.vmas = self.vmas.clone();
         let mut mem = memory();
         // The ranges whose host mappings lose write permission.

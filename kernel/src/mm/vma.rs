@@ -40,6 +40,10 @@ pub trait Pager: Send + Sync {
     fn size_vers(&self) -> std::io::Result<(u64, Option<u32>)> {
         Ok((self.size()?, None))
     }
+    /// The file's name in the guest, for /proc/N/maps.
+    fn name(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Pager for std::fs::File {

@@ -227,6 +227,9 @@ fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: u32) -> Sys
     if flags & O_DIRECTORY != 0 && !chan.qid.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    if let (Some((pid, fd)), true) = (crate::devproc::fd_link(&*chan.dev, chan.qid), follow && flags & O_PATH == 0) {
+        return reopen(p, pid, fd, flags);
+    }
     if chan.qid.kind == FileType::Symlink && flags & O_PATH == 0 {
         return Err(Errno::ELOOP);
     }
@@ -270,7 +273,40 @@ fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: u32) -> Sys
             return p.files.install(OpenFile { obj: Object::Tty(tty), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0);
         }
     }
+    if let Some((pid, kind)) = crate::devproc::live_file(&*open.chan.dev, open.chan.qid) {
+        crate::procview::fill(p, pid, kind);
+    }
     p.files.install(OpenFile::chan(open, keep), flags & O_CLOEXEC != 0)
+}
+
+/// Open /proc/N/fd/M of a pipe or another file that has no path: a new
+/// description of the same object, as Linux's open of that link makes
+/// (only a process's own descriptors, or those of processes sharing its
+/// table, are at hand).
+fn reopen(p: &mut Process, pid: u32, fd: u32, flags: u32) -> SysResult {
+    let same = pid == p.pid
+        || crate::devproc::entry(pid).and_then(|e| e.fds).is_some_and(|v| Arc::ptr_eq(&v, &p.files.view()));
+    if !same {
+        return Err(Errno::EACCES);
+    }
+    let file = p.files.file(fd).map_err(|_| Errno::ENOENT)?;
+    let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+    let obj = match &file.clone().borrow().obj {
+        Object::Pipe(e) => {
+            let write = match flags & O_ACCMODE {
+                0 => false,
+                O_WRONLY => true,
+                _ => return Err(Errno::EINVAL),
+            };
+            Object::Pipe(crate::pipe::End::open(&e.pipe(), write))
+        }
+        Object::Tty(t) => Object::Tty(t.clone()),
+        _ => {
+            // Anything else shares the description, as a dup would.
+            return p.files.dup_min(fd, 0, flags & O_CLOEXEC != 0);
+        }
+    };
+    p.files.install(OpenFile { obj, flags: keep, pos: 0 }, flags & O_CLOEXEC != 0)
 }
 
 /// open(2).
@@ -2536,4 +2572,112 @@ pub fn umount2(p: &mut Process, a: Args) -> SysResult {
 /// umount(2).
 pub fn umount(p: &mut Process, a: Args) -> SysResult {
     umount2(p, [a[0], 0, 0, 0, 0, 0])
+}
+
+// Extended attributes: no file system of vxos keeps any. Reading one is
+// ENODATA and a listing is empty, as on a Linux file system without
+// them; setting one is EOPNOTSUPP. The file must exist all the same.
+
+/// The file an xattr call names: a path (following links or not) or a
+/// descriptor; then the attribute name is checked.
+fn xattr_file(p: &mut Process, how: u8, target: u32, name: u32) -> SysResult<()> {
+    let _exists = match how {
+        b'p' => path_kstat(p, AT_FDCWD, target, 0)?,
+        b'l' => path_kstat(p, AT_FDCWD, target, AT_SYMLINK_NOFOLLOW)?,
+        _ => fd_kstat(p, target)?,
+    };
+    if name != 0 {
+        let n = p.read_cstr(name, 256)?;
+        if n.is_empty() || n.len() > 255 {
+            return Err(Errno::ERANGE);
+        }
+    }
+    Ok(())
+}
+
+fn getxattr_any(p: &mut Process, how: u8, a: Args) -> SysResult {
+    xattr_file(p, how, a[0], a[1])?;
+    Err(Errno::ENODATA)
+}
+
+fn setxattr_any(p: &mut Process, how: u8, a: Args) -> SysResult {
+    xattr_file(p, how, a[0], a[1])?;
+    Err(Errno::EOPNOTSUPP)
+}
+
+fn listxattr_any(p: &mut Process, how: u8, a: Args) -> SysResult {
+    xattr_file(p, how, a[0], 0)?;
+    Ok(0)
+}
+
+/// getxattr(2).
+pub fn getxattr(p: &mut Process, a: Args) -> SysResult {
+    getxattr_any(p, b'p', a)
+}
+/// lgetxattr(2).
+pub fn lgetxattr(p: &mut Process, a: Args) -> SysResult {
+    getxattr_any(p, b'l', a)
+}
+/// fgetxattr(2).
+pub fn fgetxattr(p: &mut Process, a: Args) -> SysResult {
+    getxattr_any(p, b'f', a)
+}
+/// setxattr(2).
+pub fn setxattr(p: &mut Process, a: Args) -> SysResult {
+    setxattr_any(p, b'p', a)
+}
+/// lsetxattr(2).
+pub fn lsetxattr(p: &mut Process, a: Args) -> SysResult {
+    setxattr_any(p, b'l', a)
+}
+/// fsetxattr(2).
+pub fn fsetxattr(p: &mut Process, a: Args) -> SysResult {
+    setxattr_any(p, b'f', a)
+}
+/// listxattr(2).
+pub fn listxattr(p: &mut Process, a: Args) -> SysResult {
+    listxattr_any(p, b'p', a)
+}
+/// llistxattr(2).
+pub fn llistxattr(p: &mut Process, a: Args) -> SysResult {
+    listxattr_any(p, b'l', a)
+}
+/// flistxattr(2).
+pub fn flistxattr(p: &mut Process, a: Args) -> SysResult {
+    listxattr_any(p, b'f', a)
+}
+/// removexattr(2), lremovexattr(2), fremovexattr(2).
+pub fn removexattr(p: &mut Process, a: Args) -> SysResult {
+    getxattr_any(p, b'p', a)
+}
+/// lremovexattr(2).
+pub fn lremovexattr(p: &mut Process, a: Args) -> SysResult {
+    getxattr_any(p, b'l', a)
+}
+/// fremovexattr(2).
+pub fn fremovexattr(p: &mut Process, a: Args) -> SysResult {
+    getxattr_any(p, b'f', a)
+}
+
+/// fadvise64(2) and fadvise64_64(2): advice is taken and ignored, after
+/// the checks Linux makes.
+fn fadvise(p: &mut Process, fd: u32, advice: u32) -> SysResult {
+    let f = p.files.file(fd)?;
+    if matches!(f.borrow().obj, Object::Pipe(_)) {
+        return Err(Errno::ESPIPE);
+    }
+    if advice > 5 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// fadvise64(2): fd, offset (64-bit in two words), len, advice.
+pub fn fadvise64(p: &mut Process, a: Args) -> SysResult {
+    fadvise(p, a[0], a[4])
+}
+
+/// fadvise64_64(2): fd, offset (two words), len (two words), advice.
+pub fn fadvise64_64(p: &mut Process, a: Args) -> SysResult {
+    fadvise(p, a[0], a[5])
 }
