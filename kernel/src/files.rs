@@ -1,8 +1,10 @@
 //! Open files and the file descriptor table of a process.
 //!
 //! An open file is either a channel on a device, reached through the
-//! process's namespace (`Object::Chan`), or a host stream: the host's
-//! stdin, stdout and stderr, and pipes until T4 brings the kernel's own.
+//! process's namespace (`Object::Chan`), a host stream (the host's stdin,
+//! stdout and stderr), or a kernel object: a pipe end, a terminal, or one
+//! of the anonymous-inode files (eventfd, timerfd, signalfd: evfd.rs;
+//! epoll: epoll.rs).
 //! A channel whose device keeps its files on the host (hostfs) carries the
 //! host file too, so reads and writes move data between it and guest
 //! memory directly. Descriptors share open file descriptions (offset,
@@ -140,6 +142,28 @@ pub enum Object {
     Tty(Arc<crate::tty::Tty>),
     /// A pseudo-terminal's master (/dev/ptmx).
     PtyMaster(Arc<crate::tty::Tty>),
+    /// An eventfd's counter.
+    EventFd(crate::evfd::EventFd),
+    /// A timerfd.
+    TimerFd(crate::evfd::TimerFd),
+    /// A signalfd's mask.
+    SignalFd(crate::evfd::SignalFd),
+    /// An epoll instance.
+    Epoll(crate::epoll::Epoll),
+}
+
+impl Object {
+    /// The name of an anonymous-inode file as /proc shows it
+    /// (`anon_inode:[eventfd]`); None for other files.
+    pub fn anon_name(&self) -> Option<&'static str> {
+        match self {
+            Object::EventFd(_) => Some("[eventfd]"),
+            Object::TimerFd(_) => Some("[timerfd]"),
+            Object::SignalFd(_) => Some("[signalfd]"),
+            Object::Epoll(_) => Some("[eventpoll]"),
+            Object::Chan { .. } | Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => None,
+        }
+    }
 }
 
 /// An open file description: what is open, its status flags and offset.
@@ -159,7 +183,7 @@ impl OpenFile {
     pub fn open(&self) -> Option<&Arc<Open>> {
         match &self.obj {
             Object::Chan { open, .. } => Some(open),
-            Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => None,
+            _ => None,
         }
     }
 
@@ -222,6 +246,7 @@ impl OpenFile {
             Object::Pipe(e) => format!("pipe:[{}]", e.pipe().id() & 0xffff_ffff),
             Object::Tty(t) => t.path(),
             Object::PtyMaster(_) => "/dev/ptmx".into(),
+            o => format!("anon_inode:{}", o.anon_name().unwrap_or("[unknown]")),
         }
     }
 }

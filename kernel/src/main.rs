@@ -9,7 +9,9 @@
 
 mod devproc;
 mod devpts;
+mod epoll;
 mod errno;
+mod evfd;
 mod exec;
 mod files;
 mod futex;

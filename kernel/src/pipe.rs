@@ -33,6 +33,9 @@ struct Buf {
     data: VecDeque<u8>,
     readers: u32,
     writers: u32,
+    /// Events for epoll's edge-triggered mode: writes and writers gone
+    /// (for the read side), reads and readers gone (for the write side).
+    events: [u64; 2],
 }
 
 /// A pipe, for reading and writing (it does not count as an end).
@@ -49,7 +52,8 @@ pub struct End {
 
 /// Make a pipe: its read end and its write end.
 pub fn new() -> (End, End) {
-    let pipe = Pipe { pipe: Arc::new(Mutex::new(Buf { data: VecDeque::new(), readers: 1, writers: 1 })) };
+    let pipe =
+        Pipe { pipe: Arc::new(Mutex::new(Buf { data: VecDeque::new(), readers: 1, writers: 1, events: [0, 0] })) };
     (End { pipe: pipe.clone(), write: false }, End { pipe, write: true })
 }
 
@@ -114,6 +118,11 @@ impl Pipe {
         }
     }
 
+    /// How many events each side has seen: [read side, write side].
+    pub fn events(&self) -> [u64; 2] {
+        self.pipe.lock().events
+    }
+
     /// Bytes waiting to be read.
     pub fn available(&self) -> usize {
         self.pipe.lock().data.len()
@@ -127,6 +136,10 @@ impl Pipe {
                 let mut b = self.pipe.lock();
                 if !b.data.is_empty() {
                     let n = max.min(b.data.len());
+                    // Writers are woken (an event for epoll) only if it was full.
+                    if CAPACITY - b.data.len() < PIPE_BUF {
+                        b.events[1] += 1;
+                    }
                     let out: Vec<u8> = b.data.drain(..n).collect();
                     drop(b);
                     self.wake();
@@ -164,6 +177,7 @@ impl Pipe {
                     let n = room.min(left);
                     b.data.extend(&data[done..done + n]);
                     done += n;
+                    b.events[0] += 1;
                     drop(b);
                     self.wake();
                     if done == data.len() {
@@ -189,8 +203,10 @@ impl Drop for End {
             let mut b = self.pipe.pipe.lock();
             if self.write {
                 b.writers -= 1;
+                b.events[0] += 1;
             } else {
                 b.readers -= 1;
+                b.events[1] += 1;
             }
         }
         self.pipe.wake();

@@ -449,6 +449,14 @@ impl Process {
         })
     }
 
+    /// The signals pending for this thread: taken already, or sent to it
+    /// or to its process and not yet taken (blocked or not).
+    pub fn pending_signals(&self) -> u64 {
+        let own = crate::proctab::get(self.tid).map_or(0, |e| e.pending);
+        let group = if self.tid != self.pid { crate::proctab::get(self.pid).map_or(0, |g| g.pending) } else { 0 };
+        self.pending | own | group
+    }
+
     /// Change the action of signal `sig`; a signal pending with an action
     /// that now ignores it is discarded, as POSIX asks.
     pub fn set_action(&mut self, sig: u32, act: SigAction) {

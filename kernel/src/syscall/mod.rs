@@ -5,6 +5,7 @@
 //! come in ebx, ecx, edx, esi, edi, ebp; the result goes back in eax as a
 //! value or `-errno`. Handlers live in one file per family.
 
+mod sys_evfd;
 mod sys_file;
 pub mod sys_info;
 mod sys_ipc;
@@ -45,6 +46,7 @@ macro_rules! sys {
     };
 }
 
+use sys_evfd as ev;
 use sys_file as f;
 use sys_info as i;
 use sys_ipc as ipc;
@@ -52,6 +54,12 @@ use sys_mm as m;
 use sys_poll as poll;
 use sys_proc as p;
 use sys_time as t;
+
+/// How epoll's edge-triggered mode differs from Linux's.
+const EPOLLET: &str =
+    "EPOLLET reports new conditions and new events of pipes, eventfds and timers; of other files only new conditions";
+/// What timerfd_settime leaves out.
+const TFD_CANCEL: &str = "TFD_TIMER_CANCEL_ON_SET is accepted but never cancels: the guest cannot set the clock";
 
 /// Every system call vxos answers, by i386 number.
 pub static TABLE: &[SysEntry] = &[
@@ -239,6 +247,9 @@ pub static TABLE: &[SysEntry] = &[
     sys!(243, set_thread_area, p::set_thread_area),
     sys!(250, fadvise64, f::fadvise64),
     sys!(252, exit_group, p::exit_group),
+    sys!(254, epoll_create, ev::epoll_create),
+    sys!(255, epoll_ctl, ev::epoll_ctl),
+    sys!(256, epoll_wait, ev::epoll_wait, EPOLLET),
     sys!(258, set_tid_address, p::set_tid_address),
     sys!(265, clock_gettime, t::clock_gettime),
     sys!(266, clock_getres, t::clock_getres),
@@ -267,7 +278,16 @@ pub static TABLE: &[SysEntry] = &[
     sys!(310, unshare, p::unshare, "CLONE_NEWNS"),
     sys!(311, set_robust_list, p::set_robust_list),
     sys!(318, getcpu, i::getcpu),
+    sys!(319, epoll_pwait, ev::epoll_pwait, EPOLLET),
     sys!(320, utimensat, f::utimensat),
+    sys!(321, signalfd, ev::signalfd),
+    sys!(322, timerfd_create, ev::timerfd_create),
+    sys!(323, eventfd, ev::eventfd),
+    sys!(325, timerfd_settime, ev::timerfd_settime, TFD_CANCEL),
+    sys!(326, timerfd_gettime, ev::timerfd_gettime),
+    sys!(327, signalfd4, ev::signalfd4),
+    sys!(328, eventfd2, ev::eventfd2),
+    sys!(329, epoll_create1, ev::epoll_create1),
     sys!(330, dup3, f::dup3),
     sys!(331, pipe2, f::pipe2),
     sys!(333, preadv, f::preadv),
@@ -284,12 +304,15 @@ pub static TABLE: &[SysEntry] = &[
     sys!(398, shmdt, ipc::shmdt),
     sys!(403, clock_gettime64, t::clock_gettime64),
     sys!(407, clock_nanosleep_time64, t::clock_nanosleep_time64),
+    sys!(410, timerfd_gettime64, ev::timerfd_gettime64),
+    sys!(411, timerfd_settime64, ev::timerfd_settime64, TFD_CANCEL),
     sys!(412, utimensat_time64, f::utimensat_time64),
     sys!(413, pselect6_time64, poll::pselect6_time64),
     sys!(414, ppoll_time64, poll::ppoll_time64),
     sys!(421, rt_sigtimedwait_time64, p::rt_sigtimedwait_time64),
     sys!(422, futex_time64, p::futex_time64, "no priority-inheritance locks"),
     sys!(439, faccessat2, f::faccessat2),
+    sys!(441, epoll_pwait2, ev::epoll_pwait2, EPOLLET),
 ];
 
 const MAX_NR: usize = 512;

@@ -351,6 +351,12 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
             return Err(Errno::EISDIR);
         }
     }
+    if super::sys_evfd::is_event_file(&file.borrow()) {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        return super::sys_evfd::read(p, &file, buf, len);
+    }
     if let Some((tty, nb, master)) = tty_of(&file.borrow()) {
         if at.is_some() {
             return Err(Errno::ESPIPE);
@@ -376,7 +382,13 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => unreachable!("pipes and terminals are read above"),
+        Object::Pipe(_)
+        | Object::Tty(_)
+        | Object::PtyMaster(_)
+        | Object::EventFd(_)
+        | Object::TimerFd(_)
+        | Object::SignalFd(_)
+        | Object::Epoll(_) => unreachable!("pipes, terminals and event files are read above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.read_fd(h.as_fd(), buf, len, at)?
@@ -454,6 +466,14 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         p.guest.read(buf, &mut data)?;
         return if master { tty.master_write(&data) } else { tty.write(p, &data) };
     }
+    if super::sys_evfd::is_event_file(&file.borrow()) {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut data = vec![0u8; len];
+        p.guest.read(buf, &mut data)?;
+        return super::sys_evfd::write(p, &file, &data);
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         if at.is_some() {
@@ -473,9 +493,13 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     let f = file.borrow();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => {
-            unreachable!("pipes and terminals are written above")
-        }
+        Object::Pipe(_)
+        | Object::Tty(_)
+        | Object::PtyMaster(_)
+        | Object::EventFd(_)
+        | Object::TimerFd(_)
+        | Object::SignalFd(_)
+        | Object::Epoll(_) => unreachable!("pipes, terminals and event files are written above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.write_fd(h.as_fd(), buf, len, at).map_err(Errno::from)
@@ -707,6 +731,9 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
         let n = if master { tty.master_write(&data)? } else { tty.write(p, &data)? };
         return Ok(n as u32);
     }
+    if super::sys_evfd::is_event_file(&file.borrow()) {
+        return Ok(super::sys_evfd::write(p, &file, &data)? as u32);
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         return Ok(pipe_write(p, &pipe, nb, &data)? as u32);
@@ -714,9 +741,13 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     let mut f = file.borrow_mut();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => {
-            unreachable!("pipes and terminals are written above")
-        }
+        Object::Pipe(_)
+        | Object::Tty(_)
+        | Object::PtyMaster(_)
+        | Object::EventFd(_)
+        | Object::TimerFd(_)
+        | Object::SignalFd(_)
+        | Object::Epoll(_) => unreachable!("pipes, terminals and event files are written above"),
         Object::Stdio(h) => {
             use std::io::Write;
             let mut h: &std::fs::File = h;
@@ -830,7 +861,12 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
         let pos = off.unwrap_or(s.pos);
         let n = match &s.obj {
             Object::Pipe(_) => unreachable!("pipes are read above"),
-            Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::EINVAL),
+            Object::Tty(_)
+            | Object::PtyMaster(_)
+            | Object::EventFd(_)
+            | Object::TimerFd(_)
+            | Object::SignalFd(_)
+            | Object::Epoll(_) => return Err(Errno::EINVAL),
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -853,6 +889,7 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
         let append = d.flags & O_APPEND != 0;
         match &d.obj {
             Object::Pipe(_) => unreachable!("pipes are written above"),
+            Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => Err(Errno::EINVAL),
             Object::Tty(t) => {
                 let t = t.clone();
                 drop(d);
@@ -896,6 +933,8 @@ fn do_seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> SysResult<u64> {
     let mut f = file.borrow_mut();
     let (size, is_dir) = match &f.obj {
         Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::ESPIPE),
+        // Linux's noop_llseek: the offset stays where it is.
+        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => return Ok(f.pos),
         Object::Stdio(h) => {
             let w = match whence {
                 SEEK_SET => rustix::fs::SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::EINVAL)?),
@@ -1006,6 +1045,8 @@ fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
         Object::Chan { open, .. } => Ok((devno(&open.chan), open.chan.qid.path)),
         Object::Pipe(e) => Ok((u64::MAX, e.pipe().id())),
         Object::Tty(t) | Object::PtyMaster(t) => Ok((u64::MAX - 1, t.index().map_or(0, |n| n as u64 + 1))),
+        // Anonymous-inode files all share one inode on Linux.
+        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => Ok((u64::MAX - 2, 0)),
         Object::Stdio(h) => {
             use std::os::unix::fs::MetadataExt;
             let m = h.metadata()?;
@@ -1050,7 +1091,7 @@ fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool) ->
         2 => match &f.obj {
             Object::Chan { open, .. } => open.stat()?.size as i64,
             Object::Stdio(h) => h.metadata()?.len() as i64,
-            Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => 0,
+            _ => 0,
         },
         _ => return Err(Errno::EINVAL),
     };
@@ -1245,6 +1286,9 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
                 Object::Tty(t) => t.available() as u32,
                 Object::PtyMaster(t) => t.master_available() as u32,
                 Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
+                Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
+                    return Err(Errno::ENOTTY)
+                }
                 Object::Chan { open, .. } => match open.chan.qid.kind {
                     // Negative past the end, as Linux computes it.
                     FileType::File => (open.stat()?.size as i64 - f.pos as i64) as i32 as u32,
@@ -1446,6 +1490,21 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
                 (_, Some(n)) => (136 << 8 | (n as u64 & 0xff) | ((n as u64 & !0xff) << 12)) as _,
                 _ => 5 << 8 | 1,
             },
+            size: 0,
+            blocks: 0,
+            atime: Time::default(),
+            mtime: Time::default(),
+            ctime: Time::default(),
+        }),
+        // Linux's anonymous inode: no file type, only rw-------.
+        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => Ok(Kstat {
+            dev: 14,
+            ino: 1,
+            mode: 0o600,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
             size: 0,
             blocks: 0,
             atime: Time::default(),
@@ -2007,7 +2066,13 @@ pub fn fsync(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => Err(Errno::EINVAL),
+        Object::Pipe(_)
+        | Object::Tty(_)
+        | Object::PtyMaster(_)
+        | Object::EventFd(_)
+        | Object::TimerFd(_)
+        | Object::SignalFd(_)
+        | Object::Epoll(_) => Err(Errno::EINVAL),
         Object::Stdio(h) => {
             let m = h.metadata()?;
             if m.is_file() {

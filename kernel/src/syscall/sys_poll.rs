@@ -1,15 +1,20 @@
 //! Waiting for descriptors: poll, ppoll, select, _newselect, pselect6.
 //!
-//! Each descriptor says what it is ready for: a pipe end from its buffer
-//! and the other end's count, a file of a device always (reads and writes
-//! of device files do not wait, except the console's), a host stream as
-//! the host's poll says. A waiting task sleeps on the pipes' shared poll
-//! channel, with a timer for its timeout; host streams are looked at again
-//! every 10 ms (the console's own event source comes with the tty).
+//! Each descriptor says what it is ready for (`poll_file`, which epoll
+//! asks too): a pipe end from its buffer and the other end's count, a file
+//! of a device always (reads and writes of device files do not wait,
+//! except the console's), a host stream as the host's poll says, an
+//! eventfd, timerfd or signalfd from its counter, clock or the process's
+//! pending signals, an epoll instance from its entries. A waiting task
+//! sleeps on the shared poll channel, which their changes wake, with a
+//! timer for its timeout and for the next time a descriptor changes by
+//! itself (a timerfd's expiration); host streams are looked at again every
+//! 10 ms (the console's own event source comes with the tty).
 
 use super::Args;
+use crate::epoll::{earliest, Ready};
 use crate::errno::{Errno, SysResult};
-use crate::files::Object;
+use crate::files::{Object, OpenFile};
 use crate::pipe::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLL_CHAN};
 use crate::process::Process;
 use std::time::{Duration, Instant};
@@ -17,44 +22,66 @@ use std::time::{Duration, Instant};
 const POLLNVAL: u16 = 0x20;
 const POLLPRI: u16 = 2;
 
-/// What descriptor `fd` is ready for, of `events` (plus the conditions
-/// always reported); the second value says it is a host stream.
-fn ready(p: &Process, fd: i32, events: u16) -> (u16, bool) {
-    if fd < 0 {
-        return (0, false);
-    }
-    let Ok(f) = p.files.file(fd as u32) else { return (POLLNVAL, false) };
-    let f = f.borrow();
-    let (r, host) = match &f.obj {
-        Object::Pipe(e) => (e.pipe().poll(e.write), false),
+/// What description `f` is ready for, of `events` (plus the conditions
+/// always reported). poll, select and epoll all ask this.
+pub(super) fn poll_file(p: &Process, f: &OpenFile, events: u16) -> Ready {
+    let now = Instant::now();
+    let (bits, ev, wake) = match &f.obj {
+        Object::Pipe(e) => (e.pipe().poll(e.write), e.pipe().events(), None),
         Object::Tty(t) | Object::PtyMaster(t) => {
             let (readable, hup) = if matches!(f.obj, Object::PtyMaster(_)) { t.master_poll() } else { t.poll() };
             let r =
                 POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 } | if hup { POLLHUP } else { 0 };
-            (r, false)
+            (r, [0, 0], None)
         }
-        Object::Chan { .. } => (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, false),
+        Object::Chan { .. } => (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, [0, 0], None),
         Object::Stdio(h) => {
             let mut fds = [rustix::event::PollFd::new(h, rustix::event::PollFlags::from_bits_truncate(events as _))];
             let r = match rustix::event::poll(&mut fds, 0) {
                 Ok(_) => fds[0].revents().bits(),
                 Err(_) => POLLERR,
             };
-            (r, true)
+            // Host streams have no wakeup of their own yet: look again soon.
+            (r, [0, 0], Some(now + Duration::from_millis(10)))
+        }
+        Object::EventFd(e) => (e.poll(), e.events, None),
+        Object::TimerFd(t) => {
+            let (r, ev) = t.poll(now);
+            (r, ev, t.next())
+        }
+        Object::SignalFd(s) => {
+            let r = if p.pending_signals() & s.mask != 0 { POLLIN | POLLRDNORM } else { 0 };
+            (r, [crate::proctab::signals_sent(), 0], None)
+        }
+        Object::Epoll(ep) => {
+            let r = ep.poll(|g, ev| poll_file(p, g, ev));
+            (r.bits, [0, 0], r.wake)
         }
     };
-    (r & (events | POLLERR | POLLHUP | POLLNVAL), host)
+    Ready { bits: bits & (events | POLLERR | POLLHUP | POLLNVAL), events: ev, wake }
+}
+
+/// What descriptor `fd` is ready for, of `events` (plus the conditions
+/// always reported).
+fn ready(p: &Process, fd: i32, events: u16) -> Ready {
+    if fd < 0 {
+        return Ready::default();
+    }
+    let Ok(f) = p.files.file(fd as u32) else { return Ready { bits: POLLNVAL, ..Ready::default() } };
+    let f = f.borrow();
+    poll_file(p, &f, events)
 }
 
 /// Wait until `check` finds something ready (returns Some), the deadline
-/// passes (None), or a signal comes (EINTR).
-fn wait_for<T>(
+/// passes (None), or a signal comes (EINTR). `check` also says when to
+/// look again if no wakeup comes.
+pub(super) fn wait_for<T>(
     p: &mut Process,
     deadline: Option<Instant>,
-    mut check: impl FnMut(&Process) -> (Option<T>, bool),
+    mut check: impl FnMut(&Process) -> (Option<T>, Option<Instant>),
 ) -> SysResult<Option<T>> {
     loop {
-        let (got, host) = check(p);
+        let (got, again) = check(p);
         if got.is_some() {
             return Ok(got);
         }
@@ -65,13 +92,7 @@ fn wait_for<T>(
         if p.signal_interrupts() {
             return Err(Errno::EINTR);
         }
-        // Host streams have no wakeup of their own yet: look again soon.
-        let mut wake = deadline;
-        if host {
-            let soon = now + Duration::from_millis(10);
-            wake = Some(wake.map_or(soon, |d| d.min(soon)));
-        }
-        if let Some(w) = wake {
+        if let Some(w) = earliest(deadline, again) {
             crate::timers::wake_at(w, POLL_CHAN);
         }
         crate::sched::sleep(POLL_CHAN);
@@ -79,7 +100,7 @@ fn wait_for<T>(
 }
 
 /// Apply a temporary signal mask for ppoll/pselect6.
-fn with_mask(p: &mut Process, set: u32, size: u32) -> SysResult<Option<u64>> {
+pub(super) fn with_mask(p: &mut Process, set: u32, size: u32) -> SysResult<Option<u64>> {
     if set == 0 {
         return Ok(None);
     }
@@ -95,7 +116,7 @@ fn with_mask(p: &mut Process, set: u32, size: u32) -> SysResult<Option<u64>> {
 
 /// Restore the mask after the call; if a signal interrupted it, the old
 /// mask comes back only after the handler ran (as sigsuspend).
-fn restore_mask(p: &mut Process, old: Option<u64>, r: &SysResult) {
+pub(super) fn restore_mask(p: &mut Process, old: Option<u64>, r: &SysResult) {
     if let Some(m) = old {
         if *r == Err(Errno::EINTR) {
             p.saved_mask = Some(m);
@@ -116,18 +137,18 @@ fn do_poll(p: &mut Process, fds: u32, n: u32, deadline: Option<Instant>) -> SysR
         .map(|c| (i32::from_le_bytes(c[0..4].try_into().unwrap()), u16::from_le_bytes([c[4], c[5]])))
         .collect();
     let got = wait_for(p, deadline, |p| {
-        let mut host = false;
+        let mut again = None;
         let mut count = 0;
         let revents: Vec<u16> = entries
             .iter()
             .map(|&(fd, ev)| {
-                let (r, h) = ready(p, fd, ev | POLLPRI);
-                host |= h;
-                count += (r != 0) as u32;
-                r
+                let r = ready(p, fd, ev | POLLPRI);
+                again = earliest(again, r.wake);
+                count += (r.bits != 0) as u32;
+                r.bits
             })
             .collect();
-        ((count > 0).then_some((count, revents)), host)
+        ((count > 0).then_some((count, revents)), again)
     })?;
     let (count, revents) = got.unwrap_or((0, vec![0; entries.len()]));
     for (i, r) in revents.iter().enumerate() {
@@ -137,12 +158,12 @@ fn do_poll(p: &mut Process, fds: u32, n: u32, deadline: Option<Instant>) -> SysR
     Ok(count)
 }
 
-fn ms_deadline(ms: i32) -> Option<Instant> {
+pub(super) fn ms_deadline(ms: i32) -> Option<Instant> {
     (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
 }
 
 /// Read a timespec (32- or 64-bit) as a deadline; NULL is none.
-fn ts_deadline(p: &mut Process, addr: u32, wide: bool) -> SysResult<Option<Instant>> {
+pub(super) fn ts_deadline(p: &mut Process, addr: u32, wide: bool) -> SysResult<Option<Instant>> {
     if addr == 0 {
         return Ok(None);
     }
@@ -202,20 +223,20 @@ fn do_select(p: &mut Process, n: u32, sets: [u32; 3], deadline: Option<Instant>)
     let got = wait_for(p, deadline, |p| {
         let mut out = [vec![0u32; want[0].len()], vec![0u32; want[0].len()], vec![0u32; want[0].len()]];
         let mut count = 0;
-        let mut host = false;
+        let mut again = None;
         for fd in 0..n {
             for k in 0..3 {
                 if bit(&want[k], fd) {
-                    let (r, h) = ready(p, fd as i32, masks[k] | POLLPRI);
-                    host |= h;
-                    if r & masks[k] != 0 {
+                    let r = ready(p, fd as i32, masks[k] | POLLPRI);
+                    again = earliest(again, r.wake);
+                    if r.bits & masks[k] != 0 {
                         out[k][(fd / 32) as usize] |= 1 << (fd % 32);
                         count += 1;
                     }
                 }
             }
         }
-        ((count > 0).then_some((count, out)), host)
+        ((count > 0).then_some((count, out)), again)
     })?;
     let (count, out) = got.unwrap_or((0, [vec![0; want[0].len()], vec![0; want[0].len()], vec![0; want[0].len()]]));
     for k in 0..3 {
