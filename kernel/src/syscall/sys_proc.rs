@@ -526,7 +526,10 @@ pub fn kill(p: &mut Process, a: Args) -> SysResult {
         if sig == 0 {
             continue;
         }
-        if t == me {
+        // To its own process: this thread takes it unless it blocks it;
+        // then the process keeps it for a thread that does not (or for a
+        // sigwait), as Linux's choice of thread goes.
+        if t == me && p.sigmask & crate::signal::bit(sig) == 0 {
             p.post_signal(sig);
         } else {
             proctab::signal_with(t, sig, crate::signal::Sent { code: 0, pid: p.pid, uid: p.ids[0], status: 0 });
