@@ -1,9 +1,9 @@
 //! Open files and the file descriptor table of a process.
 //!
-//! An open file is either a channel on a device, reached through the
-//! process's namespace (`Object::Chan`), or a host stream: the host's
-//! stdin, stdout and stderr, and pipes until T4 brings the kernel's own.
-//! A channel whose device keeps its files on the host (hostfs) carries the
+//! An open file is a channel on a device, reached through the process's
+//! namespace (`Object::Chan`), a host stream (the host's stdin, stdout and
+//! stderr), or a kernel object: a pipe end, a terminal, a socket. A
+//! channel whose device keeps its files on the host (hostfs) carries the
 //! host file too, so reads and writes move data between it and guest
 //! memory directly. Descriptors share open file descriptions (offset,
 //! status flags) as Linux's dup and fork do.
@@ -137,6 +137,8 @@ pub enum Object {
     Tty(Arc<crate::tty::Tty>),
     /// A pseudo-terminal's master (/dev/ptmx).
     PtyMaster(Arc<crate::tty::Tty>),
+    /// A socket (socket.rs).
+    Socket(crate::socket::SocketFile),
 }
 
 /// An open file description: what is open, its status flags and offset.
@@ -156,7 +158,7 @@ impl OpenFile {
     pub fn open(&self) -> Option<&Arc<Open>> {
         match &self.obj {
             Object::Chan { open, .. } => Some(open),
-            Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => None,
+            Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => None,
         }
     }
 
@@ -263,6 +265,20 @@ impl FdTable {
             return Err(Errno::EMFILE);
         }
         self.install_at(n, f, cloexec);
+        Ok(n as u32)
+    }
+
+    /// Install an open file description another descriptor may share (one
+    /// passed in a socket message) at the lowest free descriptor.
+    pub fn install_shared(&mut self, file: Rc<RefCell<OpenFile>>, cloexec: bool) -> SysResult<u32> {
+        let n = self.lowest_free(0);
+        if n >= MAX_FDS {
+            return Err(Errno::EMFILE);
+        }
+        if self.fds.len() <= n {
+            self.fds.resize_with(n + 1, || None);
+        }
+        self.fds[n] = Some(Fd { file, cloexec });
         Ok(n as u32)
     }
 

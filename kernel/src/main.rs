@@ -24,6 +24,7 @@ mod proctab;
 mod progcache;
 mod sched;
 mod signal;
+mod socket;
 mod swtch;
 mod syscall;
 mod timers;

@@ -331,6 +331,13 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
         }
         return pipe_read(p, &pipe, nb, buf, len);
     }
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        return super::sys_socket::read(p, &s, nb, &[(buf, len.min(CHUNK) as u32)]);
+    }
     if len == 0 {
         return Ok(0);
     }
@@ -340,7 +347,9 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
     let f = file.borrow();
     let pos = at.unwrap_or(f.pos);
     let n = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => unreachable!("pipes and terminals are read above"),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => {
+            unreachable!("pipes, terminals and sockets are read above")
+        }
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.read_fd(h.as_fd(), buf, len, at)?
@@ -427,6 +436,16 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         p.guest.read(buf, &mut data)?;
         return pipe_write(p, &pipe, nb, &data);
     }
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut data = vec![0u8; len];
+        p.guest.read(buf, &mut data)?;
+        let r = super::sys_socket::write(p, &s, nb, &data);
+        return finish_write(p, r);
+    }
     if let Some(open) = file.borrow().open() {
         if let Some(pid) = crate::devproc::ns_file(&*open.chan.dev, open.chan.qid) {
             let mut text = vec![0u8; len];
@@ -437,8 +456,8 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
     let f = file.borrow();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => {
-            unreachable!("pipes and terminals are written above")
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => {
+            unreachable!("pipes, terminals and sockets are written above")
         }
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
@@ -483,6 +502,14 @@ fn tty_of(f: &OpenFile) -> Option<(std::sync::Arc<crate::tty::Tty>, bool, bool)>
     match &f.obj {
         Object::Tty(t) => Some((t.clone(), nb, false)),
         Object::PtyMaster(t) => Some((t.clone(), nb, true)),
+        _ => None,
+    }
+}
+
+/// The socket a description is open on, and whether it is non-blocking.
+fn socket_of(f: &OpenFile) -> Option<(crate::socket::Socket, bool)> {
+    match &f.obj {
+        Object::Socket(s) => Some((s.socket(), f.flags & O_NONBLOCK != 0)),
         _ => None,
     }
 }
@@ -590,7 +617,7 @@ pub fn pwrite64(p: &mut Process, a: Args) -> SysResult {
     Ok(write_from(p, a[0], a[1], a[2] as usize, Some(off))? as u32)
 }
 
-fn iovecs(p: &mut Process, iov: u32, cnt: u32) -> SysResult<Vec<(u32, u32)>> {
+pub(super) fn iovecs(p: &mut Process, iov: u32, cnt: u32) -> SysResult<Vec<(u32, u32)>> {
     if cnt > 1024 {
         return Err(Errno::EINVAL);
     }
@@ -614,6 +641,13 @@ fn do_readv(p: &mut Process, fd: u32, iov: u32, cnt: u32, mut at: Option<u64>) -
         return Err(Errno::EBADF);
     }
     let vecs = iovecs(p, iov, cnt)?;
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        return Ok(super::sys_socket::read(p, &s, nb, &vecs)? as u32);
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         // One read, spread over the buffers: a pipe never waits for more.
@@ -675,11 +709,19 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     if let Some((pipe, nb)) = piped {
         return Ok(pipe_write(p, &pipe, nb, &data)? as u32);
     }
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let r = super::sys_socket::write(p, &s, nb, &data);
+        return Ok(finish_write(p, r)? as u32);
+    }
     let mut f = file.borrow_mut();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => {
-            unreachable!("pipes and terminals are written above")
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => {
+            unreachable!("pipes, terminals and sockets are written above")
         }
         Object::Stdio(h) => {
             use std::io::Write;
@@ -794,7 +836,7 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
         let pos = off.unwrap_or(s.pos);
         let n = match &s.obj {
             Object::Pipe(_) => unreachable!("pipes are read above"),
-            Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::EINVAL),
+            Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => return Err(Errno::EINVAL),
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -826,6 +868,11 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
                 let t = t.clone();
                 drop(d);
                 t.master_write(&buf[..n])
+            }
+            Object::Socket(s) => {
+                let (s, nb) = (s.socket(), d.flags & O_NONBLOCK != 0);
+                drop(d);
+                super::sys_socket::write(p, &s, nb, &buf[..n])
             }
             Object::Stdio(h) => {
                 use std::io::Write;
@@ -859,7 +906,7 @@ fn do_seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> SysResult<u64> {
     let file = p.files.file(fd)?;
     let mut f = file.borrow_mut();
     let (size, is_dir) = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::ESPIPE),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => return Err(Errno::ESPIPE),
         Object::Stdio(h) => {
             let w = match whence {
                 SEEK_SET => rustix::fs::SeekFrom::Start(u64::try_from(off).map_err(|_| Errno::EINVAL)?),
@@ -970,6 +1017,7 @@ fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
         Object::Chan { open, .. } => Ok((devno(&open.chan), open.chan.qid.path)),
         Object::Pipe(e) => Ok((u64::MAX, e.pipe().id())),
         Object::Tty(t) | Object::PtyMaster(t) => Ok((u64::MAX - 1, t.index().map_or(0, |n| n as u64 + 1))),
+        Object::Socket(s) => Ok((u64::MAX - 2, s.socket().id())),
         Object::Stdio(h) => {
             use std::os::unix::fs::MetadataExt;
             let m = h.metadata()?;
@@ -1014,7 +1062,7 @@ fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool) ->
         2 => match &f.obj {
             Object::Chan { open, .. } => open.stat()?.size as i64,
             Object::Stdio(h) => h.metadata()?.len() as i64,
-            Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => 0,
+            Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => 0,
         },
         _ => return Err(Errno::EINVAL),
     };
@@ -1208,6 +1256,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
                 Object::Pipe(e) => e.pipe().available() as u32,
                 Object::Tty(t) => t.available() as u32,
                 Object::PtyMaster(t) => t.master_available() as u32,
+                Object::Socket(s) => s.socket().available() as u32,
                 Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
                 Object::Chan { open, .. } => match open.chan.qid.kind {
                     // Negative past the end, as Linux computes it.
@@ -1410,6 +1459,20 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
                 (_, Some(n)) => (136 << 8 | (n as u64 & 0xff) | ((n as u64 & !0xff) << 12)) as _,
                 _ => 5 << 8 | 1,
             },
+            size: 0,
+            blocks: 0,
+            atime: Time::default(),
+            mtime: Time::default(),
+            ctime: Time::default(),
+        }),
+        Object::Socket(s) => Ok(Kstat {
+            dev: 8,
+            ino: s.socket().id() & 0xffff_ffff,
+            mode: 0o140777,
+            nlink: 1,
+            uid: p.ids[1],
+            gid: p.ids[3],
+            rdev: 0,
             size: 0,
             blocks: 0,
             atime: Time::default(),
@@ -1971,7 +2034,7 @@ pub fn fsync(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => Err(Errno::EINVAL),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => Err(Errno::EINVAL),
         Object::Stdio(h) => {
             let m = h.metadata()?;
             if m.is_file() {
@@ -2053,6 +2116,42 @@ fn do_mknod(p: &mut Process, dirfd: u32, path: u32, mode: u32, dev: u32) -> SysR
     let t = p.ns.create_target(&dir)?;
     t.dev.create(t.qid, &last, kind, mode & !p.umask & 0o7777, p.cred())?;
     Ok(0)
+}
+
+/// Make the node of a socket bound to path `name` (bind(2)), once
+/// `check` agrees: return its device number and qid path; EADDRINUSE if
+/// the name exists.
+pub(super) fn make_socket_node(
+    p: &mut Process,
+    name: &[u8],
+    check: &mut dyn FnMut() -> SysResult<()>,
+) -> SysResult<(u64, u64)> {
+    let (dir, last) = parent(p, AT_FDCWD, name)?;
+    if p.ns.walk1(&dir, &last).is_ok() {
+        return Err(Errno::EADDRINUSE);
+    }
+    may_change(p, &dir, None)?;
+    check()?;
+    let t = p.ns.create_target(&dir)?;
+    let q = match t.dev.create(t.qid, &last, FileType::Socket, 0o777 & !p.umask, p.cred()) {
+        Err(e) if Errno::from(e) == Errno::EEXIST => return Err(Errno::EADDRINUSE),
+        r => r?,
+    };
+    let mut path = dir.path.clone();
+    path.push(last);
+    Ok((devno(&Chan { dev: t.dev, qid: q, path }), q.path))
+}
+
+/// Find the socket node path `name` reaches (connect(2), sendto(2)):
+/// return its device number and qid path; ECONNREFUSED if it is no
+/// socket, EACCES if the caller may not write to it.
+pub(super) fn socket_node(p: &mut Process, name: &[u8]) -> SysResult<(u64, u64)> {
+    let c = lookup(p, AT_FDCWD, name, true)?;
+    if c.qid.kind != FileType::Socket {
+        return Err(Errno::ECONNREFUSED);
+    }
+    perm::check(&stat_of(&c)?, p.cred(), MAY_WRITE)?;
+    Ok((devno(&c), c.qid.path))
 }
 
 /// mknod(2).

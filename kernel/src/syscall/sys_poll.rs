@@ -1,7 +1,7 @@
 //! Waiting for descriptors: poll, ppoll, select, _newselect, pselect6.
 //!
 //! Each descriptor says what it is ready for: a pipe end from its buffer
-//! and the other end's count, a file of a device always (reads and writes
+//! and the other end's count, a socket from its queues and its peer's, a file of a device always (reads and writes
 //! of device files do not wait, except the console's), a host stream as
 //! the host's poll says. A waiting task sleeps on the pipes' shared poll
 //! channel, with a timer for its timeout; host streams are looked at again
@@ -33,6 +33,7 @@ fn ready(p: &Process, fd: i32, events: u16) -> (u16, bool) {
                 POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 } | if hup { POLLHUP } else { 0 };
             (r, false)
         }
+        Object::Socket(s) => (s.socket().poll(), false),
         Object::Chan { .. } => (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, false),
         Object::Stdio(h) => {
             let mut fds = [rustix::event::PollFd::new(h, rustix::event::PollFlags::from_bits_truncate(events as _))];
