@@ -47,8 +47,21 @@ pub enum Errno {
     ELIBBAD = 80,
     ENOTSOCK = 88,
     EILSEQ = 84,
+    EDESTADDRREQ = 89,
+    EMSGSIZE = 90,
+    EPROTOTYPE = 91,
+    ENOPROTOOPT = 92,
+    EPROTONOSUPPORT = 93,
+    ESOCKTNOSUPPORT = 94,
     EOPNOTSUPP = 95,
+    EAFNOSUPPORT = 97,
+    EADDRINUSE = 98,
+    ECONNRESET = 104,
+    ENOBUFS = 105,
+    EISCONN = 106,
+    ENOTCONN = 107,
     ETIMEDOUT = 110,
+    ECONNREFUSED = 111,
 }
 
 /// The result of a system call handler.
@@ -101,8 +114,21 @@ impl Errno {
             ELIBBAD,
             ENOTSOCK,
             EILSEQ,
+            EDESTADDRREQ,
+            EMSGSIZE,
+            EPROTOTYPE,
+            ENOPROTOOPT,
+            EPROTONOSUPPORT,
+            ESOCKTNOSUPPORT,
             EOPNOTSUPP,
+            EAFNOSUPPORT,
+            EADDRINUSE,
+            ECONNRESET,
+            ENOBUFS,
+            EISCONN,
+            ENOTCONN,
             ETIMEDOUT,
+            ECONNREFUSED,
         ];
         ALL.iter().copied().find(|x| *x as i32 == e).unwrap_or(EIO)
     }

@@ -2,10 +2,9 @@
 //!
 //! An open file is either a channel on a device, reached through the
 //! process's namespace (`Object::Chan`), a host stream (the host's stdin,
-//! stdout and stderr), or a kernel object: a pipe end, a terminal, or one
-//! of the anonymous-inode files (eventfd, timerfd, signalfd: evfd.rs;
-//! epoll: epoll.rs).
-//! A channel whose device keeps its files on the host (hostfs) carries the
+//! stdout and stderr), or a kernel object: a pipe end, a terminal, a socket
+//! (socket.rs), or one of the anonymous-inode files (eventfd, timerfd,
+//! signalfd: evfd.rs; epoll: epoll.rs).
 //! host file too, so reads and writes move data between it and guest
 //! memory directly. Descriptors share open file descriptions (offset,
 //! status flags) as Linux's dup and fork do.
@@ -142,6 +141,8 @@ pub enum Object {
     Tty(Arc<crate::tty::Tty>),
     /// A pseudo-terminal's master (/dev/ptmx).
     PtyMaster(Arc<crate::tty::Tty>),
+    /// A socket (socket.rs).
+    Socket(crate::socket::SocketFile),
     /// An eventfd's counter.
     EventFd(crate::evfd::EventFd),
     /// A timerfd.
@@ -161,7 +162,7 @@ impl Object {
             Object::TimerFd(_) => Some("[timerfd]"),
             Object::SignalFd(_) => Some("[signalfd]"),
             Object::Epoll(_) => Some("[eventpoll]"),
-            Object::Chan { .. } | Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => None,
+            Object::Chan { .. } | Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => None,
         }
     }
 }
@@ -246,6 +247,7 @@ impl OpenFile {
             Object::Pipe(e) => format!("pipe:[{}]", e.pipe().id() & 0xffff_ffff),
             Object::Tty(t) => t.path(),
             Object::PtyMaster(_) => "/dev/ptmx".into(),
+            Object::Socket(so) => format!("socket:[{}]", so.socket().id() & 0xffff_ffff),
             o => format!("anon_inode:{}", o.anon_name().unwrap_or("[unknown]")),
         }
     }
@@ -321,6 +323,20 @@ impl FdTable {
             return Err(Errno::EMFILE);
         }
         self.install_at(n, f, cloexec);
+        Ok(n as u32)
+    }
+
+    /// Install an open file description another descriptor may share (one
+    /// passed in a socket message) at the lowest free descriptor.
+    pub fn install_shared(&mut self, file: Rc<RefCell<OpenFile>>, cloexec: bool) -> SysResult<u32> {
+        let n = self.lowest_free(0);
+        if n >= MAX_FDS {
+            return Err(Errno::EMFILE);
+        }
+        if self.fds.len() <= n {
+            self.fds.resize_with(n + 1, || None);
+        }
+        self.fds[n] = Some(Fd { file, cloexec });
         Ok(n as u32)
     }
 

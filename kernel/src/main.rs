@@ -27,6 +27,7 @@ mod procview;
 mod progcache;
 mod sched;
 mod signal;
+mod socket;
 mod swtch;
 mod syscall;
 mod timers;

@@ -40,6 +40,33 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// A value that only kernel code touches, kept where any vCPU's kernel
+/// code may find it although it is not `Send` (an open file description
+/// in flight in a socket's message, which holds `Rc`s).
+pub struct KernelOnly<T>(T);
+
+impl<T> KernelOnly<T> {
+    pub fn new(v: T) -> KernelOnly<T> {
+        KernelOnly(v)
+    }
+
+    /// The value itself.
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+
+    /// Take the value out.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+// SAFETY: kernel code runs under the kernel lock, one vCPU at a time (see
+// the module comment), and only kernel code reaches the value: no two host
+// threads ever use it at once. Tasks' own state (their descriptors, which
+// hold the same kind of values) moves between vCPUs on the same ground.
+unsafe impl<T> Send for KernelOnly<T> {}
+
 /// What a sleeping task waits for: any number both sides agree on
 /// (usually the address of the thing waited on).
 pub type WaitChan = u64;

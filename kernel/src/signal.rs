@@ -26,6 +26,7 @@ use vx_core::state::*;
 
 pub const SIGKILL: u32 = 9;
 pub const SIGSTOP: u32 = 19;
+pub const SIGPIPE: u32 = 13;
 
 pub const SA_SIGINFO: u32 = 4;
 pub const SA_ONSTACK: u32 = 0x0800_0000;

@@ -12,6 +12,7 @@ mod sys_ipc;
 mod sys_mm;
 mod sys_poll;
 mod sys_proc;
+mod sys_socket;
 pub(crate) mod sys_time;
 
 use crate::errno::{Errno, SysResult};
@@ -53,6 +54,7 @@ use sys_ipc as ipc;
 use sys_mm as m;
 use sys_poll as poll;
 use sys_proc as p;
+use sys_socket as sock;
 use sys_time as t;
 
 /// How epoll's edge-triggered mode differs from Linux's.
@@ -136,6 +138,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(97, setpriority, i::setpriority, "kept and shown; the scheduler runs every task alike"),
     sys!(99, statfs, f::statfs),
     sys!(100, fstatfs, f::fstatfs),
+    sys!(102, socketcall, sock::socketcall, "AF_UNIX only; other families answer EAFNOSUPPORT"),
     sys!(104, setitimer, t::setitimer, "ITIMER_VIRTUAL and ITIMER_PROF count wall time"),
     sys!(105, getitimer, t::getitimer),
     sys!(106, stat, f::stat),
@@ -292,11 +295,28 @@ pub static TABLE: &[SysEntry] = &[
     sys!(331, pipe2, f::pipe2),
     sys!(333, preadv, f::preadv),
     sys!(334, pwritev, f::pwritev),
+    sys!(337, recvmmsg, sock::recvmmsg, "after the first message, only those already queued; the timeout is ignored"),
     sys!(340, prlimit64, p::prlimit64),
     sys!(344, syncfs, f::syncfs),
+    sys!(345, sendmmsg, sock::sendmmsg),
     sys!(353, renameat2, f::renameat2),
     sys!(355, getrandom, i::getrandom),
     sys!(356, memfd_create, f::memfd_create),
+    sys!(359, socket, sock::socket, "AF_UNIX only; other families answer EAFNOSUPPORT"),
+    sys!(360, socketpair, sock::socketpair, "AF_UNIX only"),
+    sys!(361, bind, sock::bind),
+    sys!(362, connect, sock::connect),
+    sys!(363, listen, sock::listen),
+    sys!(364, accept4, sock::accept4),
+    sys!(365, getsockopt, sock::getsockopt, "SOL_SOCKET options"),
+    sys!(366, setsockopt, sock::setsockopt, "SOL_SOCKET; only buffer sizes and SO_PASSCRED have an effect"),
+    sys!(367, getsockname, sock::getsockname),
+    sys!(368, getpeername, sock::getpeername),
+    sys!(369, sendto, sock::sendto, "no MSG_OOB"),
+    sys!(370, sendmsg, sock::sendmsg, "SCM_RIGHTS and SCM_CREDENTIALS; no MSG_OOB"),
+    sys!(371, recvfrom, sock::recvfrom, "no MSG_OOB"),
+    sys!(372, recvmsg, sock::recvmsg, "SCM_RIGHTS and SCM_CREDENTIALS; no MSG_OOB"),
+    sys!(373, shutdown, sock::shutdown),
     sys!(383, statx, f::statx),
     sys!(395, shmget, ipc::shmget),
     sys!(396, shmctl, ipc::shmctl, "IPC_RMID, IPC_STAT, IPC_SET"),
@@ -388,7 +408,7 @@ pub fn default_rlimits() -> [(u64, u64); 16] {
 /// has SA_RESTART (or that was not handled), runs again instead of
 /// failing with EINTR.
 pub fn restartable(nr: u32) -> bool {
-    matches!(nr, 3 | 4 | 7 | 55 | 114 | 143 | 145 | 146 | 180 | 181 | 221 | 240 | 284)
+    matches!(nr, 3 | 4 | 7 | 55 | 102 | 114 | 143 | 145 | 146 | 180 | 181 | 221 | 240 | 284 | 362 | 364 | 369..=372)
 }
 
 /// Copy a NUL-terminated path from the guest.

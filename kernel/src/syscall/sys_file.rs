@@ -373,6 +373,13 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
         }
         return pipe_read(p, &pipe, nb, buf, len);
     }
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        return super::sys_socket::read(p, &s, nb, &[(buf, len.min(CHUNK) as u32)]);
+    }
     if len == 0 {
         return Ok(0);
     }
@@ -388,7 +395,8 @@ fn read_into(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) ->
         | Object::EventFd(_)
         | Object::TimerFd(_)
         | Object::SignalFd(_)
-        | Object::Epoll(_) => unreachable!("pipes, terminals and event files are read above"),
+        | Object::Epoll(_)
+        | Object::Socket(_) => unreachable!("pipes, terminals and event files and sockets are read above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.read_fd(h.as_fd(), buf, len, at)?
@@ -483,6 +491,16 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         p.guest.read(buf, &mut data)?;
         return pipe_write(p, &pipe, nb, &data);
     }
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut data = vec![0u8; len];
+        p.guest.read(buf, &mut data)?;
+        let r = super::sys_socket::write(p, &s, nb, &data);
+        return finish_write(p, r);
+    }
     if let Some(open) = file.borrow().open() {
         if let Some(pid) = crate::devproc::ns_file(&*open.chan.dev, open.chan.qid) {
             let mut text = vec![0u8; len];
@@ -499,7 +517,8 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         | Object::EventFd(_)
         | Object::TimerFd(_)
         | Object::SignalFd(_)
-        | Object::Epoll(_) => unreachable!("pipes, terminals and event files are written above"),
+        | Object::Epoll(_)
+        | Object::Socket(_) => unreachable!("pipes, terminals and event files and sockets are written above"),
         Object::Stdio(h) => {
             use std::os::fd::AsFd;
             p.guest.write_fd(h.as_fd(), buf, len, at).map_err(Errno::from)
@@ -543,6 +562,14 @@ fn tty_of(f: &OpenFile) -> Option<(std::sync::Arc<crate::tty::Tty>, bool, bool)>
     match &f.obj {
         Object::Tty(t) => Some((t.clone(), nb, false)),
         Object::PtyMaster(t) => Some((t.clone(), nb, true)),
+        _ => None,
+    }
+}
+
+/// The socket a description is open on, and whether it is non-blocking.
+fn socket_of(f: &OpenFile) -> Option<(crate::socket::Socket, bool)> {
+    match &f.obj {
+        Object::Socket(s) => Some((s.socket(), f.flags & O_NONBLOCK != 0)),
         _ => None,
     }
 }
@@ -650,7 +677,7 @@ pub fn pwrite64(p: &mut Process, a: Args) -> SysResult {
     Ok(write_from(p, a[0], a[1], a[2] as usize, Some(off))? as u32)
 }
 
-fn iovecs(p: &mut Process, iov: u32, cnt: u32) -> SysResult<Vec<(u32, u32)>> {
+pub(super) fn iovecs(p: &mut Process, iov: u32, cnt: u32) -> SysResult<Vec<(u32, u32)>> {
     if cnt > 1024 {
         return Err(Errno::EINVAL);
     }
@@ -674,6 +701,13 @@ fn do_readv(p: &mut Process, fd: u32, iov: u32, cnt: u32, mut at: Option<u64>) -
         return Err(Errno::EBADF);
     }
     let vecs = iovecs(p, iov, cnt)?;
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        return Ok(super::sys_socket::read(p, &s, nb, &vecs)? as u32);
+    }
     let piped = pipe_of(&file.borrow());
     if let Some((pipe, nb)) = piped {
         // One read, spread over the buffers: a pipe never waits for more.
@@ -738,6 +772,14 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
     if let Some((pipe, nb)) = piped {
         return Ok(pipe_write(p, &pipe, nb, &data)? as u32);
     }
+    let sock = socket_of(&file.borrow());
+    if let Some((s, nb)) = sock {
+        if at.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let r = super::sys_socket::write(p, &s, nb, &data);
+        return Ok(finish_write(p, r)? as u32);
+    }
     let mut f = file.borrow_mut();
     let append = f.flags & O_APPEND != 0;
     let r = match &f.obj {
@@ -747,7 +789,8 @@ fn do_writev(p: &mut Process, fd: u32, iov: u32, cnt: u32, at: Option<u64>) -> S
         | Object::EventFd(_)
         | Object::TimerFd(_)
         | Object::SignalFd(_)
-        | Object::Epoll(_) => unreachable!("pipes, terminals and event files are written above"),
+        | Object::Epoll(_)
+        | Object::Socket(_) => unreachable!("pipes, terminals and event files and sockets are written above"),
         Object::Stdio(h) => {
             use std::io::Write;
             let mut h: &std::fs::File = h;
@@ -866,7 +909,8 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
             | Object::EventFd(_)
             | Object::TimerFd(_)
             | Object::SignalFd(_)
-            | Object::Epoll(_) => return Err(Errno::EINVAL),
+            | Object::Epoll(_)
+            | Object::Socket(_) => return Err(Errno::EINVAL),
             Object::Chan { open, .. } => open.read_at(&mut buf, pos)?,
             Object::Stdio(h) => {
                 use std::io::Read;
@@ -900,6 +944,11 @@ fn do_sendfile(p: &mut Process, out: u32, inp: u32, off: Option<u64>, count: usi
                 drop(d);
                 t.master_write(&buf[..n])
             }
+            Object::Socket(s) => {
+                let (s, nb) = (s.socket(), d.flags & O_NONBLOCK != 0);
+                drop(d);
+                super::sys_socket::write(p, &s, nb, &buf[..n])
+            }
             Object::Stdio(h) => {
                 use std::io::Write;
                 let mut h: &std::fs::File = h;
@@ -932,7 +981,7 @@ fn do_seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> SysResult<u64> {
     let file = p.files.file(fd)?;
     let mut f = file.borrow_mut();
     let (size, is_dir) = match &f.obj {
-        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) => return Err(Errno::ESPIPE),
+        Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => return Err(Errno::ESPIPE),
         // Linux's noop_llseek: the offset stays where it is.
         Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => return Ok(f.pos),
         Object::Stdio(h) => {
@@ -1047,6 +1096,7 @@ fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
         Object::Tty(t) | Object::PtyMaster(t) => Ok((u64::MAX - 1, t.index().map_or(0, |n| n as u64 + 1))),
         // Anonymous-inode files all share one inode on Linux.
         Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => Ok((u64::MAX - 2, 0)),
+        Object::Socket(s) => Ok((u64::MAX - 2, s.socket().id())),
         Object::Stdio(h) => {
             use std::os::unix::fs::MetadataExt;
             let m = h.metadata()?;
@@ -1285,6 +1335,7 @@ pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
                 Object::Pipe(e) => e.pipe().available() as u32,
                 Object::Tty(t) => t.available() as u32,
                 Object::PtyMaster(t) => t.master_available() as u32,
+                Object::Socket(s) => s.socket().available() as u32,
                 Object::Stdio(h) => rustix::io::ioctl_fionread(h).unwrap_or(0) as u32,
                 Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
                     return Err(Errno::ENOTTY)
@@ -1504,6 +1555,20 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
             nlink: 1,
             uid: 0,
             gid: 0,
+            rdev: 0,
+            size: 0,
+            blocks: 0,
+            atime: Time::default(),
+            mtime: Time::default(),
+            ctime: Time::default(),
+        }),
+        Object::Socket(s) => Ok(Kstat {
+            dev: 8,
+            ino: s.socket().id() & 0xffff_ffff,
+            mode: 0o140777,
+            nlink: 1,
+            uid: p.ids[1],
+            gid: p.ids[3],
             rdev: 0,
             size: 0,
             blocks: 0,
@@ -2072,7 +2137,8 @@ pub fn fsync(p: &mut Process, a: Args) -> SysResult {
         | Object::EventFd(_)
         | Object::TimerFd(_)
         | Object::SignalFd(_)
-        | Object::Epoll(_) => Err(Errno::EINVAL),
+        | Object::Epoll(_)
+        | Object::Socket(_) => Err(Errno::EINVAL),
         Object::Stdio(h) => {
             let m = h.metadata()?;
             if m.is_file() {
@@ -2154,6 +2220,42 @@ fn do_mknod(p: &mut Process, dirfd: u32, path: u32, mode: u32, dev: u32) -> SysR
     let t = p.ns.create_target(&dir)?;
     t.dev.create(t.qid, &last, kind, mode & !p.umask & 0o7777, p.cred())?;
     Ok(0)
+}
+
+/// Make the node of a socket bound to path `name` (bind(2)), once
+/// `check` agrees: return its device number and qid path; EADDRINUSE if
+/// the name exists.
+pub(super) fn make_socket_node(
+    p: &mut Process,
+    name: &[u8],
+    check: &mut dyn FnMut() -> SysResult<()>,
+) -> SysResult<(u64, u64)> {
+    let (dir, last) = parent(p, AT_FDCWD, name)?;
+    if p.ns.walk1(&dir, &last).is_ok() {
+        return Err(Errno::EADDRINUSE);
+    }
+    may_change(p, &dir, None)?;
+    check()?;
+    let t = p.ns.create_target(&dir)?;
+    let q = match t.dev.create(t.qid, &last, FileType::Socket, 0o777 & !p.umask, p.cred()) {
+        Err(e) if Errno::from(e) == Errno::EEXIST => return Err(Errno::EADDRINUSE),
+        r => r?,
+    };
+    let mut path = dir.path.clone();
+    path.push(last);
+    Ok((devno(&Chan { dev: t.dev, qid: q, path }), q.path))
+}
+
+/// Find the socket node path `name` reaches (connect(2), sendto(2)):
+/// return its device number and qid path; ECONNREFUSED if it is no
+/// socket, EACCES if the caller may not write to it.
+pub(super) fn socket_node(p: &mut Process, name: &[u8]) -> SysResult<(u64, u64)> {
+    let c = lookup(p, AT_FDCWD, name, true)?;
+    if c.qid.kind != FileType::Socket {
+        return Err(Errno::ECONNREFUSED);
+    }
+    perm::check(&stat_of(&c)?, p.cred(), MAY_WRITE)?;
+    Ok((devno(&c), c.qid.path))
 }
 
 /// mknod(2).
@@ -2728,7 +2830,7 @@ pub fn fremovexattr(p: &mut Process, a: Args) -> SysResult {
 /// the checks Linux makes.
 fn fadvise(p: &mut Process, fd: u32, advice: u32) -> SysResult {
     let f = p.files.file(fd)?;
-    if matches!(f.borrow().obj, Object::Pipe(_)) {
+    if matches!(f.borrow().obj, Object::Pipe(_) | Object::Socket(_)) {
         return Err(Errno::ESPIPE);
     }
     if advice > 5 {

@@ -1,7 +1,8 @@
 //! Waiting for descriptors: poll, ppoll, select, _newselect, pselect6.
 //!
 //! Each descriptor says what it is ready for (`poll_file`, which epoll
-//! asks too): a pipe end from its buffer and the other end's count, a file
+//! asks too): a pipe end from its buffer and the other end's count, a
+//! socket from its queues and its peer's, a file
 //! of a device always (reads and writes of device files do not wait,
 //! except the console's), a host stream as the host's poll says, an
 //! eventfd, timerfd or signalfd from its counter, clock or the process's
@@ -34,6 +35,7 @@ pub(super) fn poll_file(p: &Process, f: &OpenFile, events: u16) -> Ready {
                 POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 } | if hup { POLLHUP } else { 0 };
             (r, [0, 0], None)
         }
+        Object::Socket(s) => (s.socket().poll(), [0, 0], None),
         Object::Chan { .. } => (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, [0, 0], None),
         Object::Stdio(h) => {
             let mut fds = [rustix::event::PollFd::new(h, rustix::event::PollFlags::from_bits_truncate(events as _))];
