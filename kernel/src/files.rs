@@ -162,7 +162,12 @@ impl Object {
             Object::TimerFd(_) => Some("[timerfd]"),
             Object::SignalFd(_) => Some("[signalfd]"),
             Object::Epoll(_) => Some("[eventpoll]"),
-            Object::Chan { .. } | Object::Stdio(_) | Object::Pipe(_) | Object::Tty(_) | Object::PtyMaster(_) | Object::Socket(_) => None,
+            Object::Chan { .. }
+            | Object::Stdio(_)
+            | Object::Pipe(_)
+            | Object::Tty(_)
+            | Object::PtyMaster(_)
+            | Object::Socket(_) => None,
         }
     }
 }

@@ -24,8 +24,11 @@ pub const POLLHUP: u16 = 0x10;
 pub const POLLRDNORM: u16 = 0x40;
 pub const POLLWRNORM: u16 = 0x100;
 
-/// The buffer size (Linux's default pipe capacity).
+/// The buffer size a pipe starts with (Linux's default pipe capacity).
 pub const CAPACITY: usize = 65536;
+/// The most F_SETPIPE_SZ gives an unprivileged process
+/// (/proc/sys/fs/pipe-max-size).
+pub const MAX_CAPACITY: usize = 1 << 20;
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
 
@@ -36,6 +39,8 @@ struct Buf {
     /// Events for epoll's edge-triggered mode: writes and writers gone
     /// (for the read side), reads and readers gone (for the write side).
     events: [u64; 2],
+    /// Its size (F_SETPIPE_SZ).
+    cap: usize,
 }
 
 /// A pipe, for reading and writing (it does not count as an end).
@@ -52,8 +57,15 @@ pub struct End {
 
 /// Make a pipe: its read end and its write end.
 pub fn new() -> (End, End) {
-    let pipe =
-        Pipe { pipe: Arc::new(Mutex::new(Buf { data: VecDeque::new(), readers: 1, writers: 1, events: [0, 0] })) };
+    let pipe = Pipe {
+        pipe: Arc::new(Mutex::new(Buf {
+            data: VecDeque::new(),
+            readers: 1,
+            writers: 1,
+            events: [0, 0],
+            cap: CAPACITY,
+        })),
+    };
     (End { pipe: pipe.clone(), write: false }, End { pipe, write: true })
 }
 
@@ -101,7 +113,7 @@ impl Pipe {
         if write {
             if b.readers == 0 {
                 POLLERR | POLLOUT | POLLWRNORM
-            } else if CAPACITY - b.data.len() >= PIPE_BUF {
+            } else if b.cap - b.data.len() >= PIPE_BUF {
                 POLLOUT | POLLWRNORM
             } else {
                 0
@@ -123,6 +135,29 @@ impl Pipe {
         self.pipe.lock().events
     }
 
+    /// The pipe's size (F_GETPIPE_SZ).
+    pub fn capacity(&self) -> usize {
+        self.pipe.lock().cap
+    }
+
+    /// Resize the pipe (F_SETPIPE_SZ): to a power of two pages, at least
+    /// one, at most MAX_CAPACITY unless `privileged`; EBUSY if what it
+    /// holds would not fit.
+    pub fn set_capacity(&self, want: usize, privileged: bool) -> SysResult<usize> {
+        let size = want.max(4096).checked_next_power_of_two().ok_or(Errno::EINVAL)?;
+        if size > MAX_CAPACITY && !privileged || size > 1 << 31 {
+            return Err(Errno::EPERM);
+        }
+        let mut b = self.pipe.lock();
+        if b.data.len() > size {
+            return Err(Errno::EBUSY);
+        }
+        b.cap = size;
+        drop(b);
+        self.wake();
+        Ok(size)
+    }
+
     /// Bytes waiting to be read.
     pub fn available(&self) -> usize {
         self.pipe.lock().data.len()
@@ -137,7 +172,7 @@ impl Pipe {
                 if !b.data.is_empty() {
                     let n = max.min(b.data.len());
                     // Writers are woken (an event for epoll) only if it was full.
-                    if CAPACITY - b.data.len() < PIPE_BUF {
+                    if b.cap - b.data.len() < PIPE_BUF {
                         b.events[1] += 1;
                     }
                     let out: Vec<u8> = b.data.drain(..n).collect();
@@ -170,7 +205,7 @@ impl Pipe {
                 if b.readers == 0 {
                     return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
                 }
-                let room = CAPACITY - b.data.len();
+                let room = b.cap - b.data.len();
                 let left = data.len() - done;
                 // A small write goes in whole or waits.
                 if room > 0 && (left > PIPE_BUF || room >= left) {

@@ -315,12 +315,12 @@ impl Process {
         let mut t = self.thread(pid);
         t.pid = pid;
         t.files = Shared::new(self.files.fork_copy());
-        devproc::set_fds(t.pid, t.files.view());
         t.sigactions = Shared::new(*self.sigactions);
         t.altstack = self.altstack;
         if let Some(e) = devproc::entry(self.pid) {
             devproc::register(pid, e);
         }
+        devproc::set_fds(t.pid, t.files.view());
         t
     }
 
@@ -775,7 +775,11 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.save_translations();
-        devproc::unregister(self.pid);
+        // /proc/N goes with the process's last thread (and at the latest
+        // when it is reaped: see proctab::reap).
+        if crate::proctab::get(self.pid).is_none_or(|e| e.threads <= 1) {
+            devproc::unregister(self.pid);
+        }
     }
 }
 

@@ -479,12 +479,15 @@ pub fn exit(pid: u32, st: ExitStatus) {
 /// Remove zombie `pid` (its parent reaped it); its CPU time counts for
 /// the parent's children.
 pub fn reap(pid: u32) {
-    let mut t = TABLE.lock();
-    if let Some(e) = t.procs.remove(&pid) {
-        if let Some(parent) = t.procs.get_mut(&e.ppid) {
-            parent.child_cpu += e.cpu + e.child_cpu;
+    {
+        let mut t = TABLE.lock();
+        if let Some(e) = t.procs.remove(&pid) {
+            if let Some(parent) = t.procs.get_mut(&e.ppid) {
+                parent.child_cpu += e.cpu + e.child_cpu;
+            }
         }
     }
+    crate::devproc::unregister(pid);
 }
 
 /// Charge `d` of CPU time to `pid`.

@@ -465,12 +465,22 @@ pub fn preempt_current() {
             WORK.notify_all();
             return Vec::new();
         }
-        if !timer_due && !ready(s) {
-            return Vec::new();
-        }
+        let anyone = timer_due || ready(s);
+        // A task waiting for its own group (a thread whose sibling holds
+        // the address space) needs that sibling off its vCPU: its group
+        // is busy, so `ready` does not count it.
+        let waiting: HashSet<u64> = s
+            .queue
+            .iter()
+            .filter_map(|id| s.tasks.get(id))
+            .filter(|t| t.state == State::Runnable)
+            .map(|t| t.group)
+            .collect();
         s.cpus
             .iter()
-            .filter_map(|c| c.current.and_then(|id| s.tasks.get(&id)).and_then(|t| t.preempt.clone()))
+            .filter_map(|c| c.current.and_then(|id| s.tasks.get(&id)))
+            .filter(|t| anyone || waiting.contains(&t.group))
+            .filter_map(|t| t.preempt.clone())
             .collect()
     });
     for h in hs {
@@ -588,6 +598,9 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
         // boxed slot.
         unsafe { swtch(save, to) };
         let used = thread_cpu().saturating_sub(started);
+        // Timers that came due (the likely reason the task was stopped)
+        // wake their sleepers first, so they queue ahead of it.
+        crate::timers::fire();
         let id = with(|s| {
             let id = s.cpus[c].current.take().expect("a task ran");
             let t = s.tasks.get(&id).expect("the task that ran");

@@ -452,6 +452,41 @@ fn wait_for_host_input(p: &mut Process, file: &std::rc::Rc<std::cell::RefCell<Op
     }
 }
 
+/// Write `len` bytes from guest memory to a pipe or a stream socket a
+/// CHUNK at a time: a blocking write goes on until all is written, as
+/// Linux's does; a short chunk (non-blocking, a signal, the reader gone)
+/// ends it with what was written, and an error after some data is that
+/// count.
+fn in_chunks(
+    p: &mut Process,
+    buf: u32,
+    len: usize,
+    mut put: impl FnMut(&mut Process, &[u8]) -> SysResult<usize>,
+) -> SysResult<usize> {
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(CHUNK);
+        let at = buf.wrapping_add(done as u32);
+        let mut data = vec![0u8; n];
+        let r =
+            p.mm.populate(&mut p.guest, at, n as u64, crate::mm::fault::Access::Read)
+                .map_err(|_| Errno::EFAULT)
+                .and_then(|_| Ok(p.guest.read(at, &mut data)?))
+                .and_then(|_| put(p, &data));
+        match r {
+            Ok(k) => {
+                done += k;
+                if k < n {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
 /// Write `len` bytes of guest memory at `buf` at the description's offset
 /// (its end with O_APPEND, or `at`).
 fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -> SysResult<usize> {
@@ -464,6 +499,7 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
             return Err(Errno::EISDIR);
         }
     }
+    let full = len.min(MAX_RW);
     let len = len.min(CHUNK);
     if len == 0 {
         return Ok(0);
@@ -487,19 +523,23 @@ fn write_from(p: &mut Process, fd: u32, buf: u32, len: usize, at: Option<u64>) -
         if at.is_some() {
             return Err(Errno::ESPIPE);
         }
-        let mut data = vec![0u8; len];
-        p.guest.read(buf, &mut data)?;
-        return pipe_write(p, &pipe, nb, &data);
+        return in_chunks(p, buf, full, |p, data| pipe_write(p, &pipe, nb, data));
     }
     let sock = socket_of(&file.borrow());
     if let Some((s, nb)) = sock {
         if at.is_some() {
             return Err(Errno::ESPIPE);
         }
-        let mut data = vec![0u8; len];
-        p.guest.read(buf, &mut data)?;
-        let r = super::sys_socket::write(p, &s, nb, &data);
-        return finish_write(p, r);
+        if s.kind() != crate::socket::Kind::Stream {
+            let mut data = vec![0u8; len];
+            p.guest.read(buf, &mut data)?;
+            let r = super::sys_socket::write(p, &s, nb, &data);
+            return finish_write(p, r);
+        }
+        return in_chunks(p, buf, full, |p, data| {
+            let r = super::sys_socket::write(p, &s, nb, data);
+            finish_write(p, r)
+        });
     }
     if let Some(open) = file.borrow().open() {
         if let Some(pid) = crate::devproc::ns_file(&*open.chan.dev, open.chan.qid) {
@@ -1220,6 +1260,14 @@ fn do_fcntl(p: &mut Process, a: Args, wide_locks: bool) -> SysResult {
         8 | 9 | 15 | 16 => {
             p.files.get(fd)?; // F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX
             Ok(0)
+        }
+        1031 | 1032 => {
+            // F_SETPIPE_SZ, F_GETPIPE_SZ
+            let f = p.files.file(fd)?;
+            let Object::Pipe(e) = &f.borrow().obj else { return Err(Errno::EBADF) };
+            let size =
+                if cmd == 1031 { e.pipe().set_capacity(arg as usize, p.ids[1] == 0)? } else { e.pipe().capacity() };
+            Ok(size as u32)
         }
         1024 | 1025 => {
             p.files.get(fd)?; // F_SETLEASE / F_GETLEASE
