@@ -57,6 +57,8 @@ proc_pingpong 40000 1000
 proc_clone64  500   10
 proc_thread   10000 200
 proc_futex    20000 1000
+python_loop   6000000 20000
+sqlite_insert 600000 2000
 "
 # The proc_* counts are numbers of operations (fork+exit+wait, fork+exec+wait,
 # pipe round trips, fork+exit+wait with 64 MiB resident, thread create+join,
@@ -70,6 +72,7 @@ data_mib_quick=2
 VXOS=${VXOS:-$top/target/release/vxos}
 QEMU=${QEMU:-qemu-i386}
 BUSYBOX=${BUSYBOX:-$top/build/rootfs/bin/busybox}
+ROOTFS=${ROOTFS:-$top/build/rootfs}
 BIN=${BIN:-$top/build/bin}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 benchdir=$top/build/bench
@@ -78,6 +81,7 @@ abs() { case "$1" in /*|'') printf '%s' "$1" ;; */*) printf '%s' "$PWD/$1" ;; *)
 VXOS=$(abs "$VXOS")
 QEMU=$(abs "$QEMU")
 BUSYBOX=$(abs "$BUSYBOX")
+ROOTFS=$(abs "$ROOTFS")
 BIN=$(abs "$BIN")
 
 reps=
@@ -119,6 +123,7 @@ done <<<"$counts_table"
 # All workload names, in table order. nullsys@1 is nullsys's start-up
 # baseline (one call); it is selected with nullsys and not shown on its own.
 all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys
+           start_python start_bash start_perl python_loop sqlite_insert deb_gzip deb_bzip2 deb_xz
            proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex boot)
 if [ "$list_only" = 1 ]; then printf '%s\n' "${all_names[@]}"; exit 0; fi
 
@@ -185,6 +190,9 @@ else
 fi
 
 # run_one RUNNER STDIN OUT ERR PROG ARGS...: run once; sets RC and DT (us).
+# With DEB=1, PROG is a path in the guest root (a Debian program, dynamically
+# linked): natively it runs through the rootfs's own ld.so and libraries,
+# under qemu with -L rootfs, under vxos as the guest sees it.
 run_one() {
   local runner=$1 in=$2 out=$3 err=$4 t0
   shift 4
@@ -193,6 +201,15 @@ run_one() {
     qemu) pre=("$QEMU") ;;
     vxos) pre=("$VXOS" run) ;;
   esac
+  if [ "${DEB:-0}" = 1 ]; then
+    local prog=$1
+    shift
+    case "$runner" in
+      native) pre=("$ROOTFS/lib/ld-linux.so.2" --library-path "$ROOTFS/lib/i386-linux-gnu:$ROOTFS/usr/lib/i386-linux-gnu" "$ROOTFS$prog") ;;
+      qemu) pre=("$QEMU" -L "$ROOTFS" "$ROOTFS$prog") ;;
+      vxos) pre=("$VXOS" run "$prog") ;;
+    esac
+  fi
   now_us; t0=$US
   timeout -k 10 "$BENCH_TIMEOUT" "${pre[@]}" "$@" <"$in" >"$out" 2>"$err"
   RC=$?
@@ -448,6 +465,58 @@ if [ "$want_bb" = 1 ]; then
     else
       note "could not generate the input data; skipping ${bb_names[*]}"
     fi
+  fi
+fi
+
+# Debian's own dynamically linked programs (T6): start-up, a pure-Python
+# loop, an SQLite bulk insert, and the compressors on the same data.
+deb_ok() { # NAME PROG: is the program in the rootfs?
+  [ -x "$ROOTFS$2" ] && return 0
+  note "$ROOTFS$2 not found (scripts/setup.sh unpacks it); skipping $1"
+  return 1
+}
+deb_bench() { DEB=1 bench "$@"; }
+if [ -n "${is_sel[start_python]:-}" ] && deb_ok start_python /usr/bin/python3; then
+  deb_bench start_python /dev/null /usr/bin/python3 -c pass
+fi
+if [ -n "${is_sel[start_bash]:-}" ] && deb_ok start_bash /bin/bash; then
+  deb_bench start_bash /dev/null /bin/bash -c true
+fi
+if [ -n "${is_sel[start_perl]:-}" ] && deb_ok start_perl /usr/bin/perl; then
+  deb_bench start_perl /dev/null /usr/bin/perl -e 1
+fi
+if [ -n "${is_sel[python_loop]:-}" ] && deb_ok python_loop /usr/bin/python3; then
+  deb_bench python_loop /dev/null /usr/bin/python3 -c "
+s = 0
+for i in range(${count[python_loop]}):
+    s = (s + i * i % 7) ^ (i >> 3)
+print(s)"
+fi
+if [ -n "${is_sel[sqlite_insert]:-}" ] && deb_ok sqlite_insert /usr/bin/sqlite3; then
+  sql=$benchdir/insert-${count[sqlite_insert]}.sql
+  mkdir -p "$benchdir"
+  cat >"$sql" <<EOF
+create table t(id integer primary key, grp integer, name text, val real);
+begin;
+with recursive c(x) as (select 1 union all select x + 1 from c where x < ${count[sqlite_insert]})
+insert into t(grp, name, val) select x % 97, 'name-' || x, x * 0.25 from c;
+commit;
+create index ig on t(grp);
+select count(*), sum(val), count(distinct grp), max(name) from t;
+EOF
+  deb_bench sqlite_insert "$sql" /usr/bin/sqlite3 :memory:
+fi
+want_deb_z=0
+for n in deb_gzip deb_bzip2 deb_xz; do [ -n "${is_sel[$n]:-}" ] && want_deb_z=1; done
+if [ "$want_deb_z" = 1 ]; then
+  mib=$data_mib_full
+  [ "$quick" = 1 ] && mib=$data_mib_quick
+  if gen_data "$mib"; then
+    [ -n "${is_sel[deb_gzip]:-}" ] && deb_ok deb_gzip /bin/gzip && deb_bench deb_gzip "$DATA" /bin/gzip -9 -c
+    [ -n "${is_sel[deb_bzip2]:-}" ] && deb_ok deb_bzip2 /bin/bzip2 && deb_bench deb_bzip2 "$DATA" /bin/bzip2 -c
+    [ -n "${is_sel[deb_xz]:-}" ] && deb_ok deb_xz /usr/bin/xz && deb_bench deb_xz "$DATA" /usr/bin/xz -6 -c -T1
+  else
+    note "could not generate the input data; skipping deb_gzip deb_bzip2 deb_xz"
   fi
 fi
 
