@@ -297,3 +297,25 @@ fn sigterm_to_vxos_restores_the_host_terminal() {
     assert_eq!(after.input_modes, before.input_modes, "input modes as before");
     assert_eq!(after.output_modes, before.output_modes, "output modes as before");
 }
+
+/// Debian's own programs run at the prompt (T6): bash, python3, perl,
+/// sqlite3 and an interactive bash reading the terminal.
+#[test]
+fn debian_programs_at_the_prompt() {
+    let mut s = Session::boot();
+    assert_eq!(s.run("bash -c 'a=(x y z); echo ${#a[@]} ${a[1]}'"), "3 y");
+    assert_eq!(s.run("python3 -c 'import json; print(json.dumps({\"k\": 6 * 7}))'"), "{\"k\": 42}");
+    assert_eq!(s.run("perl -e 'print join(\",\", map { $_ * 2 } 1..4), \"\\n\"'"), "2,4,6,8");
+    assert_eq!(s.run("sqlite3 :memory: 'select 6 * 7'"), "42");
+    // (ash runs its own applets first: name the GNU program by its path.)
+    assert_eq!(s.run("/bin/ls --version | head -1"), "ls (GNU coreutils) 9.1");
+    // An interactive bash on the terminal: a command, then back to ash.
+    s.send(b"PS1='\\u@\\h:\\w\\$ ' bash --norc --noprofile\r");
+    s.expect(PROMPT, "bash's prompt");
+    assert_eq!(s.run("echo in bash $((2 + 3))"), "in bash 5");
+    s.send(b"exit\r");
+    s.expect(PROMPT, "ash's prompt again");
+    assert_eq!(s.run("echo back"), "back");
+    s.send(b"exit\r");
+    assert_eq!(s.wait(), 0);
+}
