@@ -327,6 +327,10 @@ impl Process {
     /// Keep the program's translations for its next run, if this is the
     /// last thread of the address space (see `progcache`).
     fn save_translations(&self) {
+        // The first process's end is vxos's: no next run to keep them for.
+        if crate::proctab::is_first(self.pid) && self.exit.is_some() {
+            return;
+        }
         if let Some(k) = &self.prog {
             if self.guest.holders() == 1 && self.mm.holders() == 1 {
                 progcache::save(&self.guest, &self.mm, k);

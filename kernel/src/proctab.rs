@@ -106,6 +106,11 @@ pub fn create_first() -> u32 {
     pid
 }
 
+/// Whether `pid` is the first process (whose end ends vxos).
+pub fn is_first(pid: u32) -> bool {
+    pid == FIRST.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// How the first process ended, once it has.
 static FIRST_STATUS: Mutex<Option<ExitStatus>> = Mutex::new(None);
 

@@ -53,8 +53,12 @@ impl Emitter {
     /// Encode one iced instruction (not RIP-relative).
     pub fn ins(&mut self, ins: &Instruction) -> Result<(), String> {
         self.enc.encode(ins, 0).map_err(|e| format!("{e}: {ins:?}"))?;
-        let b = self.enc.take_buffer();
+        // The encoder's buffer goes back to it, emptied: no allocation
+        // per instruction.
+        let mut b = self.enc.take_buffer();
         self.code.extend_from_slice(&b);
+        b.clear();
+        self.enc.set_buffer(b);
         Ok(())
     }
 
