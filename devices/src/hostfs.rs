@@ -11,6 +11,7 @@
 //! directory (`..` from its root stays there; the namespace moves above it).
 
 use crate::dev::*;
+use crate::names;
 use parking_lot::Mutex;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use std::collections::HashMap;
@@ -56,7 +57,7 @@ fn valid_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
         return Err(Errno::EINVAL);
     }
-    if name.len() > 255 {
+    if names::encode(name).len() > 255 {
         return Err(Errno::ENAMETOOLONG);
     }
     Ok(())
@@ -162,7 +163,7 @@ impl Dev for Hostfs {
             ".." => rel.parent().map(Path::to_path_buf).unwrap_or_default(),
             _ => {
                 valid_name(name)?;
-                rel.join(name)
+                rel.join(names::host(name))
             }
         };
         // A host symlink is a file here, never followed.
@@ -230,12 +231,12 @@ impl Dev for Hostfs {
         let mut dir = rustix::fs::Dir::read_from(&fd).map_err(|e| Errno(e.raw_os_error()))?;
         let mut entries: Vec<(String, rustix::fs::Stat)> = Vec::new();
         while let Some(Ok(e)) = dir.read() {
-            let Ok(name) = e.file_name().to_str() else { continue };
-            if name == "." || name == ".." {
+            let raw = e.file_name().to_bytes();
+            if raw == b"." || raw == b".." {
                 continue;
             }
-            if let Ok(m) = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                entries.push((name.to_owned(), m));
+            if let Ok(m) = rustix::fs::statat(&fd, e.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+                entries.push((names::decode(raw).into_owned(), m));
             }
         }
         // The host's order, as a program on the host would see it.
@@ -243,7 +244,7 @@ impl Dev for Hostfs {
             .into_iter()
             .skip(start)
             .map(|(name, m)| {
-                let qid = self.remember(rel.join(&name), &m);
+                let qid = self.remember(rel.join(names::host(&name)), &m);
                 DirEntry { name, qid }
             })
             .collect())
@@ -252,6 +253,7 @@ impl Dev for Hostfs {
     fn create(&self, dir: Qid, name: &str, kind: FileType, perm: u32, _cred: Cred) -> Result<Qid> {
         self.check_writable()?;
         valid_name(name)?;
+        let name = &names::host(name);
         let d = self.dir_fd(dir)?;
         let mode = Mode::from_raw_mode(perm & 0o7777);
         let io = |e: rustix::io::Errno| Errno(e.raw_os_error());
@@ -276,6 +278,7 @@ impl Dev for Hostfs {
     fn remove(&self, dir: Qid, name: &str, dir_only: bool) -> Result<()> {
         self.check_writable()?;
         valid_name(name)?;
+        let name = &names::host(name);
         let d = self.dir_fd(dir)?;
         let io = |e: rustix::io::Errno| Errno(e.raw_os_error());
         let m = rustix::fs::statat(&d, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
@@ -333,6 +336,7 @@ impl Dev for Hostfs {
     fn link(&self, dir: Qid, name: &str, target: Qid) -> Result<()> {
         self.check_writable()?;
         valid_name(name)?;
+        let name = &names::host(name);
         let d = self.dir_fd(dir)?;
         let from = self.beneath(&self.rel(target)?, OFlags::PATH)?;
         rustix::fs::linkat(&from, "", &d, name, AtFlags::EMPTY_PATH).map_err(|e| Errno(e.raw_os_error()))
@@ -341,6 +345,8 @@ impl Dev for Hostfs {
     fn symlink(&self, dir: Qid, name: &str, target: &str, _cred: Cred) -> Result<Qid> {
         self.check_writable()?;
         valid_name(name)?;
+        let name = &names::host(name);
+        let target = &names::host(target);
         let d = self.dir_fd(dir)?;
         let io = |e: rustix::io::Errno| Errno(e.raw_os_error());
         rustix::fs::symlinkat(target, &d, name).map_err(io)?;
@@ -354,13 +360,14 @@ impl Dev for Hostfs {
         }
         let fd = self.beneath(&self.rel(q)?, OFlags::PATH)?;
         let t = rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| Errno(e.raw_os_error()))?;
-        t.into_string().map_err(|_| Errno::EINVAL)
+        Ok(names::decode(t.as_bytes()).into_owned())
     }
 
     fn rename(&self, olddir: Qid, old: &str, newdir: Qid, new: &str) -> Result<()> {
         self.check_writable()?;
         valid_name(old)?;
         valid_name(new)?;
+        let (old, new) = (&names::host(old), &names::host(new));
         let (a, b) = (self.dir_fd(olddir)?, self.dir_fd(newdir)?);
         rustix::fs::renameat(&a, old, &b, new).map_err(|e| Errno(e.raw_os_error()))?;
         self.moved(&self.rel(olddir)?.join(old), &self.rel(newdir)?.join(new), None);
@@ -371,6 +378,7 @@ impl Dev for Hostfs {
         self.check_writable()?;
         valid_name(a)?;
         valid_name(b)?;
+        let (a, b) = (&names::host(a), &names::host(b));
         let (da, db) = (self.dir_fd(adir)?, self.dir_fd(bdir)?);
         rustix::fs::renameat_with(&da, a, &db, b, rustix::fs::RenameFlags::EXCHANGE)
             .map_err(|e| Errno(e.raw_os_error()))?;

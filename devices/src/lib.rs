@@ -9,6 +9,7 @@ pub mod dirtab;
 pub mod env;
 pub mod hostfs;
 pub mod ldisc;
+pub mod names;
 pub mod perm;
 pub mod ramfs;
 pub mod root;

@@ -440,7 +440,7 @@ pub fn listing(dot: Qid, dotdot: Qid, entries: Vec<DirEntry>) -> Vec<Dirent> {
         Dirent { name: b"..".to_vec(), ino: dotdot.path, dtype: 4 },
     ];
     v.extend(entries.into_iter().map(|e| Dirent {
-        name: e.name.into_bytes(),
+        name: devices::names::encode(&e.name).into_owned(),
         ino: e.qid.path,
         dtype: e.qid.kind.dirent_type(),
     }));

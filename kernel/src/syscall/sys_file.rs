@@ -49,8 +49,10 @@ const CHUNK: usize = 1 << 20;
 // Looking paths up.
 
 /// A path argument as text (names are UTF-8 in vxos's devices).
-fn text(name: &[u8]) -> SysResult<&str> {
-    std::str::from_utf8(name).map_err(|_| Errno::EILSEQ)
+/// A path from the guest as the namespace names it (bytes that are not
+/// UTF-8 are escaped: see devices::names).
+fn text(name: &[u8]) -> SysResult<std::borrow::Cow<'_, str>> {
+    Ok(devices::names::decode(name))
 }
 
 /// The channel of a descriptor opened for I/O (not O_PATH), for calls
@@ -95,8 +97,8 @@ fn lookup(p: &Process, dirfd: u32, name: &[u8], follow: bool) -> SysResult<Chan>
         return Err(Errno::ENOENT);
     }
     let s = text(name)?;
-    let base = start(p, dirfd, s)?;
-    Ok(p.ns.namei(&base, s, follow)?)
+    let base = start(p, dirfd, &s)?;
+    Ok(p.ns.namei(&base, &s, follow)?)
 }
 
 /// Look a path up, or take the descriptor itself for an empty path with
@@ -123,8 +125,8 @@ fn parent(p: &Process, dirfd: u32, name: &[u8]) -> SysResult<(Chan, String)> {
     if s.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let base = start(p, dirfd, s)?;
-    Ok(p.ns.namei_parent(&base, s)?)
+    let base = start(p, dirfd, &s)?;
+    Ok(p.ns.namei_parent(&base, &s)?)
 }
 
 /// Describe the file a channel is on.
@@ -2526,7 +2528,7 @@ fn do_readlink(p: &mut Process, dirfd: u32, path: u32, buf: u32, size: u32) -> S
     if c.qid.kind != FileType::Symlink {
         return Err(if empty { Errno::ENOENT } else { Errno::EINVAL });
     }
-    let target = c.dev.readlink(c.qid)?.into_bytes();
+    let target = devices::names::encode(&c.dev.readlink(c.qid)?).into_owned();
     let n = target.len().min(size as usize);
     p.uwrite(buf, &target[..n])?;
     Ok(n as u32)
@@ -2649,7 +2651,7 @@ pub fn getcwd(p: &mut Process, a: Args) -> SysResult {
     if stat_of(&p.cwd).map(|s| s.nlink == 0).unwrap_or(true) && !p.cwd.path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let mut s = p.cwd.path_string().into_bytes();
+    let mut s = devices::names::encode(&p.cwd.path_string()).into_owned();
     s.push(0);
     if (a[1] as usize) < s.len() {
         return Err(Errno::ERANGE);

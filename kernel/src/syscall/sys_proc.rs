@@ -255,7 +255,7 @@ pub fn execve(p: &mut Process, a: Args) -> SysResult {
     let path = path_arg(p, a[0])?;
     let argv = string_array(p, a[1])?;
     let envp = string_array(p, a[2])?;
-    let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
+    let path = devices::names::decode(&path).into_owned();
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
