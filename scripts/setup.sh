@@ -67,6 +67,8 @@ fi
 need=()
 dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
 dpkg -s dpkg-dev >/dev/null 2>&1 || need+=(dpkg-dev)
+# fusermount3, for `vxos boot|run --export DIR` as a normal user.
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 if [ "$want_bench" = 1 ]; then
   command -v qemu-i386 >/dev/null 2>&1 || need+=(qemu-user)
 fi

@@ -308,6 +308,16 @@ impl FdTable {
         t
     }
 
+    /// A table whose 0, 1 and 2 are pipe ends (a command the cmd device
+    /// started): stdin to read, stdout and stderr to write.
+    pub fn with_pipes(stdin: crate::pipe::End, stdout: crate::pipe::End, stderr: crate::pipe::End) -> FdTable {
+        let mut t = FdTable::default();
+        t.install_at(0, OpenFile { obj: Object::Pipe(stdin), flags: 0, pos: 0 }, false);
+        t.install_at(1, OpenFile { obj: Object::Pipe(stdout), flags: O_WRONLY, pos: 0 }, false);
+        t.install_at(2, OpenFile { obj: Object::Pipe(stderr), flags: O_WRONLY, pos: 0 }, false);
+        t
+    }
+
     fn install_at(&mut self, n: usize, f: OpenFile, cloexec: bool) {
         if self.fds.len() <= n {
             self.fds.resize_with(n + 1, || None);

@@ -7,15 +7,18 @@
 // between them), group.rs (state the threads of a process share).
 #![deny(unsafe_code)]
 
+mod devcmd;
 mod devproc;
 mod devpts;
 mod epoll;
 mod errno;
 mod evfd;
 mod exec;
+mod export;
 mod files;
 mod futex;
 mod group;
+mod hostexec;
 mod locks;
 mod mm;
 mod ns;
@@ -83,6 +86,10 @@ enum Cmd {
         /// default three quarters of the host's.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         mem: Option<u64>,
+        /// Serve the program's namespace at host directory DIR through FUSE
+        /// while vxos runs (see `vxos exec`).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
         /// The program to run.
         program: PathBuf,
         /// Its arguments.
@@ -111,6 +118,27 @@ enum Cmd {
         /// Scheduler ticks a second.
         #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
         hz: u32,
+        /// Serve init's namespace at host directory DIR through FUSE while
+        /// vxos runs (see `vxos exec`).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
+    /// Run PROGRAM in the guest whose namespace is exported at DIR (`vxos
+    /// boot|run --export DIR`), through DIR/dev/cmd alone: its stdin,
+    /// stdout and stderr are this command's, ^C kills it, and the exit
+    /// status is its (128+N if signal N killed it).
+    Exec {
+        /// Its working directory in the guest (default /).
+        #[arg(long, value_name = "PATH")]
+        cwd: Option<String>,
+        /// Add NAME=value to its environment (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// The export's host directory.
+        dir: PathBuf,
+        /// The program (a guest path) and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
+        command: Vec<String>,
     },
     /// List the system calls vxos implements and how completely.
     Syscalls,
@@ -120,7 +148,7 @@ fn main() {
     procview::mark_boot();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { root, binds, hz, cpus, stats, trace, mem, program, args } => {
+        Cmd::Run { root, binds, hz, cpus, stats, trace, mem, export, program, args } => {
             if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
                 eprintln!("vxos: cannot create guest memory: {e}");
                 std::process::exit(1);
@@ -134,9 +162,12 @@ fn main() {
             };
             let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
             sched::set_cpus(cpus);
-            std::process::exit(run(root, binds, hz, stats, trace, program, args))
+            let export = export_dir(export);
+            let status = run(root, binds, hz, stats, trace, export, program, args);
+            export::unmount();
+            std::process::exit(status)
         }
-        Cmd::Boot { root, binds, cpus, mem, hz } => {
+        Cmd::Boot { root, binds, cpus, mem, hz, export } => {
             if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
                 eprintln!("vxos: cannot create guest memory: {e}");
                 std::process::exit(1);
@@ -150,10 +181,13 @@ fn main() {
             };
             let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
             sched::set_cpus(cpus);
-            let status = boot(root, binds, hz);
+            let export = export_dir(export);
+            let status = boot(root, binds, hz, export);
+            export::unmount();
             tty::restore();
             std::process::exit(status)
         }
+        Cmd::Exec { cwd, env, dir, command } => std::process::exit(hostexec::exec(&dir, cwd, &env, &command)),
         Cmd::Syscalls => {
             for e in syscall::list() {
                 let s = match e.support {
@@ -162,6 +196,18 @@ fn main() {
                 };
                 println!("{:4} {:20} {}", e.nr, e.name, s);
             }
+        }
+    }
+}
+
+/// Check an --export directory before anything starts; exit if unusable.
+fn export_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
+    let dir = dir?;
+    match export::check_dir(&dir) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("vxos: --export {e}");
+            std::process::exit(1);
         }
     }
 }
@@ -213,12 +259,14 @@ fn default_root() -> Result<PathBuf, String> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     root: PathBuf,
     binds: Vec<nsboot::Bind>,
     hz: u32,
     stats: bool,
     trace: Option<String>,
+    export: Option<PathBuf>,
     program: PathBuf,
     args: Vec<OsString>,
 ) -> i32 {
@@ -252,13 +300,20 @@ fn run(
     }
     let path = program.to_string_lossy();
     let pid = proctab::create_first();
-    let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, &path, &argv, &envp, pid) {
+    let ns = ns::NsRef::new(ns);
+    let mut p = match Process::spawn(ns.clone(), cwd, &path, &argv, &envp, pid) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("vxos: {}: {}", program.display(), e);
             return e.exit_status();
         }
     };
+    if let Some(dir) = export {
+        if let Err(e) = export::start(ns, &dir) {
+            eprintln!("vxos: --export {e}");
+            return 1;
+        }
+    }
     p.trace = trace.as_deref().is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
     let group = p.guest.id() as u64;
     let init = move || {
@@ -322,7 +377,7 @@ fn login_shell(ns: &ns::Namespace, uid: u32) -> String {
 const SHUTDOWN_SIGNALS: u64 = 1 << (12 - 1) | 1 << (10 - 1) | 1 << (15 - 1);
 
 /// `vxos boot`: init's work. Returns vxos's exit status.
-fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
+fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<PathBuf>) -> i32 {
     let ids = [
         rustix::process::getuid().as_raw(),
         rustix::process::geteuid().as_raw(),
@@ -396,7 +451,8 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
     let mut envp = envp;
     envp.retain(|e| !e.starts_with(b"SHELL="));
     envp.push(format!("SHELL={shell}").into_bytes());
-    let mut p = match Process::spawn(ns::NsRef::new(ns), cwd, &shell, &argv, &envp, pid) {
+    let ns = ns::NsRef::new(ns);
+    let mut p = match Process::spawn(ns.clone(), cwd, &shell, &argv, &envp, pid) {
         Ok(p) => p,
         Err(e) => {
             tty::restore();
@@ -404,6 +460,13 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32) -> i32 {
             return e.exit_status();
         }
     };
+    if let Some(dir) = export {
+        if let Err(e) = export::start(ns, &dir) {
+            tty::restore();
+            eprintln!("vxos: --export {e}");
+            return 1;
+        }
+    }
     p.files = group::Shared::new(files::FdTable::with_tty(&console));
     devproc::set_fds(p.pid, p.files.view());
     console.give_to(pid, pid);

@@ -12,6 +12,7 @@
 //! mount #t /dev/pts         the pseudo-terminals' slaves
 //! mount -c #r /tmp          a fresh ramfs, mode 1777
 //! mount #p /proc
+//! mount #C /dev/cmd         the cmd device: guest programs started through files
 //! mount #Z<cwd> <cwd>       the host's working directory at the same path,
 //! mount -bc #r <cwd>        read-only, new files going to a ramfs
 //! mount -c #Z<dir> <dir>    each --bind HOST:GUEST[:rw]
@@ -121,6 +122,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
         'e' => env_device(),
         '/' => ROOT.get_or_init(|| Arc::new(devices::root::Root::new())).clone(),
         't' => PTS.get_or_init(|| Arc::new(crate::devpts::Pts)).clone(),
+        'C' => crate::devcmd::cmd_device(),
         _ => return None,
     })
 }
@@ -229,8 +231,18 @@ pub fn boot_from_file(opts: &Options) -> Result<(Namespace, Chan), String> {
         bind_host(&mut ns, &b.host, &b.guest, b.writable)?;
     }
     let _ = r;
+    // A /lib/namespace from before the cmd device existed lacks it.
+    if ns.namei(&ns.root(), "/dev/cmd/clone", true).is_err() {
+        mount_cmd(&mut ns)?;
+    }
     let r = ns.root();
     Ok((ns, r))
+}
+
+/// Mount the cmd device at /dev/cmd.
+fn mount_cmd(ns: &mut Namespace) -> Result<(), String> {
+    let at = mount_point(ns, "/dev/cmd").map_err(fail("/dev/cmd"))?;
+    ns.mount(device('C').unwrap(), "", &at, MountFlag::Replace, false).map_err(fail("/dev/cmd"))
 }
 
 /// The contents of a file of the namespace, read as root.
@@ -295,6 +307,7 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     let env = env_device();
     let envdir = mount_point(&mut ns, "/env").map_err(fail("/env"))?;
     ns.mount(env, "", &envdir, MountFlag::Replace, true).map_err(fail("/env"))?;
+    mount_cmd(&mut ns)?;
 
     let cwd = opts.cwd.to_string_lossy().into_owned();
     if opts.cwd != Path::new("/") && opts.cwd.is_absolute() {

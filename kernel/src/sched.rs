@@ -189,6 +189,107 @@ fn kernel_unlock() {
     }
 }
 
+/// Take the kernel lock even with one vCPU: host threads other than the
+/// vCPUs (the FUSE export's) will run kernel code too. Call before any
+/// vCPU runs.
+pub fn share_kernel() {
+    SMP.store(true, Ordering::Release);
+}
+
+/// The kernel lock, held by a host thread that is no vCPU (the FUSE
+/// export's): kernel code it runs is then as safe as a task's. Dropping
+/// it lets go of the lock.
+pub struct HostKernel(());
+
+impl HostKernel {
+    /// Take the kernel lock on this (non-vCPU) host thread; None once vxos
+    /// is stopping, since its first vCPU then keeps the lock for good.
+    pub fn enter() -> Option<HostKernel> {
+        debug_assert!(cpu() == NO_CPU, "a vCPU already holds the kernel lock");
+        host_lock().then_some(HostKernel(()))
+    }
+}
+
+impl Drop for HostKernel {
+    fn drop(&mut self) {
+        if HOST_HELD.with(|h| h.replace(false)) {
+            // SAFETY: HOST_HELD says this thread holds the lock.
+            unsafe { KERNEL.unlock() };
+        }
+    }
+}
+
+thread_local! {
+    /// This host thread (no vCPU) holds the kernel lock through a HostKernel.
+    static HOST_HELD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Take the kernel lock for a host thread; false once vxos is stopping.
+fn host_lock() -> bool {
+    use parking_lot::lock_api::RawMutexTimed as _;
+    loop {
+        if STOPPING.load(Ordering::Acquire) {
+            return false;
+        }
+        if KERNEL.try_lock_for(std::time::Duration::from_millis(50)) {
+            if STOPPING.load(Ordering::Acquire) {
+                // SAFETY: this thread took the lock just now.
+                unsafe { KERNEL.unlock() };
+                return false;
+            }
+            HOST_HELD.with(|h| h.set(true));
+            return true;
+        }
+    }
+}
+
+/// A count that every `wakeup` moves: read it before checking a
+/// condition, then `block` until it moves.
+pub fn events() -> u64 {
+    HOST_EVENTS.load(Ordering::SeqCst)
+}
+
+/// Wait for a wakeup on `chan`, from kernel code that found nothing to
+/// do: a task sleeps; a host thread holding the kernel lock (HostKernel)
+/// lets go of it until a wakeup after `seen` (see `events`) or a short
+/// while. False when the wait must end instead: a signal came for the
+/// task, or vxos is stopping (the host thread then no longer holds the
+/// lock). Callers check their condition again after it.
+pub fn block(chan: WaitChan, seen: u64) -> bool {
+    if cpu() != NO_CPU {
+        sleep(chan);
+        let id = current();
+        return crate::proctab::get(id).is_none_or(|e| e.pending == 0);
+    }
+    if !HOST_HELD.with(|h| h.replace(false)) {
+        return false;
+    }
+    // SAFETY: HOST_HELD said this thread holds the lock.
+    unsafe { KERNEL.unlock() };
+    HOST_WAITERS.fetch_add(1, Ordering::SeqCst);
+    {
+        let mut g = HOST_LOCK.lock();
+        if HOST_EVENTS.load(Ordering::SeqCst) == seen {
+            HOST_EVENT.wait_for(&mut g, std::time::Duration::from_millis(100));
+        }
+    }
+    HOST_WAITERS.fetch_sub(1, Ordering::SeqCst);
+    host_lock()
+}
+
+/// Host threads waiting in `block`, and the count of wakeups they wait
+/// to change.
+static HOST_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static HOST_EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static HOST_LOCK: Mutex<()> = Mutex::new(());
+static HOST_EVENT: Condvar = Condvar::new();
+
+/// Whether the caller is a task (kernel code that may `sleep`).
+pub fn in_task() -> bool {
+    let c = cpu();
+    c != NO_CPU && with(|s| s.cpus.get(c).is_some_and(|c| c.current.is_some()))
+}
+
 /// Run `f` (the guest) without the kernel lock, so that other vCPUs can
 /// run kernel code meanwhile; `f` must not touch kernel state shared with
 /// other tasks.
@@ -387,8 +488,14 @@ pub fn add_external() {
     EXTERNAL.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Make every task sleeping on `chan` runnable.
+/// Make every task sleeping on `chan` runnable, and let host threads
+/// waiting in `host_wait` look again.
 pub fn wakeup(chan: WaitChan) {
+    HOST_EVENTS.fetch_add(1, Ordering::SeqCst);
+    if HOST_WAITERS.load(Ordering::SeqCst) > 0 {
+        let _g = HOST_LOCK.lock();
+        HOST_EVENT.notify_all();
+    }
     with(|s| {
         let ids: Vec<u32> = s.tasks.iter().filter(|(_, t)| t.state == State::Sleeping(chan)).map(|(&i, _)| i).collect();
         for id in ids {

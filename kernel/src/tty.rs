@@ -719,6 +719,7 @@ impl HostTerm {
             let _ = std::thread::Builder::new().name("hostterm".into()).spawn(move || {
                 if let Some(sig) = sigs.forever().next() {
                     restore();
+                    crate::export::unmount();
                     let _ = signal_hook::low_level::emulate_default_handler(sig);
                     std::process::exit(128 + sig);
                 }
