@@ -24,6 +24,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Default)]
 pub struct ProcEntry {
     pub exe: String,
+    /// Its name (/proc/N/comm): the last part of the path execve was
+    /// given, at most 15 bytes, as on Linux. For a `#!` script that is the
+    /// script's name, and for a link the link's, where `exe` is the file
+    /// that runs.
+    pub comm: String,
     pub cmdline: Vec<u8>,
     pub ns: Option<crate::ns::NsRef>,
     pub uid: u32,
@@ -32,6 +37,10 @@ pub struct ProcEntry {
     pub fds: Option<crate::files::FdView>,
     /// Its nice value (setpriority), inherited by its children.
     pub nice: i32,
+    /// The CPUs sched_setaffinity allowed it (bit N for CPU N; 0 for
+    /// all), inherited by its children and kept across exec. Only
+    /// reported: the scheduler runs every task on any vCPU.
+    pub affinity: u32,
 }
 
 static TABLE: Mutex<BTreeMap<u32, ProcEntry>> = Mutex::new(BTreeMap::new());
@@ -373,11 +382,16 @@ impl Dev for Proc {
     }
 }
 
-/// A process's name as /proc shows it (the program's file name, at most
-/// 15 bytes).
+/// A process's name as /proc shows it.
 fn comm(e: &ProcEntry) -> String {
-    let base = e.exe.rsplit('/').next().unwrap_or("");
-    base.chars().take(15).collect()
+    e.comm.clone()
+}
+
+/// The name a process gets from exec'ing `path`: its last part, cut to
+/// Linux's 15 bytes (TASK_COMM_LEN less the NUL).
+pub fn comm_of(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or("").as_bytes();
+    String::from_utf8_lossy(&base[..base.len().min(15)]).into_owned()
 }
 
 /// /proc/N/mounts: the namespace's mounts as Linux lists them, from its

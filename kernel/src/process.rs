@@ -163,12 +163,14 @@ impl Process {
             pid,
             devproc::ProcEntry {
                 exe: exe.clone(),
+                comm: devproc::comm_of(path),
                 cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
                 ns: Some(ns.clone()),
                 uid: ids[1],
                 gid: ids[3],
                 fds: None,
                 nice: 0,
+                affinity: 0,
             },
         );
         let files = FdTable::with_stdio();
@@ -389,16 +391,19 @@ impl Process {
             }
         }
         self.sigactions = Shared::new(acts);
+        let kept = devproc::entry(self.pid).unwrap_or_default();
         devproc::register(
             self.pid,
             devproc::ProcEntry {
                 exe,
+                comm: devproc::comm_of(path),
                 cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
                 ns: Some(self.ns.clone()),
                 uid: self.ids[1],
                 gid: self.ids[3],
                 fds: Some(self.files.view()),
-                nice: devproc::entry(self.pid).map_or(0, |e| e.nice),
+                nice: kept.nice,
+                affinity: kept.affinity,
             },
         );
         Ok(())

@@ -131,9 +131,7 @@ fn state(pid: u32, me: bool) -> (char, &'static str) {
 }
 
 fn comm(p: &Process) -> String {
-    crate::devproc::entry(p.pid)
-        .map(|e| e.exe.rsplit('/').next().unwrap_or("").chars().take(15).collect())
-        .unwrap_or_default()
+    crate::devproc::entry(p.pid).map(|e| e.comm).unwrap_or_default()
 }
 
 fn status(p: &Process) -> String {

@@ -384,6 +384,28 @@ cd .. && rmdir w && echo removed
     );
 }
 
+/// A process's name (/proc/N/comm) is the last part of the path it was
+/// exec'd by, cut to 15 bytes: for a #! script the script's name (pidof
+/// finds scripts by it). The CPU mask taskset sets is the one it reads back,
+/// in the process and its children.
+#[test]
+fn busybox_sh_process_names_and_affinity() {
+    sh_both(
+        "names",
+        r#"
+for d in $(echo "$PATH" | tr : ' '); do [ -x "$d/busybox" ] && bb=$d/busybox && break; done
+printf '#!%s sh\ncat /proc/$$/comm\n' "$bb" > a-script
+cp a-script a-script-with-a-long-name
+chmod +x a-script a-script-with-a-long-name
+./a-script
+./a-script-with-a-long-name
+rm a-script a-script-with-a-long-name
+taskset 1 sh -c 'taskset -p $$; sh -c "taskset -p \$\$"' | sed 's/.*: //'
+"#,
+        0,
+    );
+}
+
 /// The shell's own use of processes: pipelines, subshells, command
 /// substitution, background jobs and wait, exec, deaths by signal, a #!
 /// script written to the ramfs (its interpreter the busybox found in PATH).

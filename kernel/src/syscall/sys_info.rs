@@ -131,8 +131,8 @@ pub fn prctl(p: &mut Process, a: Args) -> SysResult {
             let name = match NAMES.lock().get(&p.tid) {
                 Some(n) => *n,
                 None => {
-                    let exe = crate::devproc::entry(p.pid).map(|e| e.exe).unwrap_or_default();
-                    let base = exe.rsplit('/').next().unwrap_or("").as_bytes();
+                    let comm = crate::devproc::entry(p.pid).map(|e| e.comm).unwrap_or_default();
+                    let base = comm.as_bytes();
                     let mut name = [0u8; 16];
                     let n = base.len().min(15);
                     name[..n].copy_from_slice(&base[..n]);
@@ -262,19 +262,29 @@ pub fn sched_get_priority_min(_p: &mut Process, a: Args) -> SysResult {
     }
 }
 
-/// sched_setaffinity(2): accepted if the set names a vCPU.
+/// sched_setaffinity(2): accepted if the set names a vCPU, and kept for
+/// sched_getaffinity to report; tasks still run on any vCPU.
 pub fn sched_setaffinity(p: &mut Process, a: Args) -> SysResult {
-    prio_target(p, 0, a[0])?;
+    // A thread's affinity is its process's here; init (pid 1 under
+    // `vxos run`) has no entry and all CPUs.
+    let pid = if a[0] == 0 { p.pid } else { crate::proctab::get(a[0]).ok_or(Errno::ESRCH)?.tgid };
+    let e = crate::devproc::entry(pid).unwrap_or_default();
     let n = (a[1] as usize).min(128);
     let mut b = vec![0u8; n];
     p.uread(a[2], &mut b)?;
     let cpus = crate::sched::cpus();
     let any = (0..cpus).any(|c| b.get(c / 8).is_some_and(|x| x & (1 << (c % 8)) != 0));
-    if any {
-        Ok(0)
-    } else {
-        Err(Errno::EINVAL)
+    if !any {
+        return Err(Errno::EINVAL);
     }
+    if e.uid != p.ids[1] && p.ids[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut w = [0u8; 4];
+    let k = b.len().min(4);
+    w[..k].copy_from_slice(&b[..k]);
+    crate::devproc::update(pid, |e| e.affinity = u32::from_le_bytes(w));
+    Ok(0)
 }
 
 /// getcpu(2): the vCPU the caller runs on, node 0.

@@ -1016,13 +1016,22 @@ pub fn futex_time64(p: &mut Process, a: Args) -> SysResult {
     do_futex(p, a, true)
 }
 
-/// sched_getaffinity(2): one CPU per host core.
+/// sched_getaffinity(2): one CPU per host core, less those
+/// sched_setaffinity took away.
 pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
+    // A thread's affinity is its process's here; init (pid 1 under
+    // `vxos run`) has no entry and all CPUs.
+    let pid = if a[0] == 0 { p.pid } else { crate::proctab::get(a[0]).ok_or(Errno::ESRCH)?.tgid };
+    let e = crate::devproc::entry(pid).unwrap_or_default();
     let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(32);
     if a[1] < 4 {
         return Err(Errno::EINVAL);
     }
-    let mask: u32 = if n == 32 { u32::MAX } else { (1 << n) - 1 };
+    let all: u32 = if n == 32 { u32::MAX } else { (1 << n) - 1 };
+    let mask = match all & e.affinity {
+        0 => all,
+        m => m,
+    };
     p.uwrite(a[2], &mask.to_le_bytes())?;
     Ok(4)
 }
