@@ -260,6 +260,17 @@ fn default_root() -> Result<PathBuf, String> {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The guest is a machine of its own: its name is the root's
+/// /etc/hostname (which its /etc/hosts lists), under `run` as under `boot`.
+fn take_hostname(ns: &ns::Namespace) {
+    if let Ok(name) = nsboot::read_file(ns, "/etc/hostname") {
+        let name = name.trim();
+        if !name.is_empty() {
+            syscall::sys_info::set_nodename(name.as_bytes());
+        }
+    }
+}
+
 fn run(
     root: PathBuf,
     binds: Vec<nsboot::Bind>,
@@ -300,6 +311,7 @@ fn run(
     }
     let path = program.to_string_lossy();
     let pid = proctab::create_first();
+    take_hostname(&ns);
     let ns = ns::NsRef::new(ns);
     let mut p = match Process::spawn(ns.clone(), cwd, &path, &argv, &envp, pid) {
         Ok(p) => p,
@@ -410,12 +422,7 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<PathBuf
             eprintln!("vxos: cannot make {home}: {}", nsboot::describe(e));
         }
     }
-    if let Ok(name) = nsboot::read_file(&ns, "/etc/hostname") {
-        let name = name.trim();
-        if !name.is_empty() {
-            syscall::sys_info::set_nodename(name.as_bytes());
-        }
-    }
+    take_hostname(&ns);
     let r = ns.root();
     let cwd = ns.namei(&r, &home, true).unwrap_or(r);
     // The console: the host's terminal, raw, under our line discipline.

@@ -28,7 +28,7 @@ pub fn uname(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// The guest's host name, once set (`vxos boot` takes /etc/hostname);
+/// The guest's host name, once set (`vxos boot` and `vxos run` take the root's /etc/hostname);
 /// until then the host's.
 static NODENAME: parking_lot::Mutex<Option<Vec<u8>>> = parking_lot::Mutex::new(None);
 
