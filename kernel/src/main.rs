@@ -259,7 +259,6 @@ fn default_root() -> Result<PathBuf, String> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The guest is a machine of its own: its name is the root's
 /// /etc/hostname (which its /etc/hosts lists), under `run` as under `boot`.
 fn take_hostname(ns: &ns::Namespace) {
@@ -271,6 +270,7 @@ fn take_hostname(ns: &ns::Namespace) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     root: PathBuf,
     binds: Vec<nsboot::Bind>,
