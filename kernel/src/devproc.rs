@@ -370,6 +370,16 @@ impl Dev for Proc {
         Ok(list.into_iter().skip(start).collect())
     }
 
+    /// A live file's contents go with the open that made them: a later
+    /// reader that did not go through the kernel's open (the FUSE export)
+    /// gets the process table's view, never a stale copy.
+    fn clunk(&self, q: Qid) {
+        let (pid, _, file) = split(q);
+        if matches!(file, MAPS | STATUS | STAT) {
+            LIVE.lock().remove(&(pid, file));
+        }
+    }
+
     fn readlink(&self, q: Qid) -> Result<String> {
         let (pid, fd, file) = split(q);
         match file {
