@@ -16,6 +16,7 @@ mod exec;
 mod files;
 mod futex;
 mod group;
+mod inet;
 mod locks;
 mod mm;
 mod ns;
