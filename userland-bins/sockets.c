@@ -2,18 +2,21 @@
  * sockets: a differential test of AF_UNIX sockets: socketpair, datagrams,
  * sequenced packets, names in the file system and abstract names, listen
  * and accept, errors, non-blocking calls, MSG_PEEK, shutdown, EPIPE and
- * SIGPIPE, passing descriptors (SCM_RIGHTS), credentials, poll. Each
- * subtest prints facts that do not depend on the host (never pids,
- * addresses or times).
+ * SIGPIPE, passing descriptors (SCM_RIGHTS), credentials, poll; and TCP
+ * and UDP over IPv4 and IPv6 on loopback. Each subtest prints facts that
+ * do not depend on the host (never pids, port numbers or times).
  *
  * Usage: sockets LIST   the subtest names
  *        sockets NAME   run one subtest
- *        sockets inet   what a sandbox without a network answers (not
+ *        sockets inet   what a sandbox with only loopback answers (not
  *                       listed: natively the host's network answers)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -56,6 +59,11 @@ static const char *ename(int e)
     case ESPIPE: return "ESPIPE";
     case ENXIO: return "ENXIO";
     case EINTR: return "EINTR";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EINPROGRESS: return "EINPROGRESS";
+    case EPERM: return "EPERM";
+    case EDESTADDRREQ: return "EDESTADDRREQ";
     default: return "other";
     }
 }
@@ -1057,17 +1065,387 @@ static void t_eintr(void)
     close(sv[1]);
 }
 
-/* What vxos answers for families it has not: a sandbox has no network.
- * (Not listed: the host's network answers natively.) */
+/* An internet address: IPv4 `ip` or IPv6 `ip` (by `fam`), port `port`. */
+static socklen_t addr_in(struct sockaddr_storage *a, int fam, const char *ip, int port)
+{
+    memset(a, 0, sizeof *a);
+    if (fam == AF_INET) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)a;
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        inet_pton(AF_INET, ip, &v4->sin_addr);
+        return sizeof *v4;
+    }
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)a;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    inet_pton(AF_INET6, ip, &v6->sin6_addr);
+    return sizeof *v6;
+}
+
+static int port_of(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)a)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+/* Print an address as "family ip, port nonzero|0, len N". */
+static void show_addr(const char *what, const struct sockaddr_storage *a, socklen_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof ip);
+    else if (a->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof ip);
+    printf("%s: %s %s, port %s, len %d\n", what, a->ss_family == AF_INET ? "AF_INET" : a->ss_family == AF_INET6 ? "AF_INET6" : "other",
+           ip, port_of(a) ? "nonzero" : "0", (int)len);
+}
+
+/* The port a socket has (getsockname). */
+static int local_port(int s)
+{
+    struct sockaddr_storage a;
+    socklen_t l = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &l);
+    return port_of(&a);
+}
+
+/* A listener on `ip` port 0 (family `fam`); a forked client connects to
+ * `cip` at its port, sends, and reads the echo; names on both sides. */
+static void tcp_echo(int fam, const char *ip, int cfam, const char *cip)
+{
+    int l = socket(fam, SOCK_STREAM, 0);
+    struct sockaddr_storage a, b;
+    socklen_t la = addr_in(&a, fam, ip, 0);
+    say("bind to port 0", bind(l, (struct sockaddr *)&a, la));
+    socklen_t lb = sizeof b;
+    say("getsockname", getsockname(l, (struct sockaddr *)&b, &lb));
+    show_addr("listener", &b, lb);
+    int port = port_of(&b);
+    say("listen", listen(l, 5));
+    pid_t c = fork();
+    if (c == 0) {
+        int s = socket(cfam, SOCK_STREAM, 0);
+        struct sockaddr_storage t, m;
+        socklen_t lt = addr_in(&t, cfam, cip, port), lm = sizeof m;
+        if (connect(s, (struct sockaddr *)&t, lt) < 0)
+            _exit(10);
+        getsockname(s, (struct sockaddr *)&m, &lm);
+        send(s, "ping", 4, 0);
+        char buf[16];
+        ssize_t n = recv(s, buf, 4, MSG_WAITALL);
+        /* Printed once the server has said all it says before PONG. */
+        printf("client is at another port: %s\n", port_of(&m) != port && port_of(&m) ? "yes" : "no");
+        printf("client got %.*s\n", (int)(n > 0 ? n : 0), buf);
+        struct sockaddr_storage pn;
+        socklen_t lp = sizeof pn;
+        getpeername(s, (struct sockaddr *)&pn, &lp);
+        show_addr("client's peer", &pn, lp);
+        close(s);
+        _exit(0);
+    }
+    struct sockaddr_storage from;
+    socklen_t lf = sizeof from;
+    int s = accept(l, (struct sockaddr *)&from, &lf);
+    say("accept", s >= 0 ? 0 : -1);
+    show_addr("accepted from", &from, lf);
+    struct sockaddr_storage me;
+    socklen_t lm = sizeof me;
+    getsockname(s, (struct sockaddr *)&me, &lm);
+    show_addr("accepted socket's name", &me, lm);
+    printf("same port as the listener: %s\n", port_of(&me) == port ? "yes" : "no");
+    char buf[16];
+    ssize_t n = recv(s, buf, sizeof buf, 0);
+    printf("server got %.*s\n", (int)(n > 0 ? n : 0), buf);
+    send(s, "PONG", 4, 0);
+    say("read at end of file", recv(s, buf, sizeof buf, 0));
+    child_status(c);
+    close(s);
+    close(l);
+}
+
+/* TCP over IPv4 on 127.0.0.1; a listener on INADDR_ANY reached at
+ * 127.0.0.1. */
+static void t_tcp4(void)
+{
+    tcp_echo(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1");
+    tcp_echo(AF_INET, "0.0.0.0", AF_INET, "127.0.0.1");
+}
+
+/* TCP over IPv6 on ::1; a listener on :: takes IPv4 connections too
+ * (v4-mapped addresses); IPV6_V6ONLY stops that. */
+static void t_tcp6(void)
+{
+    tcp_echo(AF_INET6, "::1", AF_INET6, "::1");
+    tcp_echo(AF_INET6, "::", AF_INET, "127.0.0.1");
+    int l = socket(AF_INET6, SOCK_STREAM, 0);
+    int on = 1;
+    say("IPV6_V6ONLY", setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on));
+    struct sockaddr_storage a;
+    socklen_t la = addr_in(&a, AF_INET6, "::", 0);
+    bind(l, (struct sockaddr *)&a, la);
+    listen(l, 1);
+    say("IPV6_V6ONLY after bind", setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on));
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    la = addr_in(&a, AF_INET, "127.0.0.1", local_port(l));
+    say("IPv4 connect to a v6-only listener", connect(s, (struct sockaddr *)&a, la));
+    close(s);
+    close(l);
+}
+
+/* UDP: sendto from an unbound socket, recvfrom's address, a connected
+ * socket, datagrams to nobody. */
+static void t_udp(void)
+{
+    int r = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_storage a, from;
+    socklen_t la = addr_in(&a, AF_INET, "127.0.0.1", 0), lf;
+    say("bind", bind(r, (struct sockaddr *)&a, la));
+    la = sizeof a;
+    getsockname(r, (struct sockaddr *)&a, &la);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    say("send without an address", send(s, "x", 1, 0));
+    say("sendto", sendto(s, "hello", 5, 0, (struct sockaddr *)&a, la));
+    say("sendto again", sendto(s, "world!", 6, 0, (struct sockaddr *)&a, la));
+    char buf[64];
+    lf = sizeof from;
+    ssize_t n = recvfrom(r, buf, sizeof buf, 0, (struct sockaddr *)&from, &lf);
+    printf("recvfrom %zd %.*s\n", n, (int)(n > 0 ? n : 0), buf);
+    show_addr("from", &from, lf);
+    printf("from the sender's port: %s\n", port_of(&from) == local_port(s) ? "yes" : "no");
+    say("recv, truncated", recv(r, buf, 3, 0));
+    say("recv, nothing queued", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    say("connect", connect(r, (struct sockaddr *)&from, lf));
+    say("send to the connected peer", send(r, "back", 4, 0));
+    n = recv(s, buf, sizeof buf, 0);
+    printf("sender got %.*s\n", (int)(n > 0 ? n : 0), buf);
+    int t = socket(AF_INET, SOCK_DGRAM, 0);
+    say("sendto a socket connected elsewhere", sendto(t, "lost", 4, 0, (struct sockaddr *)&a, la));
+    say("nothing came", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    int port = local_port(t);
+    close(t);
+    struct sockaddr_storage gone;
+    socklen_t lg = addr_in(&gone, AF_INET, "127.0.0.1", port);
+    say("sendto a closed port", sendto(s, "void", 4, 0, (struct sockaddr *)&gone, lg));
+    say("connect to the closed port", connect(s, (struct sockaddr *)&gone, lg));
+    send(s, "void", 4, 0);
+    usleep(10000);
+    say("recv after sending to nobody", recv(s, buf, sizeof buf, MSG_DONTWAIT));
+    close(s);
+    close(r);
+
+    int r6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    la = addr_in(&a, AF_INET6, "::1", 0);
+    bind(r6, (struct sockaddr *)&a, la);
+    la = sizeof a;
+    getsockname(r6, (struct sockaddr *)&a, &la);
+    int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    say("sendto over IPv6", sendto(s6, "six", 3, 0, (struct sockaddr *)&a, la));
+    lf = sizeof from;
+    n = recvfrom(r6, buf, sizeof buf, 0, (struct sockaddr *)&from, &lf);
+    printf("recvfrom %zd %.*s\n", n, (int)(n > 0 ? n : 0), buf);
+    show_addr("from", &from, lf);
+    close(s6);
+    close(r6);
+}
+
+/* connect to a port nobody listens on: bind one, close it, call it. */
+static void t_refused(void)
+{
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_storage a;
+    socklen_t la = addr_in(&a, AF_INET, "127.0.0.1", 0);
+    bind(t, (struct sockaddr *)&a, la);
+    int port = local_port(t);
+    close(t);
+    la = addr_in(&a, AF_INET, "127.0.0.1", port);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    say("connect to a closed port", connect(s, (struct sockaddr *)&a, la));
+    close(s);
+    t = socket(AF_INET, SOCK_STREAM, 0);
+    bind(t, (struct sockaddr *)&a, la);
+    say("connect to a bound socket that does not listen", connect(s = socket(AF_INET, SOCK_STREAM, 0), (struct sockaddr *)&a, la));
+    close(s);
+    close(t);
+    s = socket(AF_INET6, SOCK_STREAM, 0);
+    la = addr_in(&a, AF_INET6, "::1", port);
+    say("connect to a closed port over IPv6", connect(s, (struct sockaddr *)&a, la));
+    close(s);
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    say("recv before connect", recv(s, &port, 1, MSG_DONTWAIT));
+    say("getpeername before connect", getpeername(s, (struct sockaddr *)&a, &la));
+    close(s);
+}
+
+/* Binding: a listening port is taken, other loopback addresses are
+ * not, SO_REUSEADDR does not share a listener's port, addresses beyond
+ * loopback are not available; a closed port is free again. */
+static void t_bind(void)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_storage a;
+    socklen_t la = addr_in(&a, AF_INET, "127.0.0.1", 0);
+    bind(l, (struct sockaddr *)&a, la);
+    int port = local_port(l);
+    say("listen", listen(l, 1));
+    say("bind again", bind(l, (struct sockaddr *)&a, la));
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    la = addr_in(&a, AF_INET, "127.0.0.1", port);
+    say("bind to a listening port", bind(s, (struct sockaddr *)&a, la));
+    la = addr_in(&a, AF_INET, "0.0.0.0", port);
+    say("bind INADDR_ANY at a listening port", bind(s, (struct sockaddr *)&a, la));
+    int on = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    la = addr_in(&a, AF_INET, "127.0.0.1", port);
+    say("bind with SO_REUSEADDR to a listening port", bind(s, (struct sockaddr *)&a, la));
+    la = addr_in(&a, AF_INET, "192.0.2.1", 0);
+    say("bind to an address not here", bind(s, (struct sockaddr *)&a, la));
+    la = addr_in(&a, AF_INET6, "::1", 0);
+    say("bind an IPv4 socket to an IPv6 address", bind(s, (struct sockaddr *)&a, la));
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    la = addr_in(&a, AF_INET, "127.0.0.1", port);
+    say("UDP at a TCP listener's port", bind(u, (struct sockaddr *)&a, la));
+    close(u);
+    close(l);
+    say("bind once the listener closed", bind(s, (struct sockaddr *)&a, la));
+    printf("port 0 picks an ephemeral port: %s\n", port >= 32768 && port <= 60999 ? "yes" : "no");
+    close(s);
+}
+
+/* getsockopt and setsockopt on internet sockets. */
+static void t_inet_opts(void)
+{
+    static const struct {
+        int fam, type;
+    } kinds[] = {{AF_INET, SOCK_STREAM}, {AF_INET, SOCK_DGRAM}, {AF_INET6, SOCK_STREAM}, {AF_INET6, SOCK_DGRAM}};
+    for (size_t i = 0; i < 4; i++) {
+        int s = socket(kinds[i].fam, kinds[i].type, 0);
+        int v[4] = {-1, -1, -1, -1};
+        socklen_t l = sizeof v[0];
+        getsockopt(s, SOL_SOCKET, SO_TYPE, &v[0], &l);
+        getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &v[1], &l);
+        getsockopt(s, SOL_SOCKET, SO_DOMAIN, &v[2], &l);
+        getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &v[3], &l);
+        printf("socket %d %d: SO_TYPE %d SO_PROTOCOL %d SO_DOMAIN %d SO_ACCEPTCONN %d\n", kinds[i].fam, kinds[i].type, v[0],
+               v[1], v[2], v[3]);
+        close(s);
+    }
+    int t = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    int v = -1, on = 5;
+    socklen_t l = sizeof v;
+    say("TCP_NODELAY", getsockopt(t, IPPROTO_TCP, TCP_NODELAY, &v, &l));
+    printf("= %d\n", v);
+    say("set TCP_NODELAY", setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on));
+    getsockopt(t, IPPROTO_TCP, TCP_NODELAY, &v, &l);
+    printf("TCP_NODELAY = %d\n", v);
+    say("set SO_REUSEADDR", setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on));
+    getsockopt(t, SOL_SOCKET, SO_REUSEADDR, &v, &l);
+    printf("SO_REUSEADDR = %d\n", v);
+    say("set SO_KEEPALIVE", setsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on));
+    getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &v, &l);
+    printf("SO_KEEPALIVE = %d\n", v);
+    int idle = 30;
+    say("set TCP_KEEPIDLE", setsockopt(t, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle));
+    getsockopt(t, IPPROTO_TCP, TCP_KEEPIDLE, &v, &l);
+    printf("TCP_KEEPIDLE = %d\n", v);
+    struct linger lg = {1, 0};
+    say("set SO_LINGER", setsockopt(t, SOL_SOCKET, SO_LINGER, &lg, sizeof lg));
+    int tos = 0x10;
+    say("set IP_TOS", setsockopt(t, IPPROTO_IP, IP_TOS, &tos, sizeof tos));
+    getsockopt(t, IPPROTO_IP, IP_TTL, &v, &l);
+    printf("IP_TTL = %d\n", v);
+    say("IPV6_V6ONLY on an IPv4 socket", getsockopt(t, IPPROTO_IPV6, IPV6_V6ONLY, &v, &l));
+    say("SO_PASSCRED on TCP", setsockopt(t, SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+    close(t);
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    say("TCP_NODELAY on UDP", getsockopt(u, IPPROTO_TCP, TCP_NODELAY, &v, &l));
+    close(u);
+    int s6 = socket(AF_INET6, SOCK_STREAM, 0);
+    getsockopt(s6, IPPROTO_IPV6, IPV6_V6ONLY, &v, &l);
+    printf("IPV6_V6ONLY = %d\n", v);
+    close(s6);
+    say("socket(AF_INET, SOCK_STREAM, IPPROTO_UDP)", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP));
+    say("socket(AF_INET, SOCK_SEQPACKET)", socket(AF_INET, SOCK_SEQPACKET, 0));
+    int sv[2];
+    say("socketpair(AF_INET)", socketpair(AF_INET, SOCK_STREAM, 0, sv));
+}
+
+/* poll on a listener, a connecting client, a connection. */
+static void t_inet_poll(void)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_storage a;
+    socklen_t la = addr_in(&a, AF_INET, "127.0.0.1", 0);
+    bind(l, (struct sockaddr *)&a, la);
+    listen(l, 4);
+    la = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &la);
+    struct pollfd lp = {l, POLLIN | POLLOUT, 0};
+    say("listener, nobody connecting", poll(&lp, 1, 0));
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct pollfd cp = {c, POLLIN | POLLOUT, 0};
+    poll(&cp, 1, 0);
+    printf("an unconnected socket: revents %#x\n", cp.revents);
+    pid_t k = fork();
+    if (k == 0) {
+        usleep(50000);
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        connect(s, (struct sockaddr *)&a, la);
+        usleep(100000);
+        close(s);
+        _exit(0);
+    }
+    say("poll waits for a connection", poll(&lp, 1, 5000));
+    printf("revents %#x\n", lp.revents);
+    int s = accept(l, 0, 0);
+    struct pollfd sp = {s, POLLIN | POLLOUT | POLLRDHUP, 0};
+    poll(&sp, 1, 0);
+    printf("a connection: revents %#x\n", sp.revents);
+    sp.events = POLLIN | POLLRDHUP;
+    say("poll waits for the peer to close", poll(&sp, 1, 5000));
+    printf("revents %#x\n", sp.revents);
+    child_status(k);
+    close(s);
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    say("non-blocking connect", connect(c, (struct sockaddr *)&a, la));
+    cp.events = POLLOUT;
+    say("poll for the connection", poll(&cp, 1, 5000));
+    int err = -1;
+    socklen_t le = sizeof err;
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &le);
+    printf("SO_ERROR %d\n", err);
+    s = accept(l, 0, 0);
+    say("accepted", s >= 0 ? 0 : -1);
+    close(s);
+    close(c);
+    close(l);
+}
+
+/* What a sandbox with a loopback network only answers (not listed:
+ * natively the host's network answers). */
 static void t_inet(void)
 {
-    say("socket(AF_INET, SOCK_STREAM)", socket(AF_INET, SOCK_STREAM, 0));
-    say("socket(AF_INET, SOCK_DGRAM)", socket(AF_INET, SOCK_DGRAM, 0));
-    say("socket(AF_INET6, SOCK_STREAM)", socket(AF_INET6, SOCK_STREAM, 0));
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    say("socket(AF_INET, SOCK_STREAM)", s >= 0 ? 0 : -1);
+    struct sockaddr_storage a;
+    socklen_t la = addr_in(&a, AF_INET, "8.8.8.8", 53);
+    say("connect to 8.8.8.8:53", connect(s, (struct sockaddr *)&a, la));
+    close(s);
+    s = socket(AF_INET, SOCK_DGRAM, 0);
+    say("sendto 8.8.8.8:53", sendto(s, "q", 1, 0, (struct sockaddr *)&a, la));
+    say("UDP connect to 8.8.8.8:53", connect(s, (struct sockaddr *)&a, la));
+    close(s);
+    s = socket(AF_INET6, SOCK_STREAM, 0);
+    la = addr_in(&a, AF_INET6, "2001:db8::1", 80);
+    say("connect to [2001:db8::1]:80", connect(s, (struct sockaddr *)&a, la));
+    close(s);
     say("socket(AF_NETLINK, SOCK_RAW)", socket(AF_NETLINK, SOCK_RAW, 0));
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    say("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW, 0));
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa;
-    socklen_t la = addr_path(&sa, "/var/run/nscd/socket");
+    la = addr_path(&sa, "/var/run/nscd/socket");
     say("connect to nscd", connect(s, (struct sockaddr *)&sa, la));
     close(s);
 }
@@ -1080,7 +1458,8 @@ static const struct {
     {"abstract", t_abstract},       {"errors", t_errors}, {"nonblock", t_nonblock}, {"peek", t_peek},
     {"shutdown", t_shutdown},       {"epipe", t_epipe}, {"rights", t_rights},       {"creds", t_creds},
     {"poll", t_poll},               {"names", t_names}, {"direct", t_direct},       {"mmsg", t_mmsg},
-    {"eintr", t_eintr},
+    {"eintr", t_eintr},             {"tcp4", t_tcp4},   {"tcp6", t_tcp6},           {"udp", t_udp},
+    {"refused", t_refused},         {"bind", t_bind},   {"inet_opts", t_inet_opts}, {"inet_poll", t_inet_poll},
 };
 
 int main(int argc, char **argv)

@@ -56,12 +56,16 @@ pub enum Errno {
     EOPNOTSUPP = 95,
     EAFNOSUPPORT = 97,
     EADDRINUSE = 98,
+    EADDRNOTAVAIL = 99,
+    ENETUNREACH = 101,
     ECONNRESET = 104,
     ENOBUFS = 105,
     EISCONN = 106,
     ENOTCONN = 107,
     ETIMEDOUT = 110,
     ECONNREFUSED = 111,
+    EALREADY = 114,
+    EINPROGRESS = 115,
 }
 
 /// The result of a system call handler.
@@ -123,12 +127,16 @@ impl Errno {
             EOPNOTSUPP,
             EAFNOSUPPORT,
             EADDRINUSE,
+            EADDRNOTAVAIL,
+            ENETUNREACH,
             ECONNRESET,
             ENOBUFS,
             EISCONN,
             ENOTCONN,
             ETIMEDOUT,
             ECONNREFUSED,
+            EALREADY,
+            EINPROGRESS,
         ];
         ALL.iter().copied().find(|x| *x as i32 == e).unwrap_or(EIO)
     }

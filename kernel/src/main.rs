@@ -19,6 +19,7 @@ mod files;
 mod futex;
 mod group;
 mod hostexec;
+mod inet;
 mod locks;
 mod mm;
 mod ns;

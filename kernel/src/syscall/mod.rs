@@ -13,6 +13,7 @@ mod sys_mm;
 mod sys_poll;
 mod sys_proc;
 mod sys_socket;
+mod sys_sockopt;
 pub(crate) mod sys_time;
 
 use crate::errno::{Errno, SysResult};
@@ -55,6 +56,7 @@ use sys_mm as m;
 use sys_poll as poll;
 use sys_proc as p;
 use sys_socket as sock;
+use sys_sockopt as opt;
 use sys_time as t;
 
 /// How epoll's edge-triggered mode differs from Linux's.
@@ -138,7 +140,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(97, setpriority, i::setpriority, "kept and shown; the scheduler runs every task alike"),
     sys!(99, statfs, f::statfs),
     sys!(100, fstatfs, f::fstatfs),
-    sys!(102, socketcall, sock::socketcall, "AF_UNIX only; other families answer EAFNOSUPPORT"),
+    sys!(102, socketcall, sock::socketcall, "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP on loopback only; other families answer EAFNOSUPPORT"),
     sys!(104, setitimer, t::setitimer, "ITIMER_VIRTUAL and ITIMER_PROF count wall time"),
     sys!(105, getitimer, t::getitimer),
     sys!(106, stat, f::stat),
@@ -302,17 +304,17 @@ pub static TABLE: &[SysEntry] = &[
     sys!(353, renameat2, f::renameat2),
     sys!(355, getrandom, i::getrandom),
     sys!(356, memfd_create, f::memfd_create),
-    sys!(359, socket, sock::socket, "AF_UNIX only; other families answer EAFNOSUPPORT"),
+    sys!(359, socket, sock::socket, "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP on loopback only (no raw sockets); other families answer EAFNOSUPPORT"),
     sys!(360, socketpair, sock::socketpair, "AF_UNIX only"),
-    sys!(361, bind, sock::bind),
-    sys!(362, connect, sock::connect),
+    sys!(361, bind, sock::bind, "internet sockets: loopback and wildcard addresses only (EADDRNOTAVAIL)"),
+    sys!(362, connect, sock::connect, "internet sockets: addresses beyond loopback are ENETUNREACH"),
     sys!(363, listen, sock::listen),
     sys!(364, accept4, sock::accept4),
-    sys!(365, getsockopt, sock::getsockopt, "SOL_SOCKET options"),
-    sys!(366, setsockopt, sock::setsockopt, "SOL_SOCKET; only buffer sizes and SO_PASSCRED have an effect"),
+    sys!(365, getsockopt, opt::getsockopt, "SOL_SOCKET, and inet TCP/UDP/IP/IPv6 options as set (Linux's defaults until then)"),
+    sys!(366, setsockopt, opt::setsockopt, "kept for getsockopt; only buffer sizes, SO_PASSCRED, SO_REUSEADDR/SO_REUSEPORT and IPV6_V6ONLY have an effect"),
     sys!(367, getsockname, sock::getsockname),
     sys!(368, getpeername, sock::getpeername),
-    sys!(369, sendto, sock::sendto, "no MSG_OOB"),
+    sys!(369, sendto, sock::sendto, "no MSG_OOB; UDP beyond loopback is ENETUNREACH"),
     sys!(370, sendmsg, sock::sendmsg, "SCM_RIGHTS and SCM_CREDENTIALS; no MSG_OOB"),
     sys!(371, recvfrom, sock::recvfrom, "no MSG_OOB"),
     sys!(372, recvmsg, sock::recvmsg, "SCM_RIGHTS and SCM_CREDENTIALS; no MSG_OOB"),

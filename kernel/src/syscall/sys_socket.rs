@@ -1,8 +1,10 @@
 //! Socket system calls: socket, socketpair, bind, connect, listen, accept,
-//! the send and receive calls, shutdown, the options, and i386's
-//! socketcall multiplexer, which reads its arguments from guest memory.
+//! the send and receive calls, shutdown, and i386's socketcall
+//! multiplexer, which reads its arguments from guest memory (the options
+//! are `sys_sockopt.rs`'s).
 //!
-//! Only AF_UNIX sockets exist (`socket.rs`); every other family answers
+//! AF_UNIX sockets and TCP and UDP over AF_INET and AF_INET6 on a
+//! loopback-only network (`socket/`, `inet.rs`); other families answer
 //! EAFNOSUPPORT, as a sandbox without a network should. This file moves
 //! socket addresses, iovecs and control messages (SCM_RIGHTS,
 //! SCM_CREDENTIALS) between guest memory and the socket layer; read,
@@ -12,13 +14,19 @@ use super::sys_file::{iovecs, make_socket_node, socket_node};
 use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::files::{Object, OpenFile, O_CLOEXEC, O_NONBLOCK, O_RDWR};
+use crate::inet;
 use crate::process::Process;
-use crate::socket::{self, Key, Kind, Name, Received, RecvFlags, Socket, SocketFile, Ucred};
+use crate::socket::{self, Family, Key, Kind, Name, Received, RecvFlags, Socket, SocketFile, Ucred};
 use std::cell::RefCell;
 use std::rc::Rc;
 
 const AF_UNSPEC: u16 = 0;
 const AF_UNIX: u32 = 1;
+const AF_INET: u32 = 2;
+const AF_INET6: u32 = 10;
+pub(super) const IPPROTO_TCP: u32 = 6;
+pub(super) const IPPROTO_UDP: u32 = 17;
+pub(super) const IPPROTO_UDPLITE: u32 = 136;
 /// Families are numbered below this (Linux's AF_MAX).
 const AF_MAX: u32 = 46;
 /// Socket types are numbered below this (SOCK_MAX).
@@ -34,7 +42,7 @@ const MSG_NOSIGNAL: u32 = 0x4000;
 const MSG_WAITFORONE: u32 = 0x10000;
 const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
 
-const SOL_SOCKET: u32 = 1;
+pub(super) const SOL_SOCKET: u32 = 1;
 const SCM_RIGHTS: u32 = 1;
 const SCM_CREDENTIALS: u32 = 2;
 /// The most descriptors one message may carry (SCM_MAX_FD).
@@ -63,7 +71,7 @@ fn cred(p: &Process) -> Ucred {
 }
 
 /// The socket descriptor `fd` refers to, and whether it is non-blocking.
-fn sock(p: &Process, fd: u32) -> SysResult<(Socket, bool)> {
+pub(super) fn sock(p: &Process, fd: u32) -> SysResult<(Socket, bool)> {
     let f = p.files.file(fd)?;
     let f = f.borrow();
     match &f.obj {
@@ -125,14 +133,47 @@ fn target(p: &mut Process, addr: u32, len: u32) -> SysResult<Key> {
     }
 }
 
-/// The struct sockaddr_un bytes for a name (the family alone for a
-/// socket without one).
-fn sockaddr(name: Option<&Name>) -> Vec<u8> {
+/// The socket address bytes for a name as a socket of family `family`
+/// reports it: a struct sockaddr_un (the family alone for a socket
+/// without a name), or a struct sockaddr_in or sockaddr_in6 (the
+/// wildcard and port 0 without one).
+fn sockaddr(family: Family, name: Option<&Name>) -> Vec<u8> {
+    if family != Family::Unix {
+        let v6 = family == Family::Inet6;
+        return inet::sockaddr(name.and_then(Name::addr).unwrap_or(inet::any(v6, 0)), v6);
+    }
     let mut b = (AF_UNIX as u16).to_le_bytes().to_vec();
     if let Some(n) = name {
         b.extend(n.sun_path());
     }
     b
+}
+
+/// The address a receive reports (nothing for a sender without one).
+fn from_addr(s: &Socket, got: &Received) -> Vec<u8> {
+    got.from.as_ref().map(|n| sockaddr(s.family(), Some(n))).unwrap_or_default()
+}
+
+/// Read an internet socket address of `len` bytes at `addr` for `s`
+/// (None for AF_UNSPEC).
+fn read_inet(p: &mut Process, s: &Socket, addr: u32, len: u32) -> SysResult<Option<std::net::SocketAddr>> {
+    if len > 128 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = vec![0u8; len as usize];
+    p.uread(addr, &mut b)?;
+    inet::parse(s.family() == Family::Inet6, &b)
+}
+
+/// The key of where an internet socket sends to `addr`: a loopback
+/// address (ENETUNREACH beyond; an IPv6 socket with IPV6_V6ONLY reaches
+/// no IPv4 address).
+fn inet_target(s: &Socket, addr: std::net::SocketAddr) -> SysResult<Key> {
+    let dest = inet::destination(addr)?;
+    if dest.is_ipv4() && s.family() == Family::Inet6 && s.flag(socket::IPPROTO_IPV6, socket::IPV6_V6ONLY) {
+        return Err(Errno::ENETUNREACH);
+    }
+    Ok(Key::Inet(s.protocol(), dest))
 }
 
 /// Copy an address out to `addr` (at most *lenp bytes) and its whole
@@ -149,9 +190,9 @@ fn put_addr(p: &mut Process, addr: u32, lenp: u32, b: &[u8]) -> SysResult<()> {
     p.write_u32(lenp, b.len() as u32)
 }
 
-/// Check a (family, type, protocol) triple; return the kind and the
-/// SOCK_NONBLOCK | SOCK_CLOEXEC flags.
-fn check_type(family: u32, ty: u32, protocol: u32) -> SysResult<(Kind, u32)> {
+/// Check a (family, type, protocol) triple; return the family, the kind
+/// and the SOCK_NONBLOCK | SOCK_CLOEXEC flags.
+fn check_type(p: &Process, family: u32, ty: u32, protocol: u32) -> SysResult<(Family, Kind, u32)> {
     let flags = ty & !0xf;
     if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
@@ -162,13 +203,28 @@ fn check_type(family: u32, ty: u32, protocol: u32) -> SysResult<(Kind, u32)> {
     if ty & 0xf >= SOCK_MAX {
         return Err(Errno::EINVAL);
     }
-    if family != AF_UNIX {
-        return Err(Errno::EAFNOSUPPORT);
+    let family = match family {
+        AF_UNIX => Family::Unix,
+        AF_INET => Family::Inet,
+        AF_INET6 => Family::Inet6,
+        _ => return Err(Errno::EAFNOSUPPORT),
+    };
+    if family == Family::Unix {
+        if protocol != 0 && protocol != AF_UNIX {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        return Ok((family, Kind::from_type(ty & 0xf)?, flags));
     }
-    if protocol != 0 && protocol != AF_UNIX {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
-    Ok((Kind::from_type(ty & 0xf)?, flags))
+    // As Linux's inet_create: TCP and UDP, raw sockets for the privileged.
+    let kind = match (ty & 0xf, protocol) {
+        (1, 0 | IPPROTO_TCP) => Kind::Stream,
+        (2, 0 | IPPROTO_UDP | IPPROTO_UDPLITE) => Kind::Dgram,
+        (1 | 2, _) => return Err(Errno::EPROTONOSUPPORT),
+        (3, _) if p.ids[1] != 0 => return Err(Errno::EPERM),
+        (3, _) => return Err(Errno::EPROTONOSUPPORT),
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    };
+    Ok((family, kind, flags))
 }
 
 // ---------------------------------------------------------------------
@@ -176,14 +232,20 @@ fn check_type(family: u32, ty: u32, protocol: u32) -> SysResult<(Kind, u32)> {
 
 /// socket(2).
 pub fn socket(p: &mut Process, a: Args) -> SysResult {
-    let (kind, flags) = check_type(a[0], a[1], a[2])?;
-    let s = socket::new(kind, cred(p));
+    let (family, kind, flags) = check_type(p, a[0], a[1], a[2])?;
+    let s = socket::new(family, kind, cred(p));
+    if family != Family::Unix && a[2] == IPPROTO_UDPLITE {
+        s.socket().set_udplite();
+    }
     install(p, s, flags)
 }
 
 /// socketpair(2).
 pub fn socketpair(p: &mut Process, a: Args) -> SysResult {
-    let (kind, flags) = check_type(a[0], a[1], a[2])?;
+    let (family, kind, flags) = check_type(p, a[0], a[1], a[2])?;
+    if family != Family::Unix {
+        return Err(Errno::EOPNOTSUPP);
+    }
     p.ucheck_write(a[3], 8)?;
     let (x, y) = socket::pair(kind, cred(p));
     let fx = install(p, x, flags)?;
@@ -200,9 +262,26 @@ pub fn socketpair(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// bind(2): a path makes a socket node (EADDRINUSE if the name exists),
-/// an abstract name goes in the table, the family alone picks a name.
+/// an abstract name goes in the table, the family alone picks a name; an
+/// internet address takes its port (a free one for port 0).
 pub fn bind(p: &mut Process, a: Args) -> SysResult {
     let (s, _) = sock(p, a[0])?;
+    if s.family() != Family::Unix {
+        let addr = match read_inet(p, &s, a[1], a[2])? {
+            Some(addr) => addr,
+            // Linux takes AF_UNSPEC for INADDR_ANY, for old programs.
+            None if s.family() == Family::Inet && p.read_u32(a[1].wrapping_add(4))? == 0 => {
+                let port = p.read_u32(a[1])?.to_le_bytes();
+                inet::any(false, u16::from_be_bytes([port[2], port[3]]))
+            }
+            None => return Err(Errno::EAFNOSUPPORT),
+        };
+        if addr.port() != 0 && addr.port() < 1024 && p.ids[1] != 0 {
+            return Err(Errno::EACCES);
+        }
+        s.bind_inet(addr)?;
+        return Ok(0);
+    }
     match read_addr(p, a[1], a[2])? {
         Addr::Unspec => Err(Errno::EINVAL),
         Addr::Unnamed if s.is_bound() => Ok(0),
@@ -220,6 +299,17 @@ pub fn bind(p: &mut Process, a: Args) -> SysResult {
 /// (AF_UNSPEC forgets it).
 pub fn connect(p: &mut Process, a: Args) -> SysResult {
     let (s, nb) = sock(p, a[0])?;
+    if s.family() != Family::Unix {
+        let Some(addr) = read_inet(p, &s, a[1], a[2])? else {
+            s.disconnect();
+            return Ok(0);
+        };
+        let key = inet_target(&s, addr)?;
+        s.autobind()?;
+        let me = &*p;
+        s.connect(&key, cred(me), nb, &mut || me.signal_interrupts())?;
+        return Ok(0);
+    }
     if s.kind() == Kind::Dgram && a[2] >= 2 {
         if let Addr::Unspec = read_addr(p, a[1], a[2])? {
             s.disconnect();
@@ -236,6 +326,9 @@ pub fn connect(p: &mut Process, a: Args) -> SysResult {
 /// listen(2).
 pub fn listen(p: &mut Process, a: Args) -> SysResult {
     let (s, _) = sock(p, a[0])?;
+    if s.family() != Family::Unix && s.kind() == Kind::Stream {
+        s.autobind()?;
+    }
     s.listen(a[1] as i32, cred(p))?;
     Ok(0)
 }
@@ -254,7 +347,7 @@ pub fn accept4(p: &mut Process, a: Args) -> SysResult {
     let peer = c.socket().peer_name().ok().flatten();
     let fd = install(p, c, flags)?;
     if a[1] != 0 {
-        if let Err(e) = put_addr(p, a[1], a[2], &sockaddr(peer.as_ref())) {
+        if let Err(e) = put_addr(p, a[1], a[2], &sockaddr(s.family(), peer.as_ref())) {
             let _ = p.files.close(fd);
             return Err(e);
         }
@@ -265,7 +358,7 @@ pub fn accept4(p: &mut Process, a: Args) -> SysResult {
 /// getsockname(2).
 pub fn getsockname(p: &mut Process, a: Args) -> SysResult {
     let (s, _) = sock(p, a[0])?;
-    put_addr(p, a[1], a[2], &sockaddr(s.name().as_ref()))?;
+    put_addr(p, a[1], a[2], &sockaddr(s.family(), s.name().as_ref()))?;
     Ok(0)
 }
 
@@ -273,7 +366,7 @@ pub fn getsockname(p: &mut Process, a: Args) -> SysResult {
 pub fn getpeername(p: &mut Process, a: Args) -> SysResult {
     let (s, _) = sock(p, a[0])?;
     let peer = s.peer_name()?;
-    put_addr(p, a[1], a[2], &sockaddr(peer.as_ref()))?;
+    put_addr(p, a[1], a[2], &sockaddr(s.family(), peer.as_ref()))?;
     Ok(0)
 }
 
@@ -300,6 +393,9 @@ fn send_on(
 ) -> SysResult<usize> {
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
+    }
+    if !files.is_empty() && s.family() != Family::Unix {
+        return Err(Errno::EINVAL);
     }
     let c = cred(p);
     let r = {
@@ -328,6 +424,16 @@ fn send_len(s: &Socket, len: usize) -> SysResult<usize> {
 fn destination(p: &mut Process, s: &Socket, addr: u32, len: u32) -> SysResult<Option<Key>> {
     if addr == 0 || len == 0 {
         return Ok(None);
+    }
+    if s.family() != Family::Unix {
+        // TCP ignores an address; UDP sends there, from a port of its own.
+        if s.kind() == Kind::Stream {
+            return Ok(None);
+        }
+        let Some(a) = read_inet(p, s, addr, len)? else { return Ok(None) };
+        let key = inet_target(s, a)?;
+        s.autobind()?;
+        return Ok(Some(key));
     }
     match s.kind() {
         Kind::Stream if s.peer_name().is_ok() => Err(Errno::EISCONN),
@@ -415,8 +521,7 @@ pub fn recvfrom(p: &mut Process, a: Args) -> SysResult {
     let got = recv_on(p, &s, nb, len, a[3])?;
     p.uwrite(a[1], &got.data)?;
     if a[4] != 0 {
-        let from = got.from.as_ref().map(|n| sockaddr(Some(n))).unwrap_or_default();
-        put_addr(p, a[4], a[5], &from)?;
+        put_addr(p, a[4], a[5], &from_addr(&s, &got))?;
     }
     Ok(received_len(&s, &got, a[3]))
 }
@@ -511,7 +616,7 @@ fn cmsg(ty: u32, body: &[u8]) -> Vec<u8> {
 fn control_out(p: &mut Process, s: &Socket, got: &mut Received, room: usize, flags: u32) -> (Vec<u8>, u32) {
     let mut out = Vec::new();
     let mut trunc = 0;
-    if s.passcred() {
+    if s.passcred() && s.family() == Family::Unix {
         let c = got.cred.unwrap_or(Ucred::NOBODY);
         let body: Vec<u8> = [c.pid, c.uid, c.gid].iter().flat_map(|x| x.to_le_bytes()).collect();
         if room >= CMSG_HDR + body.len() {
@@ -576,7 +681,7 @@ fn do_recvmsg(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult<u32> 
     scatter(p, &vecs, &got.data)?;
     let mut out_flags = if got.len > got.data.len() { MSG_TRUNC } else { 0 };
     if h.name != 0 {
-        let from = got.from.as_ref().map(|n| sockaddr(Some(n))).unwrap_or_default();
+        let from = from_addr(&s, &got);
         let n = (h.namelen as usize).min(from.len());
         p.uwrite(h.name, &from[..n])?;
         p.write_u32(msg.wrapping_add(4), from.len() as u32)?;
@@ -638,94 +743,6 @@ pub fn recvmmsg(p: &mut Process, a: Args) -> SysResult {
 }
 
 // ---------------------------------------------------------------------
-// Options.
-
-const SO_DEBUG: u32 = 1;
-const SO_REUSEADDR: u32 = 2;
-const SO_TYPE: u32 = 3;
-const SO_ERROR: u32 = 4;
-const SO_DONTROUTE: u32 = 5;
-const SO_BROADCAST: u32 = 6;
-const SO_SNDBUF: u32 = 7;
-const SO_RCVBUF: u32 = 8;
-const SO_KEEPALIVE: u32 = 9;
-const SO_OOBINLINE: u32 = 10;
-const SO_PRIORITY: u32 = 12;
-const SO_LINGER: u32 = 13;
-const SO_PASSCRED: u32 = 16;
-const SO_PEERCRED: u32 = 17;
-const SO_RCVLOWAT: u32 = 18;
-const SO_SNDLOWAT: u32 = 19;
-const SO_RCVTIMEO: u32 = 20;
-const SO_SNDTIMEO: u32 = 21;
-const SO_TIMESTAMP: u32 = 29;
-const SO_ACCEPTCONN: u32 = 30;
-const SO_SNDBUFFORCE: u32 = 32;
-const SO_RCVBUFFORCE: u32 = 33;
-const SO_PASSSEC: u32 = 34;
-const SO_PROTOCOL: u32 = 38;
-const SO_DOMAIN: u32 = 39;
-
-/// getsockopt(2): SOL_SOCKET options only.
-pub fn getsockopt(p: &mut Process, a: Args) -> SysResult {
-    let (s, _) = sock(p, a[0])?;
-    let room = p.read_u32(a[4])? as i32;
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if a[1] != SOL_SOCKET {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    let int = |v: u32| v.to_le_bytes().to_vec();
-    let v = match a[2] {
-        SO_TYPE => int(s.kind() as u32),
-        SO_ERROR => int(s.take_error().map_or(0, |e| e as u32)),
-        SO_SNDBUF => int(s.buffers().0),
-        SO_RCVBUF => int(s.buffers().1),
-        SO_PASSCRED => int(s.passcred() as u32),
-        SO_ACCEPTCONN => int(s.listening() as u32),
-        SO_DOMAIN => int(AF_UNIX),
-        SO_PROTOCOL => int(0),
-        SO_RCVLOWAT | SO_SNDLOWAT => int(1),
-        SO_DEBUG | SO_REUSEADDR | SO_DONTROUTE | SO_BROADCAST | SO_KEEPALIVE | SO_OOBINLINE | SO_PRIORITY
-        | SO_TIMESTAMP | SO_PASSSEC => int(0),
-        SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO => vec![0; 8],
-        SO_PEERCRED => {
-            let c = s.peer_cred();
-            [c.pid, c.uid, c.gid].iter().flat_map(|x| x.to_le_bytes()).collect()
-        }
-        _ => return Err(Errno::ENOPROTOOPT),
-    };
-    let n = (room as usize).min(v.len());
-    p.uwrite(a[3], &v[..n])?;
-    p.write_u32(a[4], n as u32)?;
-    Ok(0)
-}
-
-/// setsockopt(2): buffer sizes and SO_PASSCRED take effect; the other
-/// common SOL_SOCKET options are accepted and change nothing.
-pub fn setsockopt(p: &mut Process, a: Args) -> SysResult {
-    let (s, _) = sock(p, a[0])?;
-    if a[1] != SOL_SOCKET {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if a[4] < 4 {
-        return Err(Errno::EINVAL);
-    }
-    let v = p.read_u32(a[3])?;
-    match a[2] {
-        SO_SNDBUF | SO_SNDBUFFORCE => s.set_buffer(true, (v as i32).max(0) as u32),
-        SO_RCVBUF | SO_RCVBUFFORCE => s.set_buffer(false, (v as i32).max(0) as u32),
-        SO_PASSCRED => s.set_passcred(v != 0),
-        SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO if a[4] < 8 => return Err(Errno::EINVAL),
-        SO_DEBUG | SO_REUSEADDR | SO_DONTROUTE | SO_BROADCAST | SO_KEEPALIVE | SO_OOBINLINE | SO_PRIORITY
-        | SO_LINGER | SO_RCVLOWAT | SO_RCVTIMEO | SO_SNDTIMEO | SO_TIMESTAMP | SO_PASSSEC => {}
-        _ => return Err(Errno::ENOPROTOOPT),
-    }
-    Ok(0)
-}
-
-// ---------------------------------------------------------------------
 // socketcall(2).
 
 /// socketcall(2): i386's one entry for all socket calls; `a[1]` points
@@ -758,8 +775,8 @@ pub fn socketcall(p: &mut Process, a: Args) -> SysResult {
         11 => sendto,
         12 => recvfrom,
         13 => shutdown,
-        14 => setsockopt,
-        15 => getsockopt,
+        14 => super::sys_sockopt::setsockopt,
+        15 => super::sys_sockopt::getsockopt,
         16 => sendmsg,
         17 => recvmsg,
         18 => accept4,

@@ -1,5 +1,7 @@
-//! Unix domain sockets (AF_UNIX): stream, datagram and sequenced-packet
-//! sockets between the guest's processes.
+//! Sockets between the guest's processes: Unix domain sockets (AF_UNIX:
+//! stream, datagram and sequenced packet), and TCP and UDP over AF_INET
+//! and AF_INET6 on a loopback-only network, which are the same machinery
+//! with internet addresses for names.
 //!
 //! A socket is a `Sock` behind a mutex. Its open file description holds
 //! it through a `SocketFile` (dropping the last description closes the
@@ -16,8 +18,11 @@
 //! as on Linux, the client is connected from that moment and may write
 //! before the server accepts. Names are paths (bind makes a socket node in
 //! the namespace; the table's key is the node's device and qid, so a name
-//! removed and made again is another name) or abstract names (sun_path
-//! starting with NUL).
+//! removed and made again is another name), abstract names (sun_path
+//! starting with NUL) or internet addresses and ports (`ports.rs`; a
+//! listener on a wildcard address is reached at any loopback address).
+//! A TCP connection is made the same way; a UDP datagram nobody is bound
+//! to receive is lost, and its sender never waits (`io.rs`).
 //!
 //! Waiting is pipe.rs's: every change wakes the socket's own wait channel
 //! and `POLL_CHAN`; a reader sleeps on its socket, a writer on the one it
@@ -27,16 +32,24 @@
 //! of unreachable sockets in flight is not here: a socket sent into its own
 //! queue and closed stays until vxos ends.
 //!
-//! The guest's side (addresses, iovecs, control messages) is in
-//! `syscall/sys_socket.rs`.
+//! Sending and receiving are in `io.rs`; the guest's side (addresses,
+//! iovecs, control messages, options) in `syscall/sys_socket.rs` and
+//! `syscall/sys_sockopt.rs`; internet addresses in `inet.rs`.
+
+mod io;
+mod ports;
+
+pub use ports::{IPPROTO_IPV6, IPV6_V6ONLY};
 
 use crate::errno::{Errno, SysResult};
 use crate::files::OpenFile;
+use crate::inet;
 use crate::pipe::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLL_CHAN};
 use crate::sched::{self, KernelOnly, WaitChan};
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
@@ -58,6 +71,14 @@ const SOMAXCONN: u32 = 4096;
 
 /// An open file description in flight.
 type InFlight = KernelOnly<Rc<RefCell<OpenFile>>>;
+
+/// The address families there are, numbered as AF_ constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Unix = 1,
+    Inet = 2,
+    Inet6 = 10,
+}
 
 /// The kinds of socket, numbered as SOCK_ types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +122,9 @@ pub enum Key {
     Node(u64, u64),
     /// An abstract name (with its leading NUL).
     Abstract(Vec<u8>),
+    /// An internet address (canonical, see `inet`) and its protocol
+    /// (IPPROTO_TCP or IPPROTO_UDP).
+    Inet(u8, SocketAddr),
 }
 
 /// A socket's name: the sun_path bytes it reports, and its key.
@@ -119,6 +143,19 @@ impl Name {
     /// An abstract name (`bytes` starts with NUL).
     pub fn abstract_name(bytes: Vec<u8>) -> Name {
         Name { path: bytes.clone(), key: Key::Abstract(bytes) }
+    }
+
+    /// An internet address for protocol `proto`.
+    pub fn inet(proto: u8, addr: SocketAddr) -> Name {
+        Name { path: Vec::new(), key: Key::Inet(proto, addr) }
+    }
+
+    /// The internet address, if it is one.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match self.key {
+            Key::Inet(_, a) => Some(a),
+            _ => None,
+        }
     }
 
     /// The sun_path bytes getsockname reports (a path with its NUL).
@@ -154,9 +191,16 @@ enum State {
 
 /// One socket.
 struct Sock {
+    family: Family,
     kind: Kind,
+    /// The IP protocol, 0 for AF_UNIX.
+    proto: u8,
     state: State,
+    /// The name it reports (for an internet socket bound to a wildcard
+    /// and connected, the address it speaks from).
     name: Option<Name>,
+    /// The name it holds in the table of names.
+    bound: Option<Key>,
     /// The connected peer (a datagram socket's default destination).
     peer: Weak<Mutex<Sock>>,
     peer_name: Option<Name>,
@@ -175,6 +219,14 @@ struct Sock {
     embryo: bool,
     sndbuf: u32,
     rcvbuf: u32,
+    /// Options set that only getsockopt reads back (or that bind and
+    /// connect consult: SO_REUSEADDR, IPV6_V6ONLY), by (level, name).
+    opts: BTreeMap<(u32, u32), Vec<u8>>,
+    /// A non-blocking connect said EINPROGRESS; the next connect says 0.
+    connecting: bool,
+    /// A TCP send went to a closed peer (which would answer RST): the
+    /// next says EPIPE.
+    reset: bool,
 }
 
 /// The table of names: bound sockets by key.
@@ -193,13 +245,17 @@ fn find(key: &Key) -> Option<Socket> {
 
 /// The socket of kind `kind` bound to `key`: ECONNREFUSED if there is
 /// none; one of another kind is EPROTOTYPE behind a path and not there
-/// at all behind an abstract name (Linux looks those up by kind).
+/// at all behind an abstract name (Linux looks those up by kind); an
+/// internet address reaches a socket bound to it or to a wildcard.
 fn find_kind(key: &Key, kind: Kind) -> SysResult<Socket> {
+    if let Key::Inet(proto, dest) = key {
+        return ports::receiver(*proto, *dest).ok_or(Errno::ECONNREFUSED);
+    }
     let s = find(key).ok_or(Errno::ECONNREFUSED)?;
     match key {
         _ if s.kind() == kind => Ok(s),
         Key::Node(..) => Err(Errno::EPROTOTYPE),
-        Key::Abstract(_) => Err(Errno::ECONNREFUSED),
+        _ => Err(Errno::ECONNREFUSED),
     }
 }
 
@@ -224,14 +280,14 @@ impl Drop for SocketFile {
     }
 }
 
-/// Make a socket of kind `kind` for a user with `cred`.
-pub fn new(kind: Kind, cred: Ucred) -> SocketFile {
-    SocketFile(Socket::make(kind, cred))
+/// Make a socket of family `family` and kind `kind` for a user with `cred`.
+pub fn new(family: Family, kind: Kind, cred: Ucred) -> SocketFile {
+    SocketFile(Socket::make(family, kind, cred))
 }
 
 /// Make two sockets connected to each other (socketpair).
 pub fn pair(kind: Kind, cred: Ucred) -> (SocketFile, SocketFile) {
-    let (a, b) = (Socket::make(kind, cred), Socket::make(kind, cred));
+    let (a, b) = (Socket::make(Family::Unix, kind, cred), Socket::make(Family::Unix, kind, cred));
     for (x, y) in [(&a, &b), (&b, &a)] {
         let mut s = x.0.lock();
         s.state = State::Connected;
@@ -281,11 +337,19 @@ pub struct Received {
 }
 
 impl Socket {
-    fn make(kind: Kind, cred: Ucred) -> Socket {
+    fn make(family: Family, kind: Kind, cred: Ucred) -> Socket {
+        let proto = match (family, kind) {
+            (Family::Unix, _) => 0,
+            (_, Kind::Stream) => 6,
+            _ => 17,
+        };
         Socket(Arc::new(Mutex::new(Sock {
+            family,
             kind,
+            proto,
             state: State::Unconnected,
             name: None,
+            bound: None,
             peer: Weak::new(),
             peer_name: None,
             peer_cred: None,
@@ -298,6 +362,9 @@ impl Socket {
             embryo: false,
             sndbuf: BUF_DEFAULT,
             rcvbuf: BUF_DEFAULT,
+            opts: BTreeMap::new(),
+            connecting: false,
+            reset: false,
         })))
     }
 
@@ -313,6 +380,37 @@ impl Socket {
 
     pub fn kind(&self) -> Kind {
         self.0.lock().kind
+    }
+
+    pub fn family(&self) -> Family {
+        self.0.lock().family
+    }
+
+    /// The IP protocol (IPPROTO_TCP, IPPROTO_UDP or IPPROTO_UDPLITE; 0
+    /// for AF_UNIX).
+    pub fn protocol(&self) -> u8 {
+        self.0.lock().proto
+    }
+
+    /// Make a datagram socket UDP-Lite (a UDP whose checksum coverage,
+    /// on loopback, changes nothing); its ports are its own.
+    pub fn set_udplite(&self) {
+        self.0.lock().proto = 136;
+    }
+
+    /// The value an option was last set to.
+    pub fn opt(&self, level: u32, name: u32) -> Option<Vec<u8>> {
+        self.0.lock().opts.get(&(level, name)).cloned()
+    }
+
+    /// Report whether an int option was set to nonzero.
+    pub fn flag(&self, level: u32, name: u32) -> bool {
+        self.0.lock().opts.get(&(level, name)).is_some_and(|v| v.iter().any(|&b| b != 0))
+    }
+
+    /// Remember an option's value.
+    pub fn set_opt(&self, level: u32, name: u32, v: Vec<u8>) {
+        self.0.lock().opts.insert((level, name), v);
     }
 
     /// The socket's name, if it has one.
@@ -391,13 +489,17 @@ impl Socket {
             return Err(Errno::EINVAL);
         }
         names(|t| {
-            if t.get(&name.key).is_some_and(|w| w.strong_count() > 0) {
+            // Internet names were checked by bind_inet, with the sharing rules.
+            let inet = matches!(name.key, Key::Inet(..));
+            if !inet && t.get(&name.key).is_some_and(|w| w.strong_count() > 0) {
                 return Err(Errno::EADDRINUSE);
             }
             t.insert(name.key.clone(), Arc::downgrade(&self.0));
             Ok(())
         })?;
-        self.0.lock().name = Some(name);
+        let mut s = self.0.lock();
+        s.bound = Some(name.key.clone());
+        s.name = Some(name);
         Ok(())
     }
 
@@ -430,7 +532,9 @@ impl Socket {
 
     /// Connect to the socket named by `key`: a stream or sequenced-packet
     /// socket to a listener (waiting while its backlog is full), a
-    /// datagram socket to its default destination.
+    /// datagram socket to its default destination. An internet socket
+    /// must have a port already; a non-blocking one says EINPROGRESS, as
+    /// a TCP handshake would, and the next connect says 0.
     pub fn connect(
         &self,
         key: &Key,
@@ -439,14 +543,45 @@ impl Socket {
         interrupted: &mut dyn FnMut() -> bool,
     ) -> SysResult<()> {
         let kind = {
-            let s = self.0.lock();
+            let mut s = self.0.lock();
             match s.state {
                 State::Listening { .. } if s.kind != Kind::Dgram => return Err(Errno::EINVAL),
+                State::Connected if s.connecting => {
+                    s.connecting = false;
+                    return Ok(());
+                }
                 State::Connected if s.kind != Kind::Dgram => return Err(Errno::EISCONN),
                 _ => s.kind,
             }
         };
-        let target = find_kind(key, kind)?;
+        // An internet socket speaks from the address the destination
+        // reaches it at, and knows its peer by the address it called.
+        let inet = match key {
+            Key::Inet(proto, dest) => {
+                let bound = self.name().and_then(|n| n.addr()).unwrap_or(inet::any(false, 0));
+                Some((Name::inet(*proto, inet::source(bound, *dest)), Name::inet(*proto, *dest)))
+            }
+            _ => None,
+        };
+        if let (Kind::Dgram, Some((local, dest))) = (kind, &inet) {
+            let mut s = self.0.lock();
+            s.peer = Weak::new();
+            s.peer_name = Some(dest.clone());
+            s.name = Some(local.clone());
+            s.state = State::Connected;
+            drop(s);
+            self.wake();
+            return Ok(());
+        }
+        let in_progress = |e: Errno| {
+            if nonblock && inet.is_some() && e == Errno::ECONNREFUSED {
+                self.0.lock().error = Some(e);
+                Errno::EINPROGRESS
+            } else {
+                e
+            }
+        };
+        let target = find_kind(key, kind).map_err(in_progress)?;
         if kind == Kind::Dgram {
             let tname = target.name();
             let mut s = self.0.lock();
@@ -457,22 +592,32 @@ impl Socket {
             self.wake();
             return Ok(());
         }
-        let my_name = self.name();
+        let my_name = match &inet {
+            Some((local, _)) => Some(local.clone()),
+            None => self.name(),
+        };
         loop {
             let server = {
                 let mut t = target.0.lock();
-                let (tcred, tname) = (t.cred, t.name.clone());
-                let State::Listening { backlog, queue } = &mut t.state else { return Err(Errno::ECONNREFUSED) };
+                let (tcred, opts, tfamily) = (t.cred, t.opts.clone(), t.family);
+                let tname = match &inet {
+                    Some((_, dest)) => Some(dest.clone()),
+                    None => t.name.clone(),
+                };
+                let State::Listening { backlog, queue } = &mut t.state else {
+                    return Err(in_progress(Errno::ECONNREFUSED));
+                };
                 if queue.len() <= *backlog {
-                    let server = Socket::make(kind, tcred);
+                    let server = Socket::make(tfamily, kind, tcred);
                     {
                         let mut c = server.0.lock();
                         c.state = State::Connected;
                         c.name = tname.clone();
                         c.peer = Arc::downgrade(&self.0);
                         c.peer_name = my_name.clone();
-                        c.peer_cred = Some(cred);
+                        c.peer_cred = inet.is_none().then_some(cred);
                         c.embryo = true;
+                        c.opts = opts;
                     }
                     queue.push_back(server.clone());
                     Some((server, tcred, tname))
@@ -486,10 +631,14 @@ impl Socket {
                 s.state = State::Connected;
                 s.peer = Arc::downgrade(&server.0);
                 s.peer_name = tname;
-                s.peer_cred = Some(tcred);
+                s.peer_cred = inet.is_none().then_some(tcred);
+                if inet.is_some() {
+                    s.name = my_name;
+                    s.connecting = nonblock;
+                }
                 drop(s);
                 self.wake();
-                return Ok(());
+                return if nonblock && inet.is_some() { Err(Errno::EINPROGRESS) } else { Ok(()) };
             }
             if nonblock {
                 return Err(Errno::EAGAIN);
@@ -537,284 +686,6 @@ impl Socket {
         }
     }
 
-    /// Send `data` with `files` to the peer, or for a datagram socket to
-    /// `to` if given; return how much went (all of it unless a stream
-    /// write was interrupted or would block).
-    pub fn send(
-        &self,
-        data: &[u8],
-        files: Vec<Rc<RefCell<OpenFile>>>,
-        to: Option<&Key>,
-        cred: Ucred,
-        nonblock: bool,
-        interrupted: &mut dyn FnMut() -> bool,
-    ) -> SysResult<usize> {
-        let files = files.into_iter().map(KernelOnly::new).collect();
-        match self.kind() {
-            Kind::Stream => {
-                if to.is_some() {
-                    let connected = matches!(self.0.lock().state, State::Connected);
-                    return Err(if connected { Errno::EISCONN } else { Errno::EOPNOTSUPP });
-                }
-                self.send_stream(data, files, cred, nonblock, interrupted)
-            }
-            kind => {
-                let to = if kind == Kind::Seqpacket { None } else { to };
-                self.send_message(data, files, to, cred, nonblock, interrupted)
-            }
-        }
-    }
-
-    /// Send on a stream: in pieces as the peer's queue has room.
-    fn send_stream(
-        &self,
-        data: &[u8],
-        files: Vec<InFlight>,
-        cred: Ucred,
-        nonblock: bool,
-        interrupted: &mut dyn FnMut() -> bool,
-    ) -> SysResult<usize> {
-        let mut files = Some(files);
-        let mut done = 0;
-        let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
-        loop {
-            let (peer, sndbuf, passcred) = {
-                let s = self.0.lock();
-                if !matches!(s.state, State::Connected) {
-                    return Err(Errno::ENOTCONN);
-                }
-                if s.shut & SEND != 0 {
-                    return partial(done, Errno::EPIPE);
-                }
-                (s.peer.upgrade(), s.sndbuf as usize, s.passcred)
-            };
-            let Some(peer) = peer else { return partial(done, Errno::EPIPE) };
-            if data.is_empty() {
-                return Ok(0);
-            }
-            {
-                let mut o = peer.lock();
-                if o.shut & RCV != 0 || matches!(o.state, State::Closed) {
-                    return partial(done, Errno::EPIPE);
-                }
-                let room = sndbuf.saturating_sub(o.rx_bytes);
-                if room > 0 {
-                    let n = room.min(data.len() - done);
-                    let files = files.take().unwrap_or_default();
-                    let cred = if passcred || o.passcred || o.embryo { cred } else { Ucred::NOBODY };
-                    o.rx.push_back(Msg { data: data[done..done + n].to_vec(), taken: 0, files, cred, from: None });
-                    o.rx_bytes += n;
-                    done += n;
-                    drop(o);
-                    wake(&peer);
-                    if done == data.len() {
-                        return Ok(done);
-                    }
-                    continue;
-                }
-            }
-            if nonblock {
-                return partial(done, Errno::EAGAIN);
-            }
-            if interrupted() {
-                return partial(done, Errno::EINTR);
-            }
-            sched::sleep(chan(&peer));
-        }
-    }
-
-    /// Send one message (datagram or sequenced packet), whole or not at all.
-    fn send_message(
-        &self,
-        data: &[u8],
-        files: Vec<InFlight>,
-        to: Option<&Key>,
-        cred: Ucred,
-        nonblock: bool,
-        interrupted: &mut dyn FnMut() -> bool,
-    ) -> SysResult<usize> {
-        let (kind, from, peer, sndbuf, passcred) = {
-            let s = self.0.lock();
-            if s.kind == Kind::Seqpacket && !matches!(s.state, State::Connected) {
-                return Err(Errno::ENOTCONN);
-            }
-            if s.shut & SEND != 0 {
-                return Err(Errno::EPIPE);
-            }
-            let peer = matches!(s.state, State::Connected).then(|| s.peer.clone());
-            (s.kind, s.name.clone(), peer, s.sndbuf as usize, s.passcred)
-        };
-        if data.len() + 32 > sndbuf {
-            return Err(Errno::EMSGSIZE);
-        }
-        let target = match (to, peer) {
-            (Some(k), _) => find_kind(k, kind)?.0,
-            (None, Some(w)) => {
-                w.upgrade().ok_or(if kind == Kind::Dgram { Errno::ECONNREFUSED } else { Errno::EPIPE })?
-            }
-            (None, None) => return Err(Errno::ENOTCONN),
-        };
-        let mut msg = Some(Msg { data: data.to_vec(), taken: 0, files, cred, from });
-        loop {
-            {
-                let mut o = target.lock();
-                if o.kind != kind {
-                    return Err(Errno::EPROTOTYPE);
-                }
-                if matches!(o.state, State::Closed) {
-                    return Err(if kind == Kind::Dgram { Errno::ECONNREFUSED } else { Errno::EPIPE });
-                }
-                if o.shut & RCV != 0 {
-                    return Err(Errno::EPIPE);
-                }
-                // A datagram socket connected elsewhere takes only from its peer.
-                if kind == Kind::Dgram && o.peer.strong_count() > 0 && !Weak::ptr_eq(&o.peer, &Arc::downgrade(&self.0))
-                {
-                    return Err(Errno::EPERM);
-                }
-                if o.rx.len() < DGRAM_QLEN && (o.rx.is_empty() || o.rx_bytes + data.len() <= o.rcvbuf as usize) {
-                    let mut m = msg.take().expect("sent once");
-                    if !passcred && !o.passcred {
-                        m.cred = Ucred::NOBODY;
-                    }
-                    o.rx.push_back(m);
-                    o.rx_bytes += data.len();
-                    drop(o);
-                    wake(&target);
-                    return Ok(data.len());
-                }
-            }
-            if nonblock {
-                return Err(Errno::EAGAIN);
-            }
-            if interrupted() {
-                return Err(Errno::EINTR);
-            }
-            sched::sleep(chan(&target));
-        }
-    }
-
-    /// Receive up to `max` bytes: a stream's bytes, or one message.
-    pub fn recv(&self, max: usize, f: RecvFlags, interrupted: &mut dyn FnMut() -> bool) -> SysResult<Received> {
-        let kind = self.kind();
-        let mut got = Received::default();
-        loop {
-            let done = if kind == Kind::Stream {
-                self.take_bytes(&mut got, max, f)?
-            } else {
-                self.take_message(&mut got, max, f)?
-            };
-            if done {
-                return Ok(got);
-            }
-            let some = !got.data.is_empty();
-            if f.nonblock {
-                return if some { Ok(got) } else { Err(Errno::EAGAIN) };
-            }
-            if interrupted() {
-                return if some { Ok(got) } else { Err(Errno::EINTR) };
-            }
-            sched::sleep(self.id());
-        }
-    }
-
-    /// Take stream bytes into `got`; report whether the read is done.
-    fn take_bytes(&self, got: &mut Received, max: usize, f: RecvFlags) -> SysResult<bool> {
-        let mut s = self.0.lock();
-        if !matches!(s.state, State::Connected) {
-            return Err(Errno::EINVAL);
-        }
-        if max == 0 {
-            return Ok(true);
-        }
-        let passcred = s.passcred;
-        let before = got.data.len();
-        let mut i = 0;
-        while got.data.len() < max {
-            let Some(m) = s.rx.get_mut(i) else { break };
-            // Files end a read; credentials that differ too, when asked for.
-            if !got.data.is_empty() && (!m.files.is_empty() || (passcred && got.cred != Some(m.cred))) {
-                break;
-            }
-            if got.data.is_empty() {
-                got.cred = Some(m.cred);
-                got.from = m.from.clone();
-            }
-            let n = (m.data.len() - m.taken).min(max - got.data.len());
-            got.data.extend_from_slice(&m.data[m.taken..m.taken + n]);
-            let had_files = !m.files.is_empty();
-            if f.peek {
-                got.files.extend(m.files.iter().map(|x| x.get().clone()));
-                i += 1;
-            } else {
-                got.files.extend(std::mem::take(&mut m.files).into_iter().map(KernelOnly::into_inner));
-                m.taken += n;
-                if m.taken == m.data.len() {
-                    s.rx.pop_front();
-                }
-                s.rx_bytes -= n;
-            }
-            if had_files {
-                break;
-            }
-        }
-        got.len = got.data.len();
-        let took = got.data.len() > before && !f.peek;
-        let done = if got.data.is_empty() {
-            if let Some(e) = s.error.take() {
-                return Err(e);
-            }
-            s.shut & RCV != 0
-        } else {
-            !f.waitall || f.peek || got.data.len() >= max || s.shut & RCV != 0
-        };
-        drop(s);
-        if took {
-            self.wake();
-        }
-        Ok(done)
-    }
-
-    /// Take one message into `got`, cut to `max` bytes; report whether
-    /// the read is done.
-    fn take_message(&self, got: &mut Received, max: usize, f: RecvFlags) -> SysResult<bool> {
-        let mut s = self.0.lock();
-        if s.kind == Kind::Seqpacket && !matches!(s.state, State::Connected) {
-            return Err(Errno::ENOTCONN);
-        }
-        let m = if f.peek {
-            match s.rx.front() {
-                Some(m) => Msg {
-                    data: m.data.clone(),
-                    taken: 0,
-                    files: m.files.iter().map(|x| KernelOnly::new(x.get().clone())).collect(),
-                    cred: m.cred,
-                    from: m.from.clone(),
-                },
-                None => return nothing_queued(s, f.nonblock),
-            }
-        } else {
-            match s.rx.pop_front() {
-                Some(m) => {
-                    s.rx_bytes -= m.data.len();
-                    m
-                }
-                None => return nothing_queued(s, f.nonblock),
-            }
-        };
-        drop(s);
-        if !f.peek {
-            self.wake();
-        }
-        got.len = m.data.len();
-        got.data = m.data;
-        got.data.truncate(max);
-        got.files = m.files.into_iter().map(KernelOnly::into_inner).collect();
-        got.cred = Some(m.cred);
-        got.from = m.from;
-        Ok(true)
-    }
-
     /// shutdown(2): close the receiving side (0), the sending side (1) or
     /// both (2); a connected peer's opposite sides close with them.
     pub fn shutdown(&self, how: u32) -> SysResult<()> {
@@ -824,14 +695,16 @@ impl Socket {
             2 => RCV | SEND,
             _ => return Err(Errno::EINVAL),
         };
-        let (kind, peer) = {
+        let (kind, family, peer) = {
             let mut s = self.0.lock();
             s.shut |= mask;
-            (s.kind, s.peer.upgrade())
+            (s.kind, s.family, s.peer.upgrade())
         };
         self.wake();
         if let (true, Some(o)) = (kind != Kind::Dgram, peer) {
-            let mirror = if mask & RCV != 0 { SEND } else { 0 } | if mask & SEND != 0 { RCV } else { 0 };
+            // TCP tells the peer only of the end of what it sends (FIN).
+            let unix = family == Family::Unix;
+            let mirror = if mask & RCV != 0 && unix { SEND } else { 0 } | if mask & SEND != 0 { RCV } else { 0 };
             o.lock().shut |= mirror;
             wake(&o);
         }
@@ -886,7 +759,7 @@ impl Socket {
     /// was never accepted), close the connections still in its backlog,
     /// and drop what was queued for it.
     fn release(&self, embryo: bool) {
-        let (rx, queue, key, peer, kind) = {
+        let (rx, queue, key, peer, kind, family) = {
             let mut s = self.0.lock();
             let queue = match std::mem::replace(&mut s.state, State::Closed) {
                 State::Listening { queue, .. } => queue,
@@ -894,7 +767,7 @@ impl Socket {
             };
             let rx = std::mem::take(&mut s.rx);
             s.rx_bytes = 0;
-            (rx, queue, s.name.as_ref().map(|n| n.key.clone()), s.peer.upgrade(), s.kind)
+            (rx, queue, s.bound.take(), s.peer.upgrade(), s.kind, s.family)
         };
         if let Some(k) = key {
             names(|t| {
@@ -906,7 +779,9 @@ impl Socket {
         if let (true, Some(o)) = (kind != Kind::Dgram, peer) {
             {
                 let mut o = o.lock();
-                o.shut = RCV | SEND;
+                // A TCP peer reads end of file (FIN) and may still write
+                // (into the void: EPIPE, as after the RST).
+                o.shut |= if family == Family::Unix { RCV | SEND } else { RCV };
                 if !rx.is_empty() || embryo {
                     o.error = Some(Errno::ECONNRESET);
                 }
@@ -920,16 +795,6 @@ impl Socket {
         // The files in flight close here, with no socket locked.
         drop(rx);
     }
-}
-
-/// A message read found the queue empty: the pending error, end of file
-/// once the receiving side is shut (a non-blocking datagram read says
-/// EAGAIN even then, as Linux's does), or wait (false).
-fn nothing_queued(mut s: parking_lot::MutexGuard<'_, Sock>, nonblock: bool) -> SysResult<bool> {
-    if let Some(e) = s.error.take() {
-        return Err(e);
-    }
-    Ok(s.shut & RCV != 0 && !(nonblock && s.kind == Kind::Dgram))
 }
 
 /// The wait channel of a socket.
