@@ -115,6 +115,9 @@ if [ ! -f "$links_stamp" ] || [ "$root/bin/busybox" -nt "$links_stamp" ]; then
   done
   touch "$links_stamp"
 fi
+# Mount points the native side of the differential tests mounts on when it
+# chroots into the rootfs (vxos's own namespace provides them itself).
+mkdir -p "$root/dev" "$root/proc" "$root/tmp"
 # Our own files (rootfs/etc and friends) over the packages', every time.
 for d in "$top"/rootfs/*/; do
   cp -R -u "$d" "$root/"   # -u: edits made in build/rootfs are kept
