@@ -144,6 +144,8 @@ enum Arg {
     Whence,
     /// An int[2] the call fills (pipe).
     FdPair,
+    /// socketcall's first argument: which socket call.
+    SockCall,
 }
 
 use Arg::*;
@@ -238,6 +240,7 @@ static ARGS: &[(&str, &[Arg])] = &[
     ("setsid", &[]),
     ("getpgrp", &[]),
     ("pause", &[]),
+    ("socketcall", &[SockCall, Hex]),
 ];
 
 /// The argument kinds of call `name`.
@@ -334,6 +337,32 @@ fn before(p: &mut Process, k: Arg, v: u32, next: u32) -> Option<String> {
             2 => "SEEK_END".into(),
             _ => v.to_string(),
         },
+        SockCall => {
+            const CALLS: [&str; 21] = [
+                "0",
+                "SYS_SOCKET",
+                "SYS_BIND",
+                "SYS_CONNECT",
+                "SYS_LISTEN",
+                "SYS_ACCEPT",
+                "SYS_GETSOCKNAME",
+                "SYS_GETPEERNAME",
+                "SYS_SOCKETPAIR",
+                "SYS_SEND",
+                "SYS_RECV",
+                "SYS_SENDTO",
+                "SYS_RECVFROM",
+                "SYS_SHUTDOWN",
+                "SYS_SETSOCKOPT",
+                "SYS_GETSOCKOPT",
+                "SYS_SENDMSG",
+                "SYS_RECVMSG",
+                "SYS_ACCEPT4",
+                "SYS_RECVMMSG",
+                "SYS_SENDMMSG",
+            ];
+            CALLS.get(v as usize).map_or_else(|| v.to_string(), |c| c.to_string())
+        }
         OutBuf | FdPair => return None,
     })
 }
