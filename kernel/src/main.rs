@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod devcmd;
+mod devkinfo;
 mod devproc;
 mod devpts;
 mod epoll;
@@ -35,6 +36,7 @@ mod socket;
 mod swtch;
 mod syscall;
 mod timers;
+mod trace;
 mod tty;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +50,34 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// What to trace, and where (`trace.rs`).
+#[derive(clap::Args)]
+struct TraceOpts {
+    /// Trace what the kernel does, strace-like: a comma-separated list of
+    /// syscall, signal, fault, sched, exec, or all.
+    #[arg(long, value_name = "KINDS", value_parser = trace::parse)]
+    trace: Option<u32>,
+    /// Trace only process N (its threads included).
+    #[arg(long, value_name = "N")]
+    trace_pid: Option<u32>,
+    /// Write the trace to host file F instead of stderr.
+    #[arg(long, value_name = "F")]
+    trace_file: Option<PathBuf>,
+}
+
+impl TraceOpts {
+    /// Start tracing as asked; `console` says stderr is the raw console
+    /// (`vxos boot`). Exits if the trace file cannot be made.
+    fn start(&self, console: bool) {
+        let Some(kinds) = self.trace else { return };
+        if let Err(e) = trace::start(kinds, self.trace_pid, self.trace_file.as_deref(), console) {
+            let f = self.trace_file.as_deref().unwrap_or(std::path::Path::new("")).display();
+            eprintln!("vxos: --trace-file {f}: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -80,9 +110,8 @@ enum Cmd {
         /// Print system call and translator counters to stderr at exit.
         #[arg(long)]
         stats: bool,
-        /// Trace to stderr: a comma-separated list of kinds (now: syscall).
-        #[arg(long, value_name = "WHAT", value_parser = parse_trace)]
-        trace: Option<String>,
+        #[command(flatten)]
+        trace: TraceOpts,
         /// Guest RAM: the size of the memory file (e.g. 512M, 4G);
         /// default three quarters of the host's.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -123,6 +152,8 @@ enum Cmd {
         /// vxos runs (see `vxos exec`).
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
+        #[command(flatten)]
+        trace: TraceOpts,
     },
     /// Run PROGRAM in the guest whose namespace is exported at DIR (`vxos
     /// boot|run --export DIR`), through DIR/dev/cmd alone: its stdin,
@@ -164,11 +195,13 @@ fn main() {
             let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
             sched::set_cpus(cpus);
             let export = export_dir(export);
-            let status = run(root, binds, hz, stats, trace, export, program, args);
+            trace.start(false);
+            let status = run(root, binds, hz, stats, export, program, args);
+            trace::flush();
             export::unmount();
             std::process::exit(status)
         }
-        Cmd::Boot { root, binds, cpus, mem, hz, export } => {
+        Cmd::Boot { root, binds, cpus, mem, hz, export, trace } => {
             if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
                 eprintln!("vxos: cannot create guest memory: {e}");
                 std::process::exit(1);
@@ -183,7 +216,9 @@ fn main() {
             let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
             sched::set_cpus(cpus);
             let export = export_dir(export);
+            trace.start(rustix::termios::isatty(std::io::stderr()));
             let status = boot(root, binds, hz, export);
+            trace::flush();
             export::unmount();
             tty::restore();
             std::process::exit(status)
@@ -211,17 +246,6 @@ fn export_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
             std::process::exit(1);
         }
     }
-}
-
-/// Check a --trace list: kinds vxos can trace so far.
-fn parse_trace(s: &str) -> Result<String, String> {
-    const KINDS: &[&str] = &["syscall", "all"];
-    for k in s.split(',') {
-        if !KINDS.contains(&k) {
-            return Err(format!("unknown trace kind {k:?} (known: {})", KINDS.join(", ")));
-        }
-    }
-    Ok(s.to_string())
 }
 
 /// Parse a size such as 4096, 64K, 512M or 4G.
@@ -277,7 +301,6 @@ fn run(
     binds: Vec<nsboot::Bind>,
     hz: u32,
     stats: bool,
-    trace: Option<String>,
     export: Option<PathBuf>,
     program: PathBuf,
     args: Vec<OsString>,
@@ -327,7 +350,9 @@ fn run(
             return 1;
         }
     }
-    p.trace = trace.as_deref().is_some_and(|t| t.split(',').any(|w| w == "syscall" || w == "all"));
+    if trace::on(trace::EXEC) {
+        trace::exec(pid, pid, &devproc::entry(pid).map(|e| e.exe).unwrap_or_default(), &argv);
+    }
     let group = p.guest.id() as u64;
     let init = move || {
         let status = p.run();
@@ -474,6 +499,9 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<PathBuf
             eprintln!("vxos: --export {e}");
             return 1;
         }
+    }
+    if trace::on(trace::EXEC) {
+        trace::exec(pid, pid, &devproc::entry(pid).map(|e| e.exe).unwrap_or_default(), &argv);
     }
     p.files = group::Shared::new(files::FdTable::with_tty(&console));
     devproc::set_fds(p.pid, p.files.view());

@@ -105,6 +105,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
     static PROC: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     static ROOT: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     static PTS: OnceLock<Arc<dyn Dev>> = OnceLock::new();
+    static KINFO: OnceLock<Arc<dyn Dev>> = OnceLock::new();
     Some(match dc {
         'n' => NULL.get_or_init(|| Arc::new(devices::Null::new())).clone(),
         'c' => CONS
@@ -123,6 +124,7 @@ fn singleton(dc: char) -> Option<Arc<dyn Dev>> {
         '/' => ROOT.get_or_init(|| Arc::new(devices::root::Root::new())).clone(),
         't' => PTS.get_or_init(|| Arc::new(crate::devpts::Pts)).clone(),
         'C' => crate::devcmd::cmd_device(),
+        'k' => KINFO.get_or_init(|| Arc::new(crate::devkinfo::Kinfo::default())).clone(),
         _ => return None,
     })
 }
@@ -231,12 +233,22 @@ pub fn boot_from_file(opts: &Options) -> Result<(Namespace, Chan), String> {
         bind_host(&mut ns, &b.host, &b.guest, b.writable)?;
     }
     let _ = r;
-    // A /lib/namespace from before the cmd device existed lacks it.
+    // A /lib/namespace from before the cmd and kinfo devices existed
+    // lacks them.
     if ns.namei(&ns.root(), "/dev/cmd/clone", true).is_err() {
         mount_cmd(&mut ns)?;
     }
+    if ns.namei(&ns.root(), "/dev/kinfo", true).is_err() {
+        mount_kinfo(&mut ns)?;
+    }
     let r = ns.root();
     Ok((ns, r))
+}
+
+/// Mount the kinfo device after /dev, for /dev/kinfo.
+fn mount_kinfo(ns: &mut Namespace) -> Result<(), String> {
+    let dev = mount_point(ns, "/dev").map_err(fail("/dev"))?;
+    ns.mount(device('k').unwrap(), "", &dev, MountFlag::After, false).map_err(fail("/dev"))
 }
 
 /// Mount the cmd device at /dev/cmd.
@@ -298,6 +310,7 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     ns.mount(device('n').unwrap(), "", &dev, MountFlag::Replace, false).map_err(fail("/dev"))?;
     let dev = ns.walk_from_root(&dev.path).map_err(fail("/dev"))?;
     ns.mount(device('c').unwrap(), "", &dev, MountFlag::After, false).map_err(fail("/dev"))?;
+    mount_kinfo(&mut ns)?;
     let pts = mount_point(&mut ns, "/dev/pts").map_err(fail("/dev/pts"))?;
     ns.mount(device('t').unwrap(), "", &pts, MountFlag::Replace, false).map_err(fail("/dev/pts"))?;
     let tmp = mount_point(&mut ns, "/tmp").map_err(fail("/tmp"))?;

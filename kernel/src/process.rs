@@ -104,7 +104,6 @@ pub struct Process {
     /// The exit ends this thread only (exit, not exit_group or a signal).
     pub thread_exit_only: bool,
     pub stats: SysStats,
-    pub trace: bool,
     /// The program file the address space was loaded from, for keeping
     /// its translations (see `progcache`).
     prog: Option<ProgKey>,
@@ -201,7 +200,6 @@ impl Process {
             exit: None,
             thread_exit_only: false,
             stats: SysStats::default(),
-            trace: false,
             prog: key,
         })
     }
@@ -257,7 +255,6 @@ impl Process {
             exit: None,
             thread_exit_only: false,
             stats: SysStats::default(),
-            trace: self.trace,
             prog: self.prog,
         }
     }
@@ -301,6 +298,9 @@ impl Process {
                 self.guest.stats(),
                 self.mm.stats
             );
+        }
+        if crate::trace::on(crate::trace::SYSCALL | crate::trace::SIGNAL) {
+            crate::trace::exited(self.tid, self.pid, st);
         }
         crate::futex::forget(self.tid);
         self.cpus.remove(self.tid);
@@ -391,6 +391,9 @@ impl Process {
             }
         }
         self.sigactions = Shared::new(acts);
+        if crate::trace::on(crate::trace::EXEC) {
+            crate::trace::exec(self.tid, self.pid, &exe, &argv);
+        }
         let kept = devproc::entry(self.pid).unwrap_or_default();
         devproc::register(
             self.pid,
@@ -545,6 +548,9 @@ impl Process {
         }
         let blocked = self.sigmask & bit(sig) != 0 && sig != crate::signal::SIGKILL;
         if !blocked && self.ignores(sig) {
+            if crate::trace::on(crate::trace::SIGNAL) {
+                crate::trace::signal(self, &info, "ignored");
+            }
             return;
         }
         self.pending |= bit(sig);
@@ -570,6 +576,9 @@ impl Process {
         });
         let handler = self.sigactions[s as usize].handler;
         if handler <= 1 || self.sigmask & bit(s) != 0 {
+            if crate::trace::on(crate::trace::SIGNAL) {
+                crate::trace::signal(self, &SigInfo::fault(s, code, addr, trapno, err), "fatal");
+            }
             self.exit = Some(ExitStatus::Signal(sig));
             return;
         }
@@ -649,8 +658,15 @@ impl Process {
                         Err(e) => (-(e as i32)) as u32,
                     };
                 }
-                Trap::Preempted => crate::sched::yield_now(),
+                Trap::Preempted => {
+                    crate::devkinfo::count_preemption();
+                    if crate::trace::on(crate::trace::SCHED) {
+                        crate::trace::preempted(self);
+                    }
+                    crate::sched::yield_now()
+                }
                 t @ Trap::PageFault { addr, write, exec, .. } => {
+                    crate::devkinfo::count_fault();
                     let access = if write {
                         Access::Write
                     } else if exec {
@@ -661,7 +677,14 @@ impl Process {
                     if debug_faults() {
                         eprintln!("vxos: fault {addr:#x} {access:?} at eip {:#x}", self.guest.cpu().eip);
                     }
+                    let kind =
+                        crate::trace::on(crate::trace::FAULT).then(|| crate::trace::fault_kind(&self.mm, addr, write));
                     let r = self.mm.fault(&mut self.guest, addr, access);
+                    if let Some(kind) = kind {
+                        let eip = self.guest.cpu().eip;
+                        let bad = r.err().map(|b| (b.signo, b.code));
+                        crate::trace::fault(self, addr, &format!("{access:?}").to_lowercase(), eip, kind, bad);
+                    }
                     if debug_faults() {
                         eprintln!("vxos:   -> {r:?}, window flags {:#x}", self.guest.window().page_flags(addr));
                     }

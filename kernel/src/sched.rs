@@ -496,13 +496,35 @@ pub fn wakeup(chan: WaitChan) {
         let _g = HOST_LOCK.lock();
         HOST_EVENT.notify_all();
     }
-    with(|s| {
+    let woken = with(|s| {
         let ids: Vec<u32> = s.tasks.iter().filter(|(_, t)| t.state == State::Sleeping(chan)).map(|(&i, _)| i).collect();
-        for id in ids {
+        for &id in &ids {
             s.tasks.get_mut(&id).unwrap().state = State::Runnable;
             enqueue(s, id);
         }
+        ids
     });
+    if crate::trace::on(crate::trace::SCHED) {
+        for id in woken {
+            crate::trace::wakeup(id, chan);
+        }
+    }
+}
+
+/// Count the tasks: all, running, runnable and sleeping (for /dev/kinfo).
+pub fn task_counts() -> [usize; 4] {
+    with(|s| {
+        let mut n = [s.tasks.len(), 0, 0, 0];
+        for t in s.tasks.values() {
+            match t.state {
+                State::Running => n[1] += 1,
+                State::Runnable => n[2] += 1,
+                State::Sleeping(_) => n[3] += 1,
+                State::Exited => {}
+            }
+        }
+        n
+    })
 }
 
 /// Wake task `id` if it sleeps, whatever it waits for, or make it leave
@@ -511,9 +533,12 @@ pub fn interrupt(id: u32) {
     with(|s| {
         let Some(t) = s.tasks.get_mut(&id) else { return };
         match t.state {
-            State::Sleeping(_) => {
+            State::Sleeping(chan) => {
                 t.state = State::Runnable;
                 enqueue(s, id);
+                if crate::trace::on(crate::trace::SCHED) {
+                    crate::trace::interrupted(id, chan);
+                }
             }
             State::Running => {
                 if let Some(h) = &t.preempt {
@@ -699,6 +724,13 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
             kernel_lock();
             continue;
         };
+        let tracing = crate::trace::on(crate::trace::SCHED);
+        if tracing {
+            if let Some(id) = with(|s| s.cpus[c].current) {
+                crate::trace::sched_in(id, c);
+            }
+        }
+        crate::devkinfo::count_switch();
         let started = thread_cpu();
         // SAFETY: `to` was saved by the task's last switch_out (or made by
         // KernelStack::new) and nothing runs on it; `save` is this vCPU's
@@ -708,11 +740,12 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
         // Timers that came due (the likely reason the task was stopped)
         // wake their sleepers first, so they queue ahead of it.
         crate::timers::fire();
-        let id = with(|s| {
+        let (id, state) = with(|s| {
             let id = s.cpus[c].current.take().expect("a task ran");
             let t = s.tasks.get(&id).expect("the task that ran");
+            let state = t.state;
             s.busy.remove(&t.group);
-            match t.state {
+            match state {
                 State::Runnable => enqueue(s, id),
                 // Off its stack for good: free it.
                 State::Exited => {
@@ -727,8 +760,16 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
             if ready(s) {
                 notify(s);
             }
-            id
+            (id, state)
         });
+        if tracing {
+            let how = match state {
+                State::Sleeping(chan) => crate::trace::Off::Sleeping(chan),
+                State::Exited => crate::trace::Off::Exited,
+                _ => crate::trace::Off::Runnable,
+            };
+            crate::trace::sched_out(id, c, how, used);
+        }
         crate::proctab::charge(id, used);
     }
 }

@@ -221,6 +221,9 @@ impl Process {
         self.pending &= !bit(sig);
         let info = self.sig_info[sig as usize].take().unwrap_or(SigInfo::user(sig, 0, 0));
         let act = self.sigactions[sig as usize];
+        if crate::trace::on(crate::trace::SIGNAL) {
+            crate::trace::delivered(self, &info, act.handler);
+        }
         let restart = std::mem::take(&mut self.restart);
         match act.handler {
             0 => match default_action(sig) {

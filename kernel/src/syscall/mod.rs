@@ -363,29 +363,15 @@ pub fn dispatch(p: &mut Process, nr: u32) -> SysResult {
         Some(c) => *c += 1,
         None => p.stats.other += 1,
     }
-    match entry(nr) {
-        Some(e) => {
-            let res = (e.handler)(p, args);
-            if p.trace {
-                trace(e.name, &args, &res);
-            }
-            res
-        }
-        None => {
-            if p.trace {
-                trace(&format!("syscall_{nr}"), &args, &Err(Errno::ENOSYS));
-            }
-            Err(Errno::ENOSYS)
-        }
+    crate::devkinfo::count_syscall(nr);
+    let e = entry(nr);
+    if crate::trace::on(crate::trace::SYSCALL) {
+        return crate::trace::syscall(p, nr, e, args);
     }
-}
-
-fn trace(name: &str, a: &Args, r: &SysResult) {
-    let res = match r {
-        Ok(v) => format!("{v:#x}"),
-        Err(e) => format!("-1 {}", e.name()),
-    };
-    eprintln!("[vxos] {name}({:#x}, {:#x}, {:#x}, {:#x}) = {res}", a[0], a[1], a[2], a[3]);
+    match e {
+        Some(e) => (e.handler)(p, args),
+        None => Err(Errno::ENOSYS),
+    }
 }
 
 /// Return the support level of each call, for `vxos syscalls`.
