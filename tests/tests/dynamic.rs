@@ -15,7 +15,9 @@ fn rootfs() -> PathBuf {
 /// The environment both sides get.
 const ENV: &[(&str, &str)] = &[("PATH", "/usr/bin:/bin"), ("LC_ALL", "C"), ("HOME", "/root"), ("TERM", "dumb")];
 
-/// Run `prog args` in /tmp of the guest root natively: chrooted into the
+/// Run `prog args` in /tmp/work of the guest root natively (not /tmp itself:
+/// under vxos the host directory the test runs in may be a mount point
+/// there), chrooted into the
 /// rootfs inside a user and mount namespace (no privileges needed), with
 /// the host's /dev, a fresh /proc and an empty /tmp, so the program finds
 /// its libraries, modules and helpers at the same paths as under vxos.
@@ -25,16 +27,16 @@ fn native_chroot(prog: &str, args: &[&str], stdin: &[u8]) -> Outcome {
     c.args(["-rmpf", "sh", "-c"]);
     c.arg(concat!(
         "/bin/mount -t proc proc \"$0/proc\" && /bin/mount --rbind /dev \"$0/dev\" && /bin/mount -t tmpfs tmpfs \"$0/tmp\" && ",
-        "exec /usr/sbin/chroot \"$0\" /bin/sh -c 'cd /tmp && exec \"$@\"' sh \"$@\""
+        "exec /usr/sbin/chroot \"$0\" /bin/sh -c 'mkdir -p /tmp/work && cd /tmp/work && exec \"$@\"' sh \"$@\""
     ));
     c.arg(&r).arg(prog).args(args);
     run_with(c, stdin)
 }
 
-/// Run `prog args` under vxos, in the guest's /tmp.
+/// Run `prog args` under vxos, in the guest's /tmp/work.
 fn under_vxos(prog: &str, args: &[&str], stdin: &[u8]) -> Outcome {
     let mut c = Command::new(vxos());
-    c.args(["run", "/bin/sh", "-c", "cd /tmp && exec \"$@\"", "sh", prog]).args(args);
+    c.args(["run", "/bin/sh", "-c", "mkdir -p /tmp/work && cd /tmp/work && exec \"$@\"", "sh", prog]).args(args);
     c.current_dir(scratch("dynamic"));
     run_with(c, stdin)
 }
