@@ -128,7 +128,7 @@ enum Cmd {
     },
     /// Boot the guest system: init builds the namespace (the root file
     /// system, then its /lib/namespace), makes the console a terminal and
-    /// starts a login shell (/bin/sh) on it. `exit`, ^D or `poweroff` in
+    /// starts a login shell (the user's shell in /etc/passwd) on it. `exit`, ^D or `poweroff` in
     /// the shell ends vxos.
     Boot {
         /// The host directory that is the guest's root file system

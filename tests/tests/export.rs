@@ -52,6 +52,9 @@ impl Exported {
         let console = base.join(format!("{name}.console"));
         let out = std::fs::File::create(&console).unwrap();
         let mut cmd = Command::new(vxos());
+        // From /, so that no host directory is bound into the guest (one
+        // below /tmp would show in the guest's /tmp).
+        cmd.current_dir("/");
         if boot {
             cmd.arg("boot").arg("--export").arg(&dir).stdin(Stdio::piped());
         } else {
