@@ -217,9 +217,11 @@ pub fn load(
 
     // The system call entry glibc calls through %gs:0x10 (AT_SYSINFO), as
     // Linux's __kernel_vsyscall: here simply `int $0x80; ret`, since the
-    // trap costs no more than a call under the translator.
-    let vsyscall =
-        mm.vmas.find_free(PAGE as u64, crate::mm::MMAP_MIN, crate::mm::MMAP_BASE).ok_or(ExecError::TooBig)?;
+    // trap costs no more than a call under the translator. It sits just
+    // above the stack, where i386 Linux once kept it (0xffffe000): in the
+    // stack's page directory, so it never makes the page-table walks of
+    // mmap'd ranges scan a directory for it.
+    let vsyscall = STACK_TOP;
     mm.map(
         g,
         vsyscall,
