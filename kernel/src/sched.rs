@@ -12,7 +12,9 @@
 //!   stop at its next block if a task waits to run, so a time slice is at
 //!   most one tick;
 //! - tasks of one address space (threads sharing a guest) never run at once:
-//!   a task whose group is on a vCPU is passed over until it leaves;
+//!   a task whose group is on a vCPU is passed over until it leaves, and
+//!   the tick asks that vCPU's task to stop for it (timers due fire before
+//!   the stopped task is queued again, so a woken sibling goes first);
 //! - a vCPU with nothing to run sleeps until a wakeup or the next timer.
 //!
 //! Kernel code runs under one lock (`KERNEL`, a big kernel lock): a vCPU
