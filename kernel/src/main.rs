@@ -181,20 +181,7 @@ fn main() {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run { root, binds, hz, cpus, stats, trace, mem, export, program, args } => {
-            if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
-                eprintln!("vxos: cannot create guest memory: {e}");
-                std::process::exit(1);
-            }
-            let root = match root.map(Ok).unwrap_or_else(default_root) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("vxos: {e}");
-                    std::process::exit(1);
-                }
-            };
-            let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-            sched::set_cpus(cpus);
-            let export = export_dir(export);
+            let (root, export) = prepare(mem, root, cpus, export);
             trace.start(false);
             let status = run(root, binds, hz, stats, export, program, args);
             trace::flush();
@@ -202,20 +189,7 @@ fn main() {
             std::process::exit(status)
         }
         Cmd::Boot { root, binds, cpus, mem, hz, export, trace } => {
-            if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
-                eprintln!("vxos: cannot create guest memory: {e}");
-                std::process::exit(1);
-            }
-            let root = match root.map(Ok).unwrap_or_else(default_root) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("vxos: {e}");
-                    std::process::exit(1);
-                }
-            };
-            let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-            sched::set_cpus(cpus);
-            let export = export_dir(export);
+            let (root, export) = prepare(mem, root, cpus, export);
             trace.start(rustix::termios::isatty(std::io::stderr()));
             let status = boot(root, binds, hz, export);
             trace::flush();
@@ -234,6 +208,30 @@ fn main() {
             }
         }
     }
+}
+
+/// What `run` and `boot` set up alike: guest memory, the root directory,
+/// the vCPUs and the --export directory; exit with a message if one fails.
+fn prepare(
+    mem: Option<u64>,
+    root: Option<PathBuf>,
+    cpus: Option<u32>,
+    export: Option<PathBuf>,
+) -> (PathBuf, Option<PathBuf>) {
+    if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
+        eprintln!("vxos: cannot create guest memory: {e}");
+        std::process::exit(1);
+    }
+    let root = match root.map(Ok).unwrap_or_else(default_root) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vxos: {e}");
+            std::process::exit(1);
+        }
+    };
+    let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
+    sched::set_cpus(cpus);
+    (root, export_dir(export))
 }
 
 /// Check an --export directory before anything starts; exit if unusable.

@@ -1450,6 +1450,13 @@ struct Kstat {
 }
 
 impl Kstat {
+    /// A kernel object with no file behind it (pipe, socket, terminal,
+    /// anonymous inode): no size, no blocks, no times.
+    fn object(dev: u64, ino: u64, mode: u32, uid: u32, gid: u32) -> Kstat {
+        let t = Time::default();
+        Kstat { dev, ino, mode, nlink: 1, uid, gid, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t }
+    }
+
     fn of(c: &Chan) -> SysResult<Kstat> {
         let s = stat_of(c)?;
         Ok(Kstat {
@@ -1579,67 +1586,20 @@ fn fd_kstat(p: &Process, fd: u32) -> SysResult<Kstat> {
     match &f.obj {
         Object::Stdio(h) => Ok(Kstat::of_host(&h.metadata()?)),
         // /dev/console (5:1), /dev/pts/N (136:N), /dev/ptmx (5:2).
-        Object::Tty(t) | Object::PtyMaster(t) => Ok(Kstat {
-            dev: 5,
-            ino: 1,
-            mode: 0o020620,
-            nlink: 1,
-            uid: p.ids[1],
-            gid: p.ids[3],
-            rdev: match (&f.obj, t.index()) {
+        Object::Tty(t) | Object::PtyMaster(t) => {
+            let rdev = match (&f.obj, t.index()) {
                 (Object::PtyMaster(_), _) => 5 << 8 | 2,
                 (_, Some(n)) => (136 << 8 | (n as u64 & 0xff) | ((n as u64 & !0xff) << 12)) as _,
                 _ => 5 << 8 | 1,
-            },
-            size: 0,
-            blocks: 0,
-            atime: Time::default(),
-            mtime: Time::default(),
-            ctime: Time::default(),
-        }),
+            };
+            Ok(Kstat { rdev, ..Kstat::object(5, 1, 0o020620, p.ids[1], p.ids[3]) })
+        }
         // Linux's anonymous inode: no file type, only rw-------.
-        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => Ok(Kstat {
-            dev: 14,
-            ino: 1,
-            mode: 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blocks: 0,
-            atime: Time::default(),
-            mtime: Time::default(),
-            ctime: Time::default(),
-        }),
-        Object::Socket(s) => Ok(Kstat {
-            dev: 8,
-            ino: s.socket().id() & 0xffff_ffff,
-            mode: 0o140777,
-            nlink: 1,
-            uid: p.ids[1],
-            gid: p.ids[3],
-            rdev: 0,
-            size: 0,
-            blocks: 0,
-            atime: Time::default(),
-            mtime: Time::default(),
-            ctime: Time::default(),
-        }),
-        Object::Pipe(e) => Ok(Kstat {
-            dev: 12,
-            ino: e.pipe().id() & 0xffff_ffff,
-            mode: 0o010600,
-            nlink: 1,
-            uid: p.ids[1],
-            gid: p.ids[3],
-            rdev: 0,
-            size: 0,
-            blocks: 0,
-            atime: Time::default(),
-            mtime: Time::default(),
-            ctime: Time::default(),
-        }),
+        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
+            Ok(Kstat::object(14, 1, 0o600, 0, 0))
+        }
+        Object::Socket(s) => Ok(Kstat::object(8, s.socket().id() & 0xffff_ffff, 0o140777, p.ids[1], p.ids[3])),
+        Object::Pipe(e) => Ok(Kstat::object(12, e.pipe().id() & 0xffff_ffff, 0o010600, p.ids[1], p.ids[3])),
         Object::Chan { open, .. } => match &open.host {
             // The host file answers even once unlinked.
             Some(h) => {
