@@ -184,6 +184,7 @@ fn main() {
             let (root, export) = prepare(mem, root, cpus, export);
             trace.start(false);
             let status = run(root, binds, hz, stats, export, program, args);
+            save_xcache();
             trace::flush();
             export::unmount();
             std::process::exit(status)
@@ -192,6 +193,7 @@ fn main() {
             let (root, export) = prepare(mem, root, cpus, export);
             trace.start(rustix::termios::isatty(std::io::stderr()));
             let status = boot(root, binds, hz, export);
+            save_xcache();
             trace::flush();
             export::unmount();
             tty::restore();
@@ -231,7 +233,43 @@ fn prepare(
     };
     let cpus = cpus.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
     sched::set_cpus(cpus);
+    open_xcache();
     (root, export_dir(export))
+}
+
+/// The directory of translations kept from run to run: $VXOS_XCACHE
+/// ("off": none), else $XDG_CACHE_HOME/vxos, else ~/.cache/vxos; and
+/// whether the user chose it (then trouble with it is reported).
+fn xcache_dir() -> Option<(PathBuf, bool)> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    match var("VXOS_XCACHE") {
+        Some(v) if v.as_os_str() == "off" => None,
+        Some(v) => Some((v, true)),
+        None => var("XDG_CACHE_HOME")
+            .map(|x| x.join("vxos"))
+            .or_else(|| var("HOME").map(|h| h.join(".cache/vxos")))
+            .map(|d| (d, false)),
+    }
+}
+
+/// Start from the translations earlier runs kept (vx_core::xcache).
+fn open_xcache() {
+    if let Some((dir, chosen)) = xcache_dir() {
+        if let Err(e) = vx_core::xcache::open(&dir) {
+            if chosen {
+                eprintln!("vxos: VXOS_XCACHE: not keeping translations in {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+/// Keep this run's new translations for the next runs.
+fn save_xcache() {
+    if let Err(e) = vx_core::xcache::save() {
+        if xcache_dir().is_some_and(|d| d.1) {
+            eprintln!("vxos: VXOS_XCACHE: cannot save translations: {e}");
+        }
+    }
 }
 
 /// Check an --export directory before anything starts; exit if unusable.
@@ -545,6 +583,11 @@ fn print_stats(p: &Process, status: ExitStatus) {
     eprintln!(
         "vxos: translator: {} blocks, {} chained, {} entries, {} indirect misses, {} helper exits, {} self-modifying writes, {} invalidated, {} flushes",
         s.cache.blocks, s.cache.chained, s.entries, s.misses, s.helpers, s.smc_faults, s.cache.invalidated, s.cache.flushes
+    );
+    let (mhits, mmisses, _, _) = vx_core::memo::stats();
+    let (records, xhits) = vx_core::xcache::stats();
+    eprintln!(
+        "vxos: shared translations: {mhits} reused, {mmisses} not found; disk cache: {records} records, {xhits} used"
     );
     let m = p.mm.stats;
     eprintln!(

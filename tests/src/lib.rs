@@ -86,7 +86,10 @@ impl std::fmt::Display for Outcome {
 }
 
 fn prepared(mut c: Command, dir: &Path, stdin: Option<&Path>) -> Command {
+    // Translations kept between runs go to one directory of the build
+    // tree (HOME=/ would put them in /.cache).
     c.env_clear().env("PATH", "/usr/bin:/bin").env("LANG", "C").env("HOME", "/").current_dir(dir);
+    c.env("VXOS_XCACHE", top().join("target/xcache"));
     c.stdin(match stdin {
         Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
         None => Stdio::null(),

@@ -124,20 +124,8 @@ impl BlockIndex {
         if n == 0 {
             return None;
         }
-        // last block whose start <= off
-        let (mut lo, mut hi) = (0usize, n);
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            if self.starts[mid].load(Ordering::Relaxed) <= off {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
+        let lo = self.block_at(off, n)?;
         let start = self.starts[lo].load(Ordering::Relaxed);
-        if start > off {
-            return None;
-        }
         let rel = off - start;
         let (a, b) = (
             self.first_insn[lo].load(Ordering::Relaxed) as usize,
@@ -154,6 +142,22 @@ impl BlockIndex {
             }
         }
         best
+    }
+
+    /// The number of the last of the first `n` blocks starting at or
+    /// before offset `off` (block starts ascend: a packed array of them is
+    /// quicker to search than the block table). Async-signal-safe.
+    fn block_at(&self, off: u32, n: usize) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, n);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if self.starts[mid].load(Ordering::Relaxed) <= off {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        (n > 0 && self.starts[lo].load(Ordering::Relaxed) <= off).then_some(lo)
     }
 
     fn clear(&self) {
@@ -210,6 +214,25 @@ impl Snapshot {
     /// The guest pages its blocks were made from.
     pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {
         self.pages.keys().copied()
+    }
+}
+
+/// A file mapped read-only: the translations `xcache` keeps on disk.
+pub(crate) struct FileMap(memmap2::Mmap);
+
+impl FileMap {
+    pub(crate) fn new(f: &std::fs::File, len: usize) -> io::Result<FileMap> {
+        // SAFETY: a private read-only mapping of a file that is never
+        // written where it lies (`xcache` writes a new file and renames it
+        // into place); our own data, checked before use.
+        unsafe { memmap2::MmapOptions::new().len(len).map(f) }.map(FileMap)
+    }
+}
+
+impl std::ops::Deref for FileMap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -378,9 +401,8 @@ impl CodeCache {
         };
         let site = (site_addr - self.rx as u64) as u32;
         // Find the block and exit owning this site.
-        let from = match self.blocks.binary_search_by_key(&site, |b| b.host) {
-            Ok(i) => i,
-            Err(i) => i.wrapping_sub(1),
+        let Some(from) = self.index.block_at(site, self.blocks.len()) else {
+            return;
         };
         let Some(fb) = self.blocks.get(from) else {
             return;

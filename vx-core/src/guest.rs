@@ -393,11 +393,18 @@ impl Guest {
         }
         let b = match memo::find(&self.win, eip) {
             Some(b) => b,
-            None => {
-                let b = Arc::new(translate(&self.win, eip, false, &mut self.info));
-                memo::add(b.clone());
-                b
-            }
+            None => match crate::xcache::find(&self.win, eip) {
+                Some(b) => {
+                    let b = Arc::new(b);
+                    memo::add_kept(b.clone());
+                    b
+                }
+                None => {
+                    let b = Arc::new(translate(&self.win, eip, false, &mut self.info));
+                    memo::add(b.clone());
+                    b
+                }
+            },
         };
         if !self.cache.has_room(&b) {
             self.flush();

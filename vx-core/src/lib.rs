@@ -25,8 +25,8 @@
 //! in translated code become precise traps. See docs/ARCHITECTURE.md.
 //!
 //! Unsafe code lives in `window` (host mappings, raw copies), `cpu` (state
-//! block and entry glue), `cache` (code memory) and `sigfault` (the fault
-//! handler).
+//! block and entry glue), `cache` (code memory, and the mapped file of
+//! kept translations) and `sigfault` (the fault handler).
 
 pub mod cache;
 pub use cache::Snapshot;
@@ -42,6 +42,7 @@ mod sigfault;
 pub mod state;
 pub mod translate;
 pub mod window;
+pub mod xcache;
 mod zeroed;
 
 pub use cpu::PreemptHandle;

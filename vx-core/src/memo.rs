@@ -13,7 +13,9 @@
 //! own cache then holds a copy as if it had translated the block itself.
 //!
 //! The memo is bounded: past `BUDGET` bytes it forgets everything and
-//! starts again, which costs only retranslation.
+//! starts again, which costs only retranslation. It also lists the blocks
+//! translated in this run (not taken from the disk cache, `xcache`), for
+//! `xcache::save` to keep.
 
 use crate::translate::Block;
 use crate::window::Window;
@@ -34,6 +36,9 @@ struct Memo {
     hits: u64,
     misses: u64,
     forgets: u64,
+    /// Blocks translated in this run, and their size (at most `BUDGET`).
+    fresh: Vec<Arc<Block>>,
+    fresh_bytes: usize,
 }
 
 static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
@@ -43,7 +48,7 @@ fn size_of(b: &Block) -> usize {
 }
 
 /// Whether `win` holds, with execute permission, the bytes `b` was made from.
-fn matches(win: &Window, b: &Block) -> bool {
+pub(crate) fn matches(win: &Window, b: &Block) -> bool {
     let mut buf = [0u8; 1024];
     b.src.iter().all(|(addr, bytes)| {
         bytes.chunks(buf.len()).enumerate().all(|(k, chunk)| {
@@ -68,14 +73,27 @@ pub(crate) fn find(win: &Window, eip: u32) -> Option<Arc<Block>> {
     found
 }
 
-/// Keep a fresh translation for other guests.
+/// Keep a fresh translation for other guests (and other runs).
 pub(crate) fn add(b: Arc<Block>) {
+    add_block(b, true);
+}
+
+/// Keep a translation taken from the disk cache for other guests.
+pub(crate) fn add_kept(b: Arc<Block>) {
+    add_block(b, false);
+}
+
+fn add_block(b: Arc<Block>, fresh: bool) {
     if b.fetch_fault {
         return;
     }
     let mut g = MEMO.lock().unwrap_or_else(|e| e.into_inner());
     let m = g.get_or_insert_with(Memo::default);
     let n = size_of(&b);
+    if fresh && m.fresh_bytes + n <= BUDGET {
+        m.fresh.push(b.clone());
+        m.fresh_bytes += n;
+    }
     if m.bytes + n > BUDGET {
         m.blocks.clear();
         m.bytes = 0;
@@ -94,4 +112,10 @@ pub(crate) fn add(b: Arc<Block>) {
 pub fn stats() -> (u64, u64, u64, usize) {
     let g = MEMO.lock().unwrap_or_else(|e| e.into_inner());
     g.as_ref().map_or((0, 0, 0, 0), |m| (m.hits, m.misses, m.forgets, m.bytes))
+}
+
+/// The blocks translated in this run.
+pub(crate) fn fresh() -> Vec<Arc<Block>> {
+    let g = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    g.as_ref().map_or(Vec::new(), |m| m.fresh.clone())
 }

@@ -670,8 +670,9 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
 
 /// Find the instructions that branches later in the block jump back to:
 /// a first pass over what the block will hold (it may overshoot where the
-/// real pass stops, which only costs an unneeded poll).
-fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> Vec<u32> {
+/// real pass stops, which only costs an unneeded poll). Also returns how
+/// many bytes it decoded.
+fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
     let mut dec = Decoder::with_ip(32, bytes, eip as u64, DecoderOptions::NONE);
     let mut seen = Vec::new();
     let mut heads = Vec::new();
@@ -696,18 +697,19 @@ fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> Vec<u32> {
             _ => break,
         }
     }
-    heads
+    (heads, dec.position())
 }
 
 /// Translate the block at `eip`. With `single`, translate one instruction
 /// only (used to step over a write into the block's own page).
 pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
-    let (bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
+    let (mut bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
     let limit = if single { 1 } else { MAX_BLOCK_INSNS };
+    let (heads, scanned) = loop_heads(&bytes, eip, limit);
     let mut tx = Tx {
         fetch_fault: false,
         win,
-        loop_heads: loop_heads(&bytes, eip, limit),
+        loop_heads: heads,
         x87_marked: false,
         extra_pages: Vec::new(),
         extra_src: Vec::new(),
@@ -790,6 +792,12 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     pages.extend(&tx.extra_pages);
     pages.sort_unstable();
     pages.dedup();
+    // The translation depends on the bytes either pass decoded, and on no
+    // more than one instruction's length past them (an instruction that
+    // failed to decode): the rest of the fetch window is not kept, so a
+    // change there does not make the translation look stale.
+    let used = scanned.max(dec.position()) + 15;
+    bytes.truncate(used);
     let mut src = vec![(eip, bytes)];
     src.append(&mut tx.extra_src);
     Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages, fetch_fault: tx.fetch_fault, src }
