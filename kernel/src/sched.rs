@@ -109,8 +109,10 @@ struct Cpu {
     current: Option<u32>,
     /// Its loop's own stack pointer while a task runs.
     rsp: Box<u64>,
-    /// CPU time its tasks have used (for /dev/kinfo's busy and idle).
+    /// Time it has spent running tasks, and since when it runs the
+    /// current one (for /dev/kinfo's busy and idle).
     busy: std::time::Duration,
+    since: std::time::Instant,
 }
 
 struct Sched {
@@ -162,7 +164,12 @@ fn sched_of(g: &mut Option<Sched>) -> &mut Sched {
     g.get_or_insert_with(|| Sched {
         tasks: HashMap::new(),
         queue: VecDeque::new(),
-        cpus: vec![Cpu { current: None, rsp: Box::new(0), busy: std::time::Duration::ZERO }],
+        cpus: vec![Cpu {
+            current: None,
+            rsp: Box::new(0),
+            busy: std::time::Duration::ZERO,
+            since: std::time::Instant::now(),
+        }],
         busy: HashSet::new(),
         idle: 0,
         stuck: false,
@@ -175,7 +182,12 @@ pub fn set_cpus(n: usize) {
     SMP.store(n > 1, Ordering::Release);
     with(|s| {
         while s.cpus.len() < n {
-            s.cpus.push(Cpu { current: None, rsp: Box::new(0), busy: std::time::Duration::ZERO });
+            s.cpus.push(Cpu {
+                current: None,
+                rsp: Box::new(0),
+                busy: std::time::Duration::ZERO,
+                since: std::time::Instant::now(),
+            });
         }
     });
 }
@@ -551,9 +563,18 @@ pub fn task_info(id: u32) -> Option<(char, usize, u64, u64)> {
     })
 }
 
-/// Each vCPU's task (0 when idle) and the CPU time its tasks have used.
+/// Each vCPU's task (0 when idle) and the time it has spent running
+/// tasks.
 pub fn cpu_info() -> Vec<(u32, std::time::Duration)> {
-    with(|s| s.cpus.iter().map(|c| (c.current.unwrap_or(0), c.busy)).collect())
+    with(|s| {
+        s.cpus
+            .iter()
+            .map(|c| match c.current {
+                Some(id) => (id, c.busy + c.since.elapsed()),
+                None => (0, c.busy),
+            })
+            .collect()
+    })
 }
 
 /// Wake task `id` if it sleeps, whatever it waits for, or make it leave
@@ -680,6 +701,7 @@ fn pick(s: &mut Sched, c: usize) -> Option<(*mut u64, u64)> {
         t.last_cpu = c;
         s.busy.insert(t.group);
         s.cpus[c].current = Some(id);
+        s.cpus[c].since = now;
         return Some((&mut *s.cpus[c].rsp as *mut u64, t.rsp));
     }
     None
@@ -772,7 +794,8 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
         crate::timers::fire();
         let (id, state) = with(|s| {
             let id = s.cpus[c].current.take().expect("a task ran");
-            s.cpus[c].busy += used;
+            let ran = s.cpus[c].since.elapsed();
+            s.cpus[c].busy += ran;
             let t = s.tasks.get_mut(&id).expect("the task that ran");
             let state = t.state;
             match state {
