@@ -263,7 +263,6 @@ fn export_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
     }
 }
 
-/// Parse a size such as 4096, 64K, 512M or 4G.
 /// Parse `top`'s delay: seconds, at least a hundredth.
 fn parse_delay(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -272,6 +271,7 @@ fn parse_delay(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Parse a size such as 4096, 64K, 512M or 4G.
 fn parse_size(s: &str) -> Result<u64, String> {
     let (num, mult) = match s.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {

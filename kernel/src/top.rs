@@ -9,7 +9,8 @@
 //! last refresh, or since vxos started for the first) and a table of
 //! processes. On a terminal the screen is cleared between refreshes;
 //! otherwise frames follow each other, an empty line apart, so that
-//! `vxos top -n 1 DIR` is a snapshot a script can parse.
+//! `vxos top -n 1 DIR` is a snapshot a script can parse. A guest still
+//! starting gets a few seconds for its export to appear.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -151,9 +152,16 @@ pub fn top(dir: &Path, count: u64, delay: Duration) -> i32 {
     let tty = std::io::stdout().is_terminal();
     let mut before: Option<Sample> = None;
     let mut shown = 0;
+    // The guest may still be starting: give its export a few seconds to
+    // appear before the first reading.
+    let patience = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let now = match sample(dir) {
             Ok(s) => s,
+            Err(_) if shown == 0 && std::time::Instant::now() < patience => {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
             Err(e) => {
                 eprintln!("vxos top: {e}");
                 return 1;
