@@ -115,7 +115,7 @@ fn render(now: &Sample, before: Option<&Sample>) -> String {
             Some(b) => (k(now, &busy).saturating_sub(k(b, &busy)), up.saturating_sub(k(b, "uptime_ms"))),
             None => (k(now, &busy), up),
         };
-        let pct = if dt == 0 { 0 } else { (db * 100 / dt).min(100) as usize };
+        let pct = (db * 100).checked_div(dt).unwrap_or(0).min(100) as usize;
         let fill = pct * BAR / 100;
         let task = k(now, &format!("vcpu{n}_task"));
         let on = if task == 0 { "idle".to_string() } else { format!("pid {task}") };

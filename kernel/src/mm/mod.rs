@@ -261,6 +261,7 @@ mod tests {
         child.populate(&mut g2, 0x10000, 1, Access::Write).unwrap();
         assert_eq!(child.pt.get(0x10).unwrap().frame, f);
         assert_eq!(child.stats.cow_copies, 0);
+        assert_eq!(child.stats.cow_takeovers, 1);
         assert_eq!(memory().refs(f), 1);
     }
 
