@@ -2,7 +2,8 @@
 //!
 //! One `name value` pair a line, so that `cat /dev/kinfo` reads well and
 //! `watch cat /dev/kinfo` shows the numbers move: the scheduler (vCPUs,
-//! tasks by state, context switches, preemptions), memory (frames of the
+//! tasks by state, each vCPU's task and its busy and idle time, context
+//! switches, preemptions), memory (frames of the
 //! memory file in use), the translator (blocks translated, translations
 //! reused from the shared memo) and system calls (in all, then by name).
 //!
@@ -68,6 +69,15 @@ pub fn text() -> String {
     put("tasks_running", running as u64);
     put("tasks_runnable", runnable as u64);
     put("tasks_sleeping", sleeping as u64);
+    // Each vCPU: the task on it (0: idle), and the milliseconds its
+    // tasks have run and it has not, since vxos started.
+    let up = crate::procview::uptime();
+    for (n, (task, busy)) in crate::sched::cpu_info().into_iter().enumerate() {
+        put(&format!("vcpu{n}_task"), task as u64);
+        put(&format!("vcpu{n}_busy_ms"), busy.as_millis() as u64);
+        put(&format!("vcpu{n}_idle_ms"), up.saturating_sub(busy).as_millis() as u64);
+    }
+    put("uptime_ms", up.as_millis() as u64);
     put("context_switches", SWITCHES.load(Relaxed));
     put("preemptions", PREEMPTIONS.load(Relaxed));
     let (used, all) = crate::mm::memory().usage();

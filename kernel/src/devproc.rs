@@ -5,7 +5,8 @@
 //! `ns` (the namespace as bind and mount lines, which a process may also
 //! write to reshape its own: see `nsboot::apply`), `exe` (a link to the
 //! program), `cmdline`, `comm`, `fd/` (a link per descriptor), `maps`,
-//! `status`, `stat` and `mounts`; and at the top `meminfo`, `cpuinfo`,
+//! `vxmaps` (maps with each VMA's resident, shared and copy-on-write
+//! pages), `status` (Linux's, then vxos's counters), `stat` and `mounts`; and at the top `meminfo`, `cpuinfo`,
 //! `stat`, `uptime`, `loadavg`, `version`, `filesystems` and `mounts`.
 //!
 //! Devices know nothing of processes, so the kernel keeps a small table of
@@ -99,6 +100,7 @@ pub fn live_file(dev: &dyn Dev, q: Qid) -> Option<(u32, LiveFile)> {
     let (pid, _, file) = split(q);
     let kind = match file {
         MAPS => LiveFile::Maps,
+        VXMAPS => LiveFile::VxMaps,
         STATUS => LiveFile::Status,
         STAT => LiveFile::Stat,
         _ => return None,
@@ -110,6 +112,7 @@ pub fn live_file(dev: &dyn Dev, q: Qid) -> Option<(u32, LiveFile)> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum LiveFile {
     Maps,
+    VxMaps,
     Status,
     Stat,
 }
@@ -118,6 +121,7 @@ pub enum LiveFile {
 pub fn fill(pid: u32, f: LiveFile, data: Vec<u8>) {
     let file = match f {
         LiveFile::Maps => MAPS,
+        LiveFile::VxMaps => VXMAPS,
         LiveFile::Status => STATUS,
         LiveFile::Stat => STAT,
     };
@@ -146,6 +150,7 @@ const STATUS: u64 = 9;
 const STAT: u64 = 10;
 const COMM: u64 = 11;
 const PMOUNTS: u64 = 12;
+const VXMAPS: u64 = 13;
 // System-wide files (pid 0).
 const MEMINFO: u64 = 32;
 const CPUINFO: u64 = 33;
@@ -167,6 +172,7 @@ const FILES: &[(&str, u64, FileType, u32)] = &[
     ("ns", NS, FileType::File, 0o644),
     ("stat", STAT, FileType::File, 0o444),
     ("status", STATUS, FileType::File, 0o444),
+    ("vxmaps", VXMAPS, FileType::File, 0o444),
 ];
 
 /// The files at the top, beside the process directories.
@@ -224,7 +230,7 @@ impl Proc {
             CMDLINE => e.cmdline,
             COMM => format!("{}\n", comm(&e)).into_bytes(),
             PMOUNTS => mounts(&e).into_bytes(),
-            MAPS | STATUS | STAT => match LIVE.lock().get(&(pid, file)) {
+            MAPS | VXMAPS | STATUS | STAT => match LIVE.lock().get(&(pid, file)) {
                 Some(d) => d.clone(),
                 None => match file {
                     STATUS => crate::procview::status_of_other(pid, &comm(&e)).into_bytes(),
@@ -375,7 +381,7 @@ impl Dev for Proc {
     /// gets the process table's view, never a stale copy.
     fn clunk(&self, q: Qid) {
         let (pid, _, file) = split(q);
-        if matches!(file, MAPS | STATUS | STAT) {
+        if matches!(file, MAPS | VXMAPS | STATUS | STAT) {
             LIVE.lock().remove(&(pid, file));
         }
     }

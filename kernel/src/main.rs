@@ -36,6 +36,7 @@ mod socket;
 mod swtch;
 mod syscall;
 mod timers;
+mod top;
 mod trace;
 mod tty;
 
@@ -172,6 +173,19 @@ enum Cmd {
         #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
         command: Vec<String>,
     },
+    /// Show the tasks, their states and counters, and a bar per vCPU of
+    /// the guest whose namespace is exported at DIR (`vxos boot|run
+    /// --export DIR`), refreshed every few seconds.
+    Top {
+        /// Refresh this many times, then exit (default: until ^C).
+        #[arg(short = 'n', long = "count", value_name = "COUNT", default_value_t = 0)]
+        count: u64,
+        /// Seconds between refreshes.
+        #[arg(short = 'd', long = "delay", value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_delay)]
+        delay: f64,
+        /// The export's host directory.
+        dir: PathBuf,
+    },
     /// List the system calls vxos implements and how completely.
     Syscalls,
 }
@@ -200,6 +214,9 @@ fn main() {
             std::process::exit(status)
         }
         Cmd::Exec { cwd, env, dir, command } => std::process::exit(hostexec::exec(&dir, cwd, &env, &command)),
+        Cmd::Top { count, delay, dir } => {
+            std::process::exit(top::top(&dir, count, std::time::Duration::from_secs_f64(delay)))
+        }
         Cmd::Syscalls => {
             for e in syscall::list() {
                 let s = match e.support {
@@ -281,6 +298,14 @@ fn export_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
             eprintln!("vxos: --export {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// Parse `top`'s delay: seconds, at least a hundredth.
+fn parse_delay(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(d) if (0.01..=86400.0).contains(&d) => Ok(d),
+        _ => Err(format!("{s:?} is not a number of seconds from 0.01 to 86400")),
     }
 }
 

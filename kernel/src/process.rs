@@ -660,6 +660,7 @@ impl Process {
                 }
                 Trap::Preempted => {
                     crate::devkinfo::count_preemption();
+                    self.publish_gauge();
                     if crate::trace::on(crate::trace::SCHED) {
                         crate::trace::preempted(self);
                     }
@@ -688,7 +689,7 @@ impl Process {
                     if debug_faults() {
                         eprintln!("vxos:   -> {r:?}, window flags {:#x}", self.guest.window().page_flags(addr));
                     }
-                    self.mm.publish();
+                    self.publish_gauge();
                     if r == Err(crate::mm::fault::OOM) && self.oom_kill_other() {
                         // Another process goes to free memory; try again.
                         continue;
@@ -715,11 +716,20 @@ impl Process {
         }
     }
 
+    /// Publish the address space's counters and the blocks its guest has
+    /// translated, for other processes' view of it (/proc/N/status).
+    fn publish_gauge(&self) {
+        self.mm.publish();
+        let cache = self.guest.stats().cache;
+        self.mm.gauge.blocks.store(cache.blocks, std::sync::atomic::Ordering::Relaxed);
+        self.mm.gauge.restored.store(cache.restored, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Let the OOM killer see this process's resident pages.
     fn show_gauge(&self) {
         if self.tid == self.pid {
             let g = self.mm.gauge.clone();
-            crate::proctab::update(self.pid, |e| e.rss = Some(g));
+            crate::proctab::update(self.pid, |e| e.gauge = Some(g));
         }
     }
 

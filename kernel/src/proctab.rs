@@ -52,8 +52,9 @@ pub struct Entry {
     /// A stop or a continue its parent has not been told of by wait.
     pub stop_report: Option<u32>,
     pub cont_report: bool,
-    /// Its resident pages (its memory map's gauge), for the OOM killer.
-    pub rss: Option<std::sync::Arc<std::sync::atomic::AtomicU32>>,
+    /// Its resident pages and memory counters (its memory map's gauge),
+    /// for the OOM killer and for /proc/N/status read by others.
+    pub gauge: Option<std::sync::Arc<crate::mm::Gauge>>,
     /// CPU time it used, and its reaped children used.
     pub cpu: std::time::Duration,
     pub child_cpu: std::time::Duration,
@@ -153,7 +154,7 @@ pub fn create(ppid: u32) -> Option<u32> {
             stopped: None,
             stop_report: None,
             cont_report: false,
-            rss: None,
+            gauge: None,
             cpu: Default::default(),
             child_cpu: Default::default(),
         },
@@ -255,7 +256,7 @@ pub fn largest() -> Option<(u32, u32)> {
     t.procs
         .iter()
         .filter(|(&p, e)| e.tgid == p && e.life == Life::Alive)
-        .filter_map(|(&p, e)| e.rss.as_ref().map(|g| (p, g.load(std::sync::atomic::Ordering::Relaxed))))
+        .filter_map(|(&p, e)| e.gauge.as_ref().map(|g| (p, g.resident.load(std::sync::atomic::Ordering::Relaxed))))
         .max_by_key(|&(p, n)| (n, p))
 }
 

@@ -95,6 +95,12 @@ struct Task {
     /// The saved stack pointer while it is not running.
     rsp: u64,
     _stack: KernelStack,
+    /// The vCPU it last ran on, and its switches away from it: it slept
+    /// (voluntary) or was preempted or yielded (nonvoluntary), as Linux's
+    /// nvcsw and nivcsw.
+    last_cpu: usize,
+    voluntary: u64,
+    nonvoluntary: u64,
 }
 
 /// One vCPU's part of the scheduler.
@@ -103,6 +109,10 @@ struct Cpu {
     current: Option<u32>,
     /// Its loop's own stack pointer while a task runs.
     rsp: Box<u64>,
+    /// Time it has spent running tasks, and since when it runs the
+    /// current one (for /dev/kinfo's busy and idle).
+    busy: std::time::Duration,
+    since: std::time::Instant,
 }
 
 struct Sched {
@@ -154,7 +164,12 @@ fn sched_of(g: &mut Option<Sched>) -> &mut Sched {
     g.get_or_insert_with(|| Sched {
         tasks: HashMap::new(),
         queue: VecDeque::new(),
-        cpus: vec![Cpu { current: None, rsp: Box::new(0) }],
+        cpus: vec![Cpu {
+            current: None,
+            rsp: Box::new(0),
+            busy: std::time::Duration::ZERO,
+            since: std::time::Instant::now(),
+        }],
         busy: HashSet::new(),
         idle: 0,
         stuck: false,
@@ -167,7 +182,12 @@ pub fn set_cpus(n: usize) {
     SMP.store(n > 1, Ordering::Release);
     with(|s| {
         while s.cpus.len() < n {
-            s.cpus.push(Cpu { current: None, rsp: Box::new(0) });
+            s.cpus.push(Cpu {
+                current: None,
+                rsp: Box::new(0),
+                busy: std::time::Duration::ZERO,
+                since: std::time::Instant::now(),
+            });
         }
     });
 }
@@ -344,6 +364,9 @@ pub fn spawn(id: u32, group: u64, f: impl FnOnce() + 'static) -> std::io::Result
             preempt: None,
             rsp,
             _stack: stack,
+            last_cpu: 0,
+            voluntary: 0,
+            nonvoluntary: 0,
         };
         s.tasks.insert(id, Box::new(t));
         s.queue.push_back(id);
@@ -529,6 +552,31 @@ pub fn task_counts() -> [usize; 4] {
     })
 }
 
+/// What /proc shows of a task: its state letter (R running or
+/// runnable, S sleeping), the vCPU it last ran on, and its voluntary and
+/// nonvoluntary context switches.
+pub fn task_info(id: u32) -> Option<(char, usize, u64, u64)> {
+    with(|s| {
+        let t = s.tasks.get(&id)?;
+        let st = if matches!(t.state, State::Sleeping(_)) { 'S' } else { 'R' };
+        Some((st, t.last_cpu, t.voluntary, t.nonvoluntary))
+    })
+}
+
+/// Each vCPU's task (0 when idle) and the time it has spent running
+/// tasks.
+pub fn cpu_info() -> Vec<(u32, std::time::Duration)> {
+    with(|s| {
+        s.cpus
+            .iter()
+            .map(|c| match c.current {
+                Some(id) => (id, c.busy + c.since.elapsed()),
+                None => (0, c.busy),
+            })
+            .collect()
+    })
+}
+
 /// Wake task `id` if it sleeps, whatever it waits for, or make it leave
 /// its guest soon if it runs (a signal came).
 pub fn interrupt(id: u32) {
@@ -650,8 +698,10 @@ fn pick(s: &mut Sched, c: usize) -> Option<(*mut u64, u64)> {
         s.queue.remove(k);
         t.queued = false;
         t.state = State::Running;
+        t.last_cpu = c;
         s.busy.insert(t.group);
         s.cpus[c].current = Some(id);
+        s.cpus[c].since = now;
         return Some((&mut *s.cpus[c].rsp as *mut u64, t.rsp));
     }
     None
@@ -744,8 +794,15 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
         crate::timers::fire();
         let (id, state) = with(|s| {
             let id = s.cpus[c].current.take().expect("a task ran");
-            let t = s.tasks.get(&id).expect("the task that ran");
+            let ran = s.cpus[c].since.elapsed();
+            s.cpus[c].busy += ran;
+            let t = s.tasks.get_mut(&id).expect("the task that ran");
             let state = t.state;
+            match state {
+                State::Sleeping(_) => t.voluntary += 1,
+                State::Runnable => t.nonvoluntary += 1,
+                _ => {}
+            }
             s.busy.remove(&t.group);
             match state {
                 State::Runnable => enqueue(s, id),

@@ -85,13 +85,17 @@ impl Mm {
     /// Resolve a fault at `addr`; on success the page is mapped in the
     /// window for that access.
     pub fn fault(&mut self, g: &mut Guest, addr: u32, access: Access) -> Result<(), BadAccess> {
-        let (start, v) = self.vma_for(addr).ok_or(SEGV_MAPERR)?;
+        let Some((start, v)) = self.vma_for(addr) else {
+            self.stats.invalid += 1;
+            return Err(SEGV_MAPERR);
+        };
         let ok = match access {
             Access::Read => v.prot & (pf::READ | pf::WRITE | pf::EXEC) != 0,
             Access::Write => v.prot & pf::WRITE != 0,
             Access::Exec => v.prot & pf::EXEC != 0,
         };
         if !ok {
+            self.stats.invalid += 1;
             return Err(SEGV_ACCERR);
         }
         self.stats.minor_faults += 1;
@@ -99,6 +103,11 @@ impl Mm {
         let write = access == Access::Write;
         let e = match self.pt.get(page) {
             None => {
+                match v.backing {
+                    Backing::Anon => self.stats.demand_zero += 1,
+                    Backing::File { .. } => self.stats.file += 1,
+                    Backing::Shared { .. } => self.stats.shared += 1,
+                }
                 let e = self.fill(g, page, start, &v, write)?;
                 if write && e.flags & pte::WRITABLE == 0 {
                     self.make_writable(page, e, &v)?
@@ -107,7 +116,10 @@ impl Mm {
                 }
             }
             Some(e) if write && e.flags & pte::WRITABLE == 0 => self.make_writable(page, e, &v)?,
-            Some(e) => e,
+            Some(e) => {
+                self.stats.remaps += 1;
+                e
+            }
         };
         self.map_run(g, page, e, start, &v);
         Ok(())
@@ -241,6 +253,8 @@ impl Mm {
                 mem.put(e.frame);
                 n.frame = f;
                 self.stats.cow_copies += 1;
+            } else {
+                self.stats.cow_takeovers += 1;
             }
             n.flags = (e.flags & !pte::COW) | pte::WRITABLE;
         } else {

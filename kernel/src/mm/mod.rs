@@ -47,10 +47,36 @@ pub fn default_memory() -> u64 {
 /// Counters of one address space.
 #[derive(Default, Clone, Copy, Debug)]
 pub struct MmStats {
+    /// Faults resolved (every kind below but `invalid`).
     pub minor_faults: u64,
+    /// By kind: a fresh zero frame for anonymous memory (stack growth
+    /// too); a page read from a file or found in the page cache; a page of
+    /// a shared mapping; a write to a copy-on-write page that copied the
+    /// frame, or that took it over as its last user; a page already in the
+    /// page table whose host mapping had gone (an eviction or a flush).
+    pub demand_zero: u64,
+    pub file: u64,
+    pub shared: u64,
     pub cow_copies: u64,
+    pub cow_takeovers: u64,
+    pub remaps: u64,
+    /// Faults that became a signal: no VMA, or the wrong protection.
+    pub invalid: u64,
     pub evictions: u64,
     pub host_maps: u64,
+}
+
+/// What others may read of an address space: its resident pages (the
+/// OOM killer's measure), its counters, and the blocks its guest has
+/// translated, as of the last fault, unmap or preemption
+/// (`Mm::publish`). /proc/N/status of another process reads it through
+/// the process table.
+#[derive(Default, Debug)]
+pub struct Gauge {
+    pub resident: std::sync::atomic::AtomicU32,
+    pub stats: Mutex<MmStats>,
+    pub blocks: std::sync::atomic::AtomicU64,
+    pub restored: std::sync::atomic::AtomicU64,
 }
 
 /// One address space.
@@ -65,9 +91,9 @@ pub struct Mm {
     /// Last page that took a demand-zero fault and the run it got, to
     /// detect sequential touching and map ahead.
     pub last_fault: (u32, u32),
-    /// The resident page count, as the out-of-memory killer reads it from
-    /// other tasks (updated after faults and unmaps).
-    pub gauge: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// The resident page count and counters, as other tasks read them
+    /// (updated after faults and unmaps).
+    pub gauge: std::sync::Arc<Gauge>,
     /// Where exec put the system call entry page (AT_SYSINFO), for maps.
     pub vdso: u32,
 }
@@ -88,9 +114,10 @@ impl Mm {
         }
     }
 
-    /// Publish the resident page count.
+    /// Publish the resident page count and the counters.
     pub fn publish(&self) {
-        self.gauge.store(self.pt.present(), std::sync::atomic::Ordering::Relaxed);
+        self.gauge.resident.store(self.pt.present(), std::sync::atomic::Ordering::Relaxed);
+        *self.gauge.stats.lock() = self.stats;
     }
 
     /// Return the number of resident pages.
@@ -234,6 +261,7 @@ mod tests {
         child.populate(&mut g2, 0x10000, 1, Access::Write).unwrap();
         assert_eq!(child.pt.get(0x10).unwrap().frame, f);
         assert_eq!(child.stats.cow_copies, 0);
+        assert_eq!(child.stats.cow_takeovers, 1);
         assert_eq!(memory().refs(f), 1);
     }
 

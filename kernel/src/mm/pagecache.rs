@@ -100,6 +100,11 @@ pub fn shrink() -> usize {
     n
 }
 
+/// The frames the cache holds (for /proc/N/vxmaps).
+pub fn frames() -> std::collections::HashSet<Frame> {
+    CACHE.lock().as_ref().map_or_else(Default::default, |c| c.frames.values().copied().collect())
+}
+
 /// Counters: (pages held, hits, misses).
 pub fn stats() -> (usize, u64, u64) {
     let g = CACHE.lock();
