@@ -197,11 +197,24 @@ fn qid_fd(pid: u32, fd: u32, file: u64) -> Qid {
         SELF | EXE | FDLINK | MOUNTS => FileType::Symlink,
         _ => FileType::File,
     };
-    Qid { path: (pid as u64) << 32 | ((fd as u64) & 0xffff) << 8 | file, vers: 0, kind }
+    // Inode numbers fit 32 bits, as Linux's /proc's do (programs built
+    // without 64-bit file offsets stat them with the old calls): the pid
+    // above the file's number; only descriptor links, which need the
+    // descriptor too, take bit 63 and the high half.
+    let path = if file == FDLINK {
+        1 << 63 | (pid as u64) << 32 | ((fd as u64) & 0xffff) << 8 | file
+    } else {
+        (pid as u64) << 8 | file
+    };
+    Qid { path, vers: 0, kind }
 }
 
 fn split(q: Qid) -> (u32, u32, u64) {
-    ((q.path >> 32) as u32, ((q.path >> 8) & 0xffff) as u32, q.path & 0xff)
+    if q.path >> 63 != 0 {
+        (((q.path >> 32) & 0x7fff_ffff) as u32, ((q.path >> 8) & 0xffff) as u32, q.path & 0xff)
+    } else {
+        ((q.path >> 8) as u32, 0, q.path & 0xff)
+    }
 }
 
 /// The proc device.
