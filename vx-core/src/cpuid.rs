@@ -33,8 +33,9 @@ pub fn guest_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
 }
 
 fn compute(leaf: u32, sub: u32) -> [u32; 4] {
-    let max = host_cpuid(0, 0)[0];
-    let emax = host_cpuid(0x8000_0000, 0)[0];
+    // The highest leaves, asked once (each host cpuid is a hypervisor exit).
+    static MAX: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    let &(max, emax) = MAX.get_or_init(|| (host_cpuid(0, 0)[0], host_cpuid(0x8000_0000, 0)[0]));
     match leaf {
         0 => {
             let mut r = host_cpuid(0, 0);

@@ -30,12 +30,14 @@ pub struct Emitter {
     pub exits: Vec<ExitSite>,
     /// rel32 fields of calls to an indirect-lookup thunk after the body.
     thunks: Vec<u32>,
-    enc: Encoder,
+    /// Made on first use: a block that encodes nothing (a fetch fault)
+    /// then never makes the encoder build its tables.
+    enc: Option<Encoder>,
 }
 
 impl Emitter {
     pub fn new() -> Emitter {
-        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), thunks: Vec::new(), enc: Encoder::new(64) }
+        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), thunks: Vec::new(), enc: None }
     }
 
     pub fn off(&self) -> u32 {
@@ -52,13 +54,14 @@ impl Emitter {
 
     /// Encode one iced instruction (not RIP-relative).
     pub fn ins(&mut self, ins: &Instruction) -> Result<(), String> {
-        self.enc.encode(ins, 0).map_err(|e| format!("{e}: {ins:?}"))?;
+        let enc = self.enc.get_or_insert_with(|| Encoder::new(64));
+        enc.encode(ins, 0).map_err(|e| format!("{e}: {ins:?}"))?;
         // The encoder's buffer goes back to it, emptied: no allocation
         // per instruction.
-        let mut b = self.enc.take_buffer();
+        let mut b = enc.take_buffer();
         self.code.extend_from_slice(&b);
         b.clear();
-        self.enc.set_buffer(b);
+        enc.set_buffer(b);
         Ok(())
     }
 

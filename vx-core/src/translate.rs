@@ -641,6 +641,92 @@ impl Tx<'_> {
     }
 }
 
+impl Tx<'_> {
+    /// Decode and translate the block's instructions from `bytes` (at
+    /// `eip`); return how many bytes the decoder read.
+    fn body(
+        &mut self,
+        bytes: &[u8],
+        eip: u32,
+        limit: usize,
+        single: bool,
+        fault_at: Option<u32>,
+        last_byte: &mut u32,
+    ) -> usize {
+        let tx = self;
+        let mut dec = Decoder::with_ip(32, bytes, eip as u64, DecoderOptions::NONE);
+        let mut g = Instruction::default();
+        let mut n = 0;
+        loop {
+            let at = dec.ip() as u32;
+            if n == limit {
+                tx.mark(at);
+                if single {
+                    tx.e.exit(exit::NOCHAIN, at, at, 0);
+                } else {
+                    tx.e.jmp_guest(at);
+                }
+                break;
+            }
+            if !dec.can_decode() {
+                tx.mark(at);
+                match fault_at {
+                    Some(addr) => {
+                        tx.fetch_fault = true;
+                        tx.e.exit(exit::TRAP, at, addr, trap::FETCH)
+                    }
+                    None => tx.e.jmp_guest(at),
+                }
+                break;
+            }
+            dec.decode_out(&mut g);
+            if g.is_invalid() {
+                tx.mark(at);
+                if dec.last_error() == DecoderError::NoMoreBytes {
+                    match fault_at {
+                        Some(addr) => {
+                            tx.fetch_fault = true;
+                            tx.e.exit(exit::TRAP, at, addr, trap::FETCH)
+                        }
+                        None => tx.e.jmp_guest(at), // instruction continues past this fetch
+                    }
+                } else {
+                    tx.e.exit(exit::TRAP, at, at, trap::ILL);
+                }
+                break;
+            }
+            n += 1;
+            *last_byte = g.next_ip32().wrapping_sub(1);
+            if tx.loop_heads.contains(&at) {
+                // Loop heads start a 32-byte fetch window, as compilers align them.
+                tx.e.align(64);
+                tx.mark(at);
+                tx.e.poll();
+            } else {
+                tx.mark(at);
+            }
+            let save = (tx.e.code.len(), tx.e.exits.len(), tx.insns.len());
+            match tx.one(&g) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(why) => {
+                    // Unsupported form: undo and raise SIGILL, as a CPU without
+                    // the feature would.
+                    tx.e.code.truncate(save.0);
+                    tx.e.exits.truncate(save.1);
+                    tx.insns.truncate(save.2);
+                    if std::env::var_os("VX_DEBUG").is_some() {
+                        eprintln!("vx: cannot translate {:#x} {:?}: {}", at, g.code(), why);
+                    }
+                    tx.e.exit(exit::TRAP, at, at, trap::ILL);
+                    break;
+                }
+            }
+        }
+        dec.position()
+    }
+}
+
 /// Fetch guest code at `eip`: bytes up to the first page the guest cannot
 /// execute, at most `max` bytes. Returns the bytes and the fault address if
 /// the fetch stopped at a non-executable page.
@@ -705,7 +791,10 @@ fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
 pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
     let (mut bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
     let limit = if single { 1 } else { MAX_BLOCK_INSNS };
-    let (heads, scanned) = loop_heads(&bytes, eip, limit);
+    // Nothing fetched: the block is just its fetch fault, made without
+    // the decoder (whose tables a run served from kept translations may
+    // otherwise never need).
+    let (heads, scanned) = if bytes.is_empty() { (Vec::new(), 0) } else { loop_heads(&bytes, eip, limit) };
     let mut tx = Tx {
         fetch_fault: false,
         win,
@@ -717,76 +806,16 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         insns: Vec::new(),
         info,
     };
-    let mut dec = Decoder::with_ip(32, &bytes, eip as u64, DecoderOptions::NONE);
-    let mut g = Instruction::default();
-    let mut n = 0;
     let mut last_byte = eip;
-    loop {
-        let at = dec.ip() as u32;
-        if n == limit {
-            tx.mark(at);
-            if single {
-                tx.e.exit(exit::NOCHAIN, at, at, 0);
-            } else {
-                tx.e.jmp_guest(at);
-            }
-            break;
+    let decoded = match fault_at {
+        Some(addr) if bytes.is_empty() => {
+            tx.mark(eip);
+            tx.fetch_fault = true;
+            tx.e.exit(exit::TRAP, eip, addr, trap::FETCH);
+            0
         }
-        if !dec.can_decode() {
-            tx.mark(at);
-            match fault_at {
-                Some(addr) => {
-                    tx.fetch_fault = true;
-                    tx.e.exit(exit::TRAP, at, addr, trap::FETCH)
-                }
-                None => tx.e.jmp_guest(at),
-            }
-            break;
-        }
-        dec.decode_out(&mut g);
-        if g.is_invalid() {
-            tx.mark(at);
-            if dec.last_error() == DecoderError::NoMoreBytes {
-                match fault_at {
-                    Some(addr) => {
-                        tx.fetch_fault = true;
-                        tx.e.exit(exit::TRAP, at, addr, trap::FETCH)
-                    }
-                    None => tx.e.jmp_guest(at), // instruction continues past this fetch
-                }
-            } else {
-                tx.e.exit(exit::TRAP, at, at, trap::ILL);
-            }
-            break;
-        }
-        n += 1;
-        last_byte = g.next_ip32().wrapping_sub(1);
-        if tx.loop_heads.contains(&at) {
-            // Loop heads start a 32-byte fetch window, as compilers align them.
-            tx.e.align(64);
-            tx.mark(at);
-            tx.e.poll();
-        } else {
-            tx.mark(at);
-        }
-        let save = (tx.e.code.len(), tx.e.exits.len(), tx.insns.len());
-        match tx.one(&g) {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(why) => {
-                // Unsupported form: undo and raise SIGILL, as a CPU without
-                // the feature would.
-                tx.e.code.truncate(save.0);
-                tx.e.exits.truncate(save.1);
-                tx.insns.truncate(save.2);
-                if std::env::var_os("VX_DEBUG").is_some() {
-                    eprintln!("vx: cannot translate {:#x} {:?}: {}", at, g.code(), why);
-                }
-                tx.e.exit(exit::TRAP, at, at, trap::ILL);
-                break;
-            }
-        }
-    }
+        _ => tx.body(&bytes, eip, limit, single, fault_at, &mut last_byte),
+    };
     tx.e.finish_stubs();
     let mut pages: Vec<u32> = ((eip >> PAGE_SHIFT)..=(last_byte.max(eip) >> PAGE_SHIFT)).collect();
     pages.extend(&tx.extra_pages);
@@ -796,7 +825,7 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     // more than one instruction's length past them (an instruction that
     // failed to decode): the rest of the fetch window is not kept, so a
     // change there does not make the translation look stale.
-    let used = scanned.max(dec.position()) + 15;
+    let used = scanned.max(decoded) + 15;
     bytes.truncate(used);
     let mut src = vec![(eip, bytes)];
     src.append(&mut tx.extra_src);
