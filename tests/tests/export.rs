@@ -4,18 +4,27 @@
 //!
 //! - its files: `ls` of the root, /proc/N/cmdline, a file written into
 //!   /tmp from the host and read back inside the guest, directories,
-//!   renames, symbolic links, chmod, truncate and removal, a line written
-//!   to /dev/cons that shows on the guest's console;
+//!   renames, symbolic links, hard links, chmod, truncate and removal, a
+//!   line written to /dev/cons that shows on the guest's console;
 //! - `vxos exec`: a host-built static program copied into DIR/tmp and run
 //!   (output and status), stdin, stdout and stderr kept apart, three at
-//!   once, ^C killing the program;
-//! - the end: SIGTERM to vxos unmounts DIR;
+//!   once, ^C killing the program (also one waiting for its stdin);
+//! - whose namespace: `--export-pid N` for a process that comes later,
+//!   `pid N` written to DIR/.vxos/ctl;
+//! - the end: SIGTERM, SIGINT or SIGKILL to vxos unmounts DIR; a stale
+//!   mount is cleared by the next export, a live one refused;
+//! - waiting: a console read that waits stops nothing else, and ends
+//!   when its reader is killed;
+//! - a normal user (nobody) exporting, with `ls`, a file round trip and
+//!   `vxos exec`;
 //! - bad input: writes to read-only files fail with EACCES or EROFS, an
-//!   unknown ctl command with EINVAL, a missing program with status 127,
-//!   and the server still answers afterwards.
+//!   unknown ctl command with EINVAL, mkfifo and mknod with EPERM, a
+//!   missing program with status 127, and the server still answers
+//!   afterwards.
 //!
 //! Every test skips (passes with a message) only when the host has no
-//! /dev/fuse.
+//! /dev/fuse (the normal user's, as root, also without setpriv and
+//! unshare).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

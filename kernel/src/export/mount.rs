@@ -250,3 +250,15 @@ pub(super) fn unmount_on_signals() {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape(r"/tmp/a\040b"), "/tmp/a b");
+        assert_eq!(unescape(r"/tmp/tab\011x\134y"), "/tmp/tab\tx\\y");
+        assert_eq!(unescape(r"/plain\04"), r"/plain\04", "a short escape stays");
+    }
+}
