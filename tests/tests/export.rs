@@ -473,6 +473,8 @@ fn export_pid_and_the_ctl_file() {
     // Until process 4 exists the export waits, showing only .vxos.
     assert_eq!(std::fs::read_to_string(&ctl).unwrap(), "pid 4 waiting\n");
     assert_eq!(names(), [".vxos"]);
+    let o = e.exec(&["/bin/true"], b"");
+    assert!(o.status == 1 && text(&o.stderr).contains("the export waits for process 4"), "{o:?}");
     assert!(eventually(Duration::from_secs(20), || e.path("mnt/mark").exists()), "pid 4's namespace never showed");
     assert_eq!(std::fs::read_to_string(&ctl).unwrap(), "pid 4\n");
     assert_eq!(std::fs::read_to_string(e.path("mnt/mark")).unwrap(), "private\n");
