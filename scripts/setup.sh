@@ -67,7 +67,8 @@ fi
 need=()
 dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
 dpkg -s dpkg-dev >/dev/null 2>&1 || need+=(dpkg-dev)
-# fusermount3, for `vxos boot|run --export DIR` as a normal user.
+# fusermount3 mounts `vxos boot|run --export DIR` (for a normal user too)
+# and unmounts it when vxos ends, however it ends.
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 if [ "$want_bench" = 1 ]; then
   command -v qemu-i386 >/dev/null 2>&1 || need+=(qemu-user)

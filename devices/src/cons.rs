@@ -43,6 +43,8 @@ static TAB: [DirTab; 11] = [
 /// The console, over two host streams.
 pub struct Cons {
     input: Mutex<File>,
+    /// The input again, to wait on while a reader holds `input`.
+    watch: Option<File>,
     output: Mutex<File>,
     born: Time,
 }
@@ -51,7 +53,8 @@ impl Cons {
     /// A console reading `input` and writing `output` (the host's stdin
     /// and stdout, or anything else for tests).
     pub fn new(input: File, output: File) -> Cons {
-        Cons { input: Mutex::new(input), output: Mutex::new(output), born: Time::now() }
+        let watch = input.try_clone().ok();
+        Cons { input: Mutex::new(input), watch, output: Mutex::new(output), born: Time::now() }
     }
 }
 
@@ -85,6 +88,16 @@ impl Dev for Cons {
             QCONS | QCONSOLE | QTTY => Ok(self.input.lock().read(buf)?),
             _ => Err(Errno::EISDIR),
         }
+    }
+
+    fn await_input(&self, q: Qid, timeout: std::time::Duration) -> bool {
+        if !matches!(q.path, QCONS | QCONSOLE | QTTY) {
+            return true;
+        }
+        let Some(fd) = &self.watch else { return true };
+        let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        rustix::event::poll(&mut fds, ms).map_or(true, |n| n > 0)
     }
 
     fn write(&self, q: Qid, buf: &[u8], _off: u64) -> Result<usize> {

@@ -289,6 +289,14 @@ pub trait Dev: Send + Sync {
         Err(Errno::EINVAL)
     }
 
+    /// Wait at most `timeout` for input that a read of `q` would take
+    /// without waiting; false if none came. For host threads that must stay
+    /// able to give up a read (the FUSE export's): devices whose reads wait
+    /// on the host say when they would not; the rest say true at once.
+    fn await_input(&self, _q: Qid, _timeout: std::time::Duration) -> bool {
+        true
+    }
+
     /// Report whether the device refuses every change (a read-only
     /// mount), for access(2)'s W_OK and statfs's flags.
     fn read_only(&self) -> bool {

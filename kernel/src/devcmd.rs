@@ -160,7 +160,8 @@ impl Cmd {
             if let Some(r) = ready(self) {
                 return r;
             }
-            if !sched::block(CHAN, seen) {
+            // A host reader (the export's) gives up when its host process does.
+            if !sched::block(CHAN, seen) || crate::export::abandoned() {
                 return Err(Errno(4)); // EINTR
             }
         }

@@ -37,10 +37,19 @@ fn describe(e: &std::io::Error) -> String {
 
 fn run(dir: &Path, cwd: Option<String>, env: &[String], command: &[String]) -> Result<i32, Failure> {
     let cmd = dir.join("dev/cmd");
-    let mut ctl = OpenOptions::new().read(true).write(true).open(cmd.join("clone")).map_err(fail(
-        format!("{} (is vxos running with --export {}?)", cmd.join("clone").display(), dir.display()),
-        1,
-    ))?;
+    let clone = OpenOptions::new().read(true).write(true).open(cmd.join("clone"));
+    let mut ctl = match clone {
+        Ok(f) => f,
+        Err(e) => {
+            // An export waiting for its process (--export-pid) has no files yet.
+            let state = std::fs::read_to_string(dir.join(".vxos/ctl")).unwrap_or_default();
+            let why = match state.trim().strip_suffix(" waiting") {
+                Some(pid) => format!("the export waits for process {}", pid.trim_start_matches("pid ")),
+                None => format!("is vxos running with --export {}?", dir.display()),
+            };
+            return Err((format!("{}: {} ({why})", cmd.join("clone").display(), describe(&e)), 1));
+        }
+    };
     let mut id = String::new();
     ctl.read_to_string(&mut id).map_err(fail("reading the conversation's number", 1))?;
     let conv = cmd.join(id.trim());

@@ -118,9 +118,14 @@ enum Cmd {
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         mem: Option<u64>,
         /// Serve the program's namespace at host directory DIR through FUSE
-        /// while vxos runs (see `vxos exec`).
+        /// while vxos runs (see `vxos exec`). DIR/.vxos/ctl says whose
+        /// namespace it is; writing `pid N` to it serves process N's.
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
+        /// Export the namespace of process N instead (waiting, with only
+        /// DIR/.vxos shown, until N exists).
+        #[arg(long, value_name = "N", requires = "export")]
+        export_pid: Option<u32>,
         /// The program to run.
         program: PathBuf,
         /// Its arguments.
@@ -150,9 +155,14 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
         hz: u32,
         /// Serve init's namespace at host directory DIR through FUSE while
-        /// vxos runs (see `vxos exec`).
+        /// vxos runs (see `vxos exec`). DIR/.vxos/ctl says whose namespace
+        /// it is; writing `pid N` to it serves process N's.
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
+        /// Export the namespace of process N instead (waiting, with only
+        /// DIR/.vxos shown, until N exists).
+        #[arg(long, value_name = "N", requires = "export")]
+        export_pid: Option<u32>,
         #[command(flatten)]
         trace: TraceOpts,
     },
@@ -194,8 +204,8 @@ fn main() {
     procview::mark_boot();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { root, binds, hz, cpus, stats, trace, mem, export, program, args } => {
-            let (root, export) = prepare(mem, root, cpus, export);
+        Cmd::Run { root, binds, hz, cpus, stats, trace, mem, export, export_pid, program, args } => {
+            let (root, export) = prepare(mem, root, cpus, export.map(|d| (d, export_pid)));
             trace.start(false);
             let status = run(root, binds, hz, stats, export, program, args);
             save_xcache();
@@ -203,8 +213,8 @@ fn main() {
             export::unmount();
             std::process::exit(status)
         }
-        Cmd::Boot { root, binds, cpus, mem, hz, export, trace } => {
-            let (root, export) = prepare(mem, root, cpus, export);
+        Cmd::Boot { root, binds, cpus, mem, hz, export, export_pid, trace } => {
+            let (root, export) = prepare(mem, root, cpus, export.map(|d| (d, export_pid)));
             trace.start(rustix::termios::isatty(std::io::stderr()));
             let status = boot(root, binds, hz, export);
             save_xcache();
@@ -229,14 +239,17 @@ fn main() {
     }
 }
 
+/// What to export, and where: --export DIR and --export-pid N.
+type ExportOpt = (PathBuf, Option<u32>);
+
 /// What `run` and `boot` set up alike: guest memory, the root directory,
 /// the vCPUs and the --export directory; exit with a message if one fails.
 fn prepare(
     mem: Option<u64>,
     root: Option<PathBuf>,
     cpus: Option<u32>,
-    export: Option<PathBuf>,
-) -> (PathBuf, Option<PathBuf>) {
+    export: Option<ExportOpt>,
+) -> (PathBuf, Option<ExportOpt>) {
     if let Err(e) = mm::init_memory(mem.unwrap_or_else(mm::default_memory)) {
         eprintln!("vxos: cannot create guest memory: {e}");
         std::process::exit(1);
@@ -289,14 +302,32 @@ fn save_xcache() {
     }
 }
 
-/// Check an --export directory before anything starts; exit if unusable.
-fn export_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
-    let dir = dir?;
+/// Check an --export directory before anything starts; exit if unusable
+/// (status 2 if a mount is in the way).
+fn export_dir(export: Option<ExportOpt>) -> Option<ExportOpt> {
+    let (dir, pid) = export?;
     match export::check_dir(&dir) {
-        Ok(d) => Some(d),
+        Ok(d) => Some((d, pid)),
+        Err((e, status)) => {
+            eprintln!("vxos: --export {e}");
+            std::process::exit(status);
+        }
+    }
+}
+
+/// Start the export of the namespace of process `first` (`ns`), or of
+/// the --export-pid process; false (said) if it cannot start.
+fn start_export(export: Option<ExportOpt>, first: u32, ns: &ns::NsRef) -> bool {
+    let Some((dir, pid)) = export else { return true };
+    let (pid, ns) = match pid {
+        Some(p) if p != first => (p, devproc::entry(p).and_then(|e| e.ns)),
+        _ => (first, Some(ns.clone())),
+    };
+    match export::start(pid, ns, &dir) {
+        Ok(()) => true,
         Err(e) => {
             eprintln!("vxos: --export {e}");
-            std::process::exit(1);
+            false
         }
     }
 }
@@ -362,7 +393,7 @@ fn run(
     binds: Vec<nsboot::Bind>,
     hz: u32,
     stats: bool,
-    export: Option<PathBuf>,
+    export: Option<ExportOpt>,
     program: PathBuf,
     args: Vec<OsString>,
 ) -> i32 {
@@ -405,11 +436,8 @@ fn run(
             return e.exit_status();
         }
     };
-    if let Some(dir) = export {
-        if let Err(e) = export::start(ns, &dir) {
-            eprintln!("vxos: --export {e}");
-            return 1;
-        }
+    if !start_export(export, pid, &ns) {
+        return 1;
     }
     if trace::on(trace::EXEC) {
         trace::exec(pid, pid, &devproc::entry(pid).map(|e| e.exe).unwrap_or_default(), &argv);
@@ -476,7 +504,7 @@ fn login_shell(ns: &ns::Namespace, uid: u32) -> String {
 const SHUTDOWN_SIGNALS: u64 = 1 << (12 - 1) | 1 << (10 - 1) | 1 << (15 - 1);
 
 /// `vxos boot`: init's work. Returns vxos's exit status.
-fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<PathBuf>) -> i32 {
+fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<ExportOpt>) -> i32 {
     let ids = [
         rustix::process::getuid().as_raw(),
         rustix::process::geteuid().as_raw(),
@@ -554,12 +582,10 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<PathBuf
             return e.exit_status();
         }
     };
-    if let Some(dir) = export {
-        if let Err(e) = export::start(ns, &dir) {
-            tty::restore();
-            eprintln!("vxos: --export {e}");
-            return 1;
-        }
+    // The export serves init's namespace, which the shell starts in.
+    if !start_export(export, 1, &ns) {
+        tty::restore();
+        return 1;
     }
     if trace::on(trace::EXEC) {
         trace::exec(pid, pid, &devproc::entry(pid).map(|e| e.exe).unwrap_or_default(), &argv);

@@ -293,6 +293,11 @@ impl NsRef {
         NsRef(Arc::new(parking_lot::RwLock::new(ns)))
     }
 
+    /// Whether `other` is this very namespace (not a copy of it).
+    pub fn same(&self, other: &NsRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// A private copy of the namespace as it is now.
     pub fn copy(&self) -> NsRef {
         NsRef::new(self.0.read().clone())

@@ -4,18 +4,27 @@
 //!
 //! - its files: `ls` of the root, /proc/N/cmdline, a file written into
 //!   /tmp from the host and read back inside the guest, directories,
-//!   renames, symbolic links, chmod, truncate and removal, a line written
-//!   to /dev/cons that shows on the guest's console;
+//!   renames, symbolic links, hard links, chmod, truncate and removal, a
+//!   line written to /dev/cons that shows on the guest's console;
 //! - `vxos exec`: a host-built static program copied into DIR/tmp and run
 //!   (output and status), stdin, stdout and stderr kept apart, three at
-//!   once, ^C killing the program;
-//! - the end: SIGTERM to vxos unmounts DIR;
+//!   once, ^C killing the program (also one waiting for its stdin);
+//! - whose namespace: `--export-pid N` for a process that comes later,
+//!   `pid N` written to DIR/.vxos/ctl;
+//! - the end: SIGTERM, SIGINT or SIGKILL to vxos unmounts DIR; a stale
+//!   mount is cleared by the next export, a live one refused;
+//! - waiting: a console read that waits stops nothing else, and ends
+//!   when its reader is killed;
+//! - a normal user (nobody) exporting, with `ls`, a file round trip and
+//!   `vxos exec`;
 //! - bad input: writes to read-only files fail with EACCES or EROFS, an
-//!   unknown ctl command with EINVAL, a missing program with status 127,
-//!   and the server still answers afterwards.
+//!   unknown ctl command with EINVAL, mkfifo and mknod with EPERM, a
+//!   missing program with status 127, and the server still answers
+//!   afterwards.
 //!
 //! Every test skips (passes with a message) only when the host has no
-//! /dev/fuse.
+//! /dev/fuse (the normal user's, as root, also without setpriv and
+//! unshare).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -40,9 +49,19 @@ struct Exported {
 }
 
 impl Exported {
-    /// Start `vxos ARGS` with `--export` to a fresh directory `name`; wait
-    /// until the export answers.
+    /// Start `vxos run` of a long sleep (or `vxos boot`) with `--export`
+    /// to a fresh directory `name`; wait until the export answers.
     fn start(name: &str, boot: bool) -> Exported {
+        if boot {
+            Exported::launch(name, &["boot"], &[], Stdio::piped(), "dev/cmd/clone")
+        } else {
+            Exported::launch(name, &["run"], &["/bin/busybox", "sleep", "120"], Stdio::null(), "dev/cmd/clone")
+        }
+    }
+
+    /// Start `vxos OPTS --export DIR GUEST...` with DIR a fresh directory
+    /// `name`; wait until DIR/`ready` exists.
+    fn launch(name: &str, opts: &[&str], guest: &[&str], stdin: Stdio, ready: &str) -> Exported {
         let base = scratch("export");
         let dir = base.join(name);
         // An earlier run's mount, if one was left: take it off first.
@@ -54,16 +73,11 @@ impl Exported {
         let mut cmd = Command::new(vxos());
         // From /, so that no host directory is bound into the guest (one
         // below /tmp would show in the guest's /tmp).
-        cmd.current_dir("/");
-        if boot {
-            cmd.arg("boot").arg("--export").arg(&dir).stdin(Stdio::piped());
-        } else {
-            cmd.args(["run", "--export"]).arg(&dir).args(["/bin/busybox", "sleep", "120"]).stdin(Stdio::null());
-        }
+        cmd.current_dir("/").args(opts).arg("--export").arg(&dir).args(guest).stdin(stdin);
         let child = cmd.stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("start vxos");
         let e = Exported { child, dir, console };
         let t0 = Instant::now();
-        while !e.path("dev/cmd/clone").exists() {
+        while !e.path(ready).exists() {
             assert!(t0.elapsed() < Duration::from_secs(20), "the export at {} never came up", e.dir.display());
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -100,15 +114,57 @@ impl Exported {
     }
 
     fn mounted(&self) -> bool {
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let d = self.dir.to_string_lossy().into_owned();
-        mounts.lines().any(|l| l.split(' ').nth(4) == Some(d.as_str()))
+        mounted_at(&self.dir)
+    }
+
+    /// Wait at most `limit` for vxos to end; its status.
+    fn wait_end(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(t0.elapsed() < limit, "vxos did not end within {limit:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
+/// Whether something is mounted at `dir` (as this process sees mounts).
+fn mounted_at(dir: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    mounts.lines().any(|l| l.split(' ').nth(4) == Some(d.as_str()))
+}
+
+/// Wait at most `limit` for `cond`; false if it never held.
+fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while !cond() {
+        if t0.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+const EPERM: i32 = 1;
+const ESRCH: i32 = 3;
+const EACCES: i32 = 13;
+const EEXIST: i32 = 17;
+const EXDEV: i32 = 18;
+const EINVAL: i32 = 22;
+const EROFS: i32 = 30;
+const EBUSY: i32 = 16;
+const ENOENT: i32 = 2;
+
 impl Drop for Exported {
     fn drop(&mut self) {
-        self.signal(rustix::process::Signal::Term);
+        // Only a vxos not yet waited for: its pid is still its own.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(rustix::process::Signal::Term);
+        }
         let _ = self.child.wait();
         let _ = Command::new("fusermount3").arg("-u").arg("-z").arg(&self.dir).stderr(Stdio::null()).status();
     }
@@ -185,6 +241,28 @@ fn files_through_the_export() {
     let o = e.exec(&["/bin/busybox", "ls", "/tmp"], b"");
     assert_eq!(text(&o.stdout), "from-guest\nfrom-host\n");
 
+    // Hard links where the guest's file system has them; Linux's errors
+    // where it has not.
+    std::fs::write(e.path("tmp/one"), b"linked").unwrap();
+    std::fs::hard_link(e.path("tmp/one"), e.path("tmp/two")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(e.path("tmp/one")).unwrap().nlink(), 2);
+    std::fs::write(e.path("tmp/two"), b"changed through the other name").unwrap();
+    let o = e.exec(&["/bin/busybox", "sh", "-c", "cat /tmp/one; stat -c ' %h' /tmp/two"], b"");
+    assert_eq!(text(&o.stdout), "changed through the other name 2\n", "{o:?}");
+    let err = |r: std::io::Result<()>| r.unwrap_err().raw_os_error();
+    assert_eq!(err(std::fs::hard_link(e.path("bin/busybox"), e.path("tmp/bb"))), Some(EXDEV), "across devices");
+    assert_eq!(err(std::fs::hard_link(e.path("tmp"), e.path("tmp/dir"))), Some(EPERM), "a directory");
+    assert_eq!(err(std::fs::hard_link(e.path("tmp/one"), e.path("tmp/two"))), Some(EEXIST));
+    for (what, args) in [("mkfifo", vec!["mkfifo"]), ("mknod", vec!["mknod", "c", "1", "3"])] {
+        let (prog, rest) = args.split_first().unwrap();
+        let o = Command::new(prog).arg(e.path("tmp/special")).args(rest).output().unwrap();
+        assert!(!o.status.success() && text(&o.stderr).contains("not permitted"), "{what}: {o:?}");
+    }
+    assert!(!e.path("tmp/special").exists());
+    std::fs::remove_file(e.path("tmp/one")).unwrap();
+    std::fs::remove_file(e.path("tmp/two")).unwrap();
+
     // The console is a file too: what the host writes shows on it.
     std::fs::write(e.path("dev/cons"), b"hello, console\n").unwrap();
     let t0 = Instant::now();
@@ -254,10 +332,6 @@ fn bad_input_is_refused_and_the_server_goes_on() {
     }
     let e = Exported::start("bad", false);
     let err = |r: std::io::Result<()>| r.unwrap_err().raw_os_error();
-    const EACCES: i32 = 13;
-    const EROFS: i32 = 30;
-    const EINVAL: i32 = 22;
-    const ENOENT: i32 = 2;
     let ro = err(std::fs::write(e.path("proc/2/cmdline"), b"x"));
     assert!(matches!(ro, Some(EACCES | EROFS)), "write to /proc/2/cmdline: {ro:?}");
     let ro = err(std::fs::write(e.path("bin/busybox"), b"x"));
@@ -268,7 +342,7 @@ fn bad_input_is_refused_and_the_server_goes_on() {
     ctl.read_to_string(&mut n).unwrap();
     assert_eq!(ctl.write(b"frobnicate now").unwrap_err().raw_os_error(), Some(EINVAL));
     assert_eq!(ctl.write(b"exec 'unclosed").unwrap_err().raw_os_error(), Some(EINVAL));
-    assert_eq!(ctl.write(b"kill").unwrap_err().raw_os_error(), Some(3), "kill before exec: ESRCH");
+    assert_eq!(ctl.write(b"kill").unwrap_err().raw_os_error(), Some(ESRCH), "kill before exec");
     // Nothing started: data is empty, wait says so at once.
     assert_eq!(std::fs::read(e.path(&format!("dev/cmd/{n}/data"))).unwrap(), b"");
     assert!(std::fs::read(e.path(&format!("dev/cmd/{n}/wait"))).is_err());
@@ -295,25 +369,22 @@ fn bad_input_is_refused_and_the_server_goes_on() {
 }
 
 #[test]
-fn sigterm_unmounts() {
+fn sigterm_and_sigint_unmount() {
     if !fuse_ok() {
         return;
     }
-    let mut e = Exported::start("term", false);
-    assert!(e.mounted());
-    e.signal(rustix::process::Signal::Term);
-    let t0 = Instant::now();
-    let st = loop {
-        if let Some(st) = e.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "vxos did not end on SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    use std::os::unix::process::ExitStatusExt;
-    assert!(st.signal() == Some(15) || st.code() == Some(143), "{st:?}");
-    assert!(!e.mounted(), "the export is still mounted after SIGTERM");
-    assert!(std::fs::read_dir(&e.dir).unwrap().next().is_none(), "the mount point is an empty directory again");
+    use rustix::process::Signal;
+    for (sig, name) in [(Signal::Term, "term"), (Signal::Int, "int")] {
+        let mut e = Exported::start(name, false);
+        assert!(e.mounted());
+        e.signal(sig);
+        let st = e.wait_end(Duration::from_secs(10));
+        use std::os::unix::process::ExitStatusExt;
+        let n = sig as i32;
+        assert!(st.signal() == Some(n) || st.code() == Some(128 + n), "{name}: {st:?}");
+        assert!(!e.mounted(), "the export is still mounted after SIG{name}");
+        assert!(std::fs::read_dir(&e.dir).unwrap().next().is_none(), "the mount point is an empty directory again");
+    }
 }
 
 #[test]
@@ -334,4 +405,285 @@ fn boot_exports_inits_namespace() {
         within(Duration::from_secs(10), std::mem::replace(&mut e.child, Command::new("true").spawn().unwrap()), "boot");
     assert!(matches!(o.status, 0 | 129), "{o:?}");
     assert!(!e.mounted(), "the export is still mounted after the shell ended");
+}
+
+/// The pid of vxos's fusermount3 (which stays to unmount when vxos ends).
+fn fusermount_of(vxos: u32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|d| {
+        let stat = std::fs::read_to_string(d.path().join("stat")).ok()?;
+        let (comm, rest) = stat.split_once(") ")?;
+        let ppid: u32 = rest.split(' ').nth(1)?.parse().ok()?;
+        (comm.ends_with("(fusermount3") && ppid == vxos).then(|| d.file_name().to_str()?.parse().ok())?
+    })
+}
+
+#[test]
+fn sigkill_and_stale_mounts() {
+    if !fuse_ok() {
+        return;
+    }
+    use rustix::process::{kill_process, Pid, Signal};
+    // SIGKILL: fusermount3 unmounts once vxos's end of their socket closes.
+    let mut e = Exported::start("kill", false);
+    // A second export to the same directory is refused while the first runs.
+    let o = Command::new(vxos()).current_dir("/").args(["run", "--export"]).arg(&e.dir).arg("/bin/true").output();
+    let o = o.unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(text(&o.stderr).contains(&format!("fusermount3 -u {}", e.dir.display())), "{o:?}");
+    e.signal(Signal::Kill);
+    e.wait_end(Duration::from_secs(10));
+    assert!(eventually(Duration::from_secs(5), || !e.mounted()), "the export outlived a SIGKILL of vxos");
+
+    // A crash of vxos and its fusermount3 both leaves a stale mount: the
+    // next export there clears it and says so.
+    let mut e = Exported::start("stale", false);
+    let helper = fusermount_of(e.child.id()).expect("vxos's fusermount3");
+    kill_process(Pid::from_raw(helper).unwrap(), Signal::Kill).unwrap();
+    e.signal(Signal::Kill);
+    e.wait_end(Duration::from_secs(10));
+    let err = std::fs::metadata(&e.dir).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(107), "ENOTCONN on a stale mount: {err}");
+    let mut c = Command::new(vxos());
+    c.current_dir("/").args(["run", "--export"]).arg(&e.dir).args(["/bin/busybox", "ls", "/"]);
+    let o = within(Duration::from_secs(30), c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), "run");
+    assert_eq!(o.status, 0, "{o:?}");
+    assert!(text(&o.stderr).contains("cleared a stale export"), "{o:?}");
+    assert!(!e.mounted(), "unmounted at the end");
+    assert!(std::fs::read_dir(&e.dir).unwrap().next().is_none());
+}
+
+#[test]
+fn export_pid_and_the_ctl_file() {
+    if !fuse_ok() {
+        return;
+    }
+    // Pid 2 is the shell, which waits for a line on its stdin (`read` is
+    // built in) before going on; 3 its `sleep 0` (in the background, so
+    // that it is a process of its own), 4 the unshare that gives itself a
+    // namespace of its own with a tmpfs on /mnt (not last, so not exec'd).
+    let script = "read go; sleep 0 & wait; busybox unshare -m sh -c 'mount -t tmpfs none /mnt; echo private > /mnt/mark; exec sleep 60'; true";
+    let mut e = Exported::launch(
+        "pid",
+        &["run", "--export-pid", "4"],
+        &["/bin/busybox", "sh", "-c", script],
+        Stdio::piped(),
+        ".vxos/ctl",
+    );
+    let mut go = e.child.stdin.take().unwrap();
+    let ctl = e.path(".vxos/ctl");
+    let names = || -> Vec<String> {
+        let d = std::fs::read_dir(&e.dir).unwrap();
+        d.map(|d| d.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    // Until process 4 exists the export waits, showing only .vxos.
+    assert_eq!(std::fs::read_to_string(&ctl).unwrap(), "pid 4 waiting\n");
+    assert_eq!(names(), [".vxos"]);
+    let o = e.exec(&["/bin/true"], b"");
+    assert!(o.status == 1 && text(&o.stderr).contains("the export waits for process 4"), "{o:?}");
+    go.write_all(b"go\n").unwrap();
+    assert!(eventually(Duration::from_secs(20), || e.path("mnt/mark").exists()), "pid 4's namespace never showed");
+    assert_eq!(std::fs::read_to_string(&ctl).unwrap(), "pid 4\n");
+    assert_eq!(std::fs::read_to_string(e.path("mnt/mark")).unwrap(), "private\n");
+    assert!(names().iter().any(|n| n == "bin"), "{:?}", names());
+    // vxos exec runs programs in the namespace served.
+    let o = e.exec(&["/bin/cat", "/mnt/mark"], b"");
+    assert_eq!((text(&o.stdout), o.status), ("private\n".into(), 0), "{o:?}");
+
+    // Choosing another process's namespace through ctl.
+    std::fs::write(&ctl, b"pid 2\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&ctl).unwrap(), "pid 2\n");
+    assert!(!e.path("mnt/mark").exists(), "pid 2's /mnt is the root file system's");
+    let o = e.exec(&["/bin/busybox", "ls", "/mnt/mark"], b"");
+    assert_ne!(o.status, 0, "{o:?}");
+    std::fs::write(&ctl, b"pid 4").unwrap();
+    assert!(e.path("mnt/mark").exists());
+
+    // Bad input on ctl and on the export's own directory.
+    let err = |r: std::io::Result<()>| r.unwrap_err().raw_os_error();
+    assert_eq!(err(std::fs::write(&ctl, b"pid 999\n")), Some(ESRCH));
+    assert_eq!(err(std::fs::write(&ctl, b"pid two\n")), Some(EINVAL));
+    assert_eq!(err(std::fs::write(&ctl, b"frobnicate\n")), Some(EINVAL));
+    assert_eq!(std::fs::read_to_string(&ctl).unwrap(), "pid 4\n", "bad lines change nothing");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(err(std::fs::set_permissions(&ctl, std::fs::Permissions::from_mode(0o600))), Some(EPERM));
+    assert_eq!(err(std::fs::create_dir(e.path(".vxos/x"))), Some(EACCES));
+    assert_eq!(err(std::fs::remove_file(&ctl).map(|_| ())), Some(EACCES));
+    assert_eq!(err(std::fs::remove_dir(e.path(".vxos"))), Some(EBUSY));
+    assert_eq!(err(std::fs::create_dir(e.path(".vxos"))), Some(EEXIST));
+}
+
+#[test]
+fn waiting_reads_never_stop_the_server() {
+    if !fuse_ok() {
+        return;
+    }
+    // vxos's stdin, the console's input, stays open with nothing in it.
+    let mut e = Exported::launch("wait", &["run"], &["/bin/busybox", "sleep", "120"], Stdio::piped(), "dev/cmd/clone");
+    let mut input = e.child.stdin.take().unwrap();
+    let reader = || {
+        let mut c = Command::new("cat");
+        c.arg(e.path("dev/cons")).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+    };
+    let mut blocked = reader();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(blocked.try_wait().unwrap().is_none(), "a read of the console waits for input");
+    // Everything else goes on meanwhile.
+    let t0 = Instant::now();
+    assert!(std::fs::read_dir(e.path("proc")).unwrap().count() > 2);
+    assert!(std::fs::read(e.path("proc/2/cmdline")).unwrap().starts_with(b"/bin/busybox"));
+    std::fs::write(e.path("tmp/during"), b"x").unwrap();
+    let o = e.exec(&["/bin/busybox", "echo", "still served"], b"");
+    assert_eq!(text(&o.stdout), "still served\n", "{o:?}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "the server was slow: {:?}", t0.elapsed());
+    // Input comes: the reader has it.
+    input.write_all(b"typed\n").unwrap();
+    let mut got = [0u8; 6];
+    blocked.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"typed\n");
+    // A reader killed while it waits (^C) ends at once: no FUSE
+    // interrupts, so the server notices the pending SIGKILL.
+    let mut next = Some(blocked);
+    for sig in [rustix::process::Signal::Int, rustix::process::Signal::Kill] {
+        let c = next.take().unwrap_or_else(reader);
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = rustix::process::Pid::from_raw(c.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
+        let o = within(Duration::from_secs(5), c, "a killed reader of the console");
+        assert_eq!(o.status, 128 + sig as i32, "{o:?}");
+    }
+
+    // A guest program waiting for its stdin, and ^C to vxos exec.
+    let mut c = e.exec_command(&["/bin/cat"]).stdin(Stdio::piped()).spawn().unwrap();
+    let mut to_cat = c.stdin.take().unwrap();
+    to_cat.write_all(b"some input\n").unwrap();
+    let mut got = [0u8; 11];
+    c.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"some input\n");
+    let pid = rustix::process::Pid::from_raw(c.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::Int).unwrap();
+    let o = within(Duration::from_secs(10), c, "an interrupted exec of cat");
+    assert_eq!(o.status, 137, "{o:?}");
+    drop(to_cat);
+    // A vxos exec killed outright leaves a conversation whose reads end.
+    let c = e.exec_command(&["/bin/busybox", "sleep", "30"]).stdin(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = rustix::process::Pid::from_raw(c.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::Kill).unwrap();
+    let o = within(Duration::from_secs(5), c, "a killed vxos exec");
+    assert_eq!(o.status, 137);
+    assert!(e.path("proc/2/cmdline").exists(), "the server still answers");
+}
+
+/// The script of `a_normal_user_exports`: $1 a directory everyone may
+/// enter, $2 vxos, $3 what runs commands as the user ("" for oneself).
+const AS_USER: &str = r#"
+set -eu
+B=$1 V=$2 AS=$3 D=$1/export
+# A Debian host's /dev/fuse is open to every user; where it is not (a
+# container's), a node that is stands for it in this private mount
+# namespace, for fusermount3 opens it as the user.
+if ! $AS test -r /dev/fuse -a -w /dev/fuse; then
+    mkdir -p $B/devfuse
+    mount -t tmpfs -o mode=755 tmpfs $B/devfuse
+    mknod -m 666 $B/devfuse/fuse c 10 229
+    mount --bind $B/devfuse/fuse /dev/fuse
+fi
+cd /
+$AS $V run --export $D /bin/busybox sleep 120 </dev/null >$B/vxos.log 2>&1 &
+echo $! >$B/vxos.pid
+i=0
+until $AS test -e $D/dev/cmd/clone; do
+    i=$((i + 1))
+    if [ $i -gt 400 ]; then echo "the export never came up"; cat $B/vxos.log; exit 1; fi
+    sleep 0.05
+done
+grep " $D " /proc/self/mountinfo | sed 's/.* - //'
+$AS ls $D | tr '\n' ' '; echo
+$AS sh -c "echo from the host >$D/tmp/note"
+$AS $V exec $D -- /bin/busybox sh -c 'cat /tmp/note; id -u; echo from the guest >/tmp/reply'
+$AS cat $D/tmp/reply
+$AS cp $B/hello $D/tmp/hello
+$AS $V exec $D -- /tmp/hello
+echo "status $?"
+P=$(cat $B/vxos.pid)
+kill -TERM $P
+wait $P || true
+rm $B/vxos.pid
+echo "mounted $(grep -c " $D " /proc/self/mountinfo || true)"
+"#;
+
+/// What `a_normal_user_exports` made: its temporary directory, and the
+/// vxos it started if the script did not end it (vxos.pid is left).
+struct UserRun(PathBuf);
+
+impl Drop for UserRun {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(self.0.join("vxos.pid")).ok().and_then(|p| p.trim().parse().ok()) {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::Term);
+            }
+        }
+        let _ =
+            Command::new("fusermount3").arg("-u").arg("-z").arg(self.0.join("export")).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_normal_user_exports() {
+    if !fuse_ok() {
+        return;
+    }
+    let have = |prog: &str| Command::new(prog).arg("--version").output().is_ok_and(|o| o.status.success());
+    let root = rustix::process::geteuid().is_root();
+    // As root (CI), the user is nobody, in a mount namespace of its own;
+    // as a normal user, oneself.
+    let (uid, gid) =
+        if root { (65534, 65534) } else { (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw()) };
+    if root && !(have("setpriv") && have("unshare")) {
+        eprintln!("skipping: running as nobody needs setpriv and unshare (util-linux), which this host lacks");
+        return;
+    }
+    if !root && std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").is_err() {
+        eprintln!("skipping: this user cannot open /dev/fuse, so cannot use FUSE on this host");
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("vxos-export-user-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir(&base).unwrap();
+    let run = UserRun(base.clone());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(base.join("export")).unwrap();
+    std::os::unix::fs::chown(base.join("export"), Some(uid), Some(gid)).unwrap();
+    std::fs::copy(bins().join("hello"), base.join("hello")).unwrap();
+    std::fs::set_permissions(base.join("hello"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = if root {
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "--", "sh", "-c", AS_USER, "sh"]);
+        c.arg(&base).arg(vxos()).arg("setpriv --reuid=65534 --regid=65534 --clear-groups");
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", AS_USER, "sh"]).arg(&base).arg(vxos()).arg("");
+        c
+    };
+    let o =
+        within(Duration::from_secs(90), c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), "as a user");
+    let out = text(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(o.status, 0, "{o:?}");
+    assert!(
+        lines[0].starts_with("fuse.vxos ") && lines[0].contains(&format!("user_id={uid}")),
+        "the user's mount: {out}"
+    );
+    for want in ["bin ", "dev ", "proc ", "tmp "] {
+        assert!(lines[1].contains(want), "ls of the export lacks {want}: {out}");
+    }
+    assert_eq!(
+        lines[2..].join("\n"),
+        format!("from the host\n{uid}\nfrom the guest\nhello, world\nstatus 0\nmounted 0"),
+        "{o:?}"
+    );
+    drop(run);
 }
