@@ -45,6 +45,10 @@ pub struct Stocker {
     nframes: Frame,
     /// The allocator's next never-used frame.
     fresh: std::sync::atomic::AtomicU32,
+    /// The thread is started (on the first step of allocation: a small
+    /// program never needs it, and starting a thread that at once fills
+    /// 2 MiB would take the core from vxos's own start-up).
+    started: std::sync::Once,
     wake: parking_lot::Condvar,
     lock: parking_lot::Mutex<()>,
 }
@@ -60,11 +64,10 @@ impl Stocker {
             fd,
             nframes,
             fresh: Default::default(),
+            started: std::sync::Once::new(),
             wake: parking_lot::Condvar::new(),
             lock: parking_lot::Mutex::new(()),
         });
-        let me = s.clone();
-        let _ = std::thread::Builder::new().name("vxos-stocker".into()).spawn(move || me.run());
         s
     }
 
@@ -98,10 +101,14 @@ impl Stocker {
     }
 
     /// The allocator moved on to `fresh`.
-    fn moved(&self, fresh: Frame) {
+    fn moved(self: &std::sync::Arc<Self>, fresh: Frame) {
         use std::sync::atomic::Ordering;
         let old = self.fresh.swap(fresh, Ordering::AcqRel);
         if fresh / Self::STEP != old / Self::STEP {
+            self.started.call_once(|| {
+                let me = self.clone();
+                let _ = std::thread::Builder::new().name("vxos-stocker".into()).spawn(move || me.run());
+            });
             let _g = self.lock.lock();
             self.wake.notify_one();
         }
