@@ -60,15 +60,14 @@ impl Stocker {
     const STEP: Frame = 512;
 
     fn start(fd: OwnedFd, nframes: Frame) -> std::sync::Arc<Stocker> {
-        let s = std::sync::Arc::new(Stocker {
+        std::sync::Arc::new(Stocker {
             fd,
             nframes,
             fresh: Default::default(),
             started: std::sync::Once::new(),
             wake: parking_lot::Condvar::new(),
             lock: parking_lot::Mutex::new(()),
-        });
-        s
+        })
     }
 
     fn run(&self) {
