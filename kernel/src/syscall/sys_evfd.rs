@@ -75,7 +75,7 @@ fn wait_on<T>(
     }
 }
 
-/// Report whether `read_into` and `write_from` (sys_file.rs) leave
+/// Report whether `read_into` and `write_from` (sys_file/rw.rs) leave
 /// description `f` to this file.
 pub(super) fn is_event_file(f: &OpenFile) -> bool {
     f.obj.anon_name().is_some()

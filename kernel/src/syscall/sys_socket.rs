@@ -8,7 +8,7 @@
 //! EAFNOSUPPORT, as a sandbox without a network should. This file moves
 //! socket addresses, iovecs and control messages (SCM_RIGHTS,
 //! SCM_CREDENTIALS) between guest memory and the socket layer; read,
-//! write and their vector forms come here from `sys_file.rs`.
+//! write and their vector forms come here from `sys_file/rw.rs`.
 
 use super::sys_file::{iovecs, make_socket_node, socket_node};
 use super::Args;
