@@ -31,7 +31,7 @@ fn line(e: &Event) -> String {
             let how = match (memo, single, fetch_fault) {
                 (true, _, _) => " (copied from the memo)",
                 (_, true, _) => " (alone, after a write to its page)",
-                (_, _, true) => " (up to code not mapped yet: a fetch fault, not kept)",
+                (_, _, true) => " (stops at code not mapped yet: translated again once it is)",
                 _ => "",
             };
             let s = plural(insns);
