@@ -67,10 +67,11 @@ struct TraceOpts {
     #[arg(long, value_name = "F")]
     trace_file: Option<PathBuf>,
     /// Record which task ran on which vCPU when, with system calls, page
-    /// faults and preemptions, and write it at exit to host file FILE as
-    /// Chrome trace-event JSON (open it in ui.perfetto.dev or
-    /// chrome://tracing). At most 1048576 events per vCPU are kept; the
-    /// file counts those dropped.
+    /// faults and preemptions, and write it to host file FILE when vxos
+    /// ends (also on SIGTERM, SIGINT, SIGHUP or SIGQUIT) as Chrome
+    /// trace-event JSON: open it in ui.perfetto.dev or chrome://tracing.
+    /// At most 524288 events per vCPU are kept; the file counts those
+    /// dropped (otherData.dropped_events).
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
 }

@@ -41,10 +41,7 @@ fn translations_and_invalidations() {
     // The embedder writing into translated code drops its translation.
     g.write(CODE + 1, &[21]).unwrap();
     let seen = std::mem::take(&mut *SEEN.lock());
-    assert!(
-        seen.contains(&Event::Invalidated { page: CODE >> 12, blocks: 1, why: Why::Written }),
-        "{seen:?}"
-    );
+    assert!(seen.contains(&Event::Invalidated { page: CODE >> 12, blocks: 1, why: Why::Written }), "{seen:?}");
     g.cpu_mut().eip = CODE;
     assert_eq!(g.run(), Trap::Syscall);
     assert_eq!(g.cpu().regs[EAX], 21);

@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Events kept per vCPU (about 40 MB at most).
-pub const LIMIT: usize = 1 << 20;
+/// Events kept per vCPU (at most about 40 MB of them; a busy vCPU makes
+/// some tens of thousands a second).
+pub const LIMIT: usize = 1 << 19;
 
 /// What a slice inside a stretch is.
 #[derive(Clone, Copy)]
