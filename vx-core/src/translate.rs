@@ -60,8 +60,7 @@ pub struct Block {
     /// The guest bytes the translation was made from, by address: what
     /// `memo` compares before it reuses the translation in another guest.
     pub src: Vec<(u32, Vec<u8>)>,
-    /// The guest instructions translated, and the bytes from `eip` to the
-    /// end of the last (for tracing).
+    /// Guest instructions translated, and bytes from `eip` to the last's end.
     pub guest_insns: u32,
     pub guest_len: u32,
 }
@@ -797,15 +796,6 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     let mut src = vec![(eip, bytes)];
     src.append(&mut tx.extra_src);
     let guest_len = if n == 0 { 0 } else { last_byte.wrapping_sub(eip).wrapping_add(1) };
-    Block {
-        eip,
-        code: tx.e.code,
-        insns: tx.insns,
-        exits: tx.e.exits,
-        pages,
-        fetch_fault: tx.fetch_fault,
-        src,
-        guest_insns: n as u32,
-        guest_len,
-    }
+    let (code, insns, exits, fetch_fault) = (tx.e.code, tx.insns, tx.e.exits, tx.fetch_fault);
+    Block { eip, code, insns, exits, pages, fetch_fault, src, guest_insns: n as u32, guest_len }
 }
