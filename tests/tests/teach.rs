@@ -12,7 +12,8 @@
 //! - `--trace=sched` with one vCPU: a CPU-bound task is preempted;
 //! - `--trace=translate`: the block at build/bin/hello's ELF entry point
 //!   translated, a second exec of a program started from its kept
-//!   translations, code dropped when smc writes to its own code;
+//!   translations, code dropped when smc writes to its own code, changes
+//!   its protection and unmaps it;
 //! - `--trace-pid` keeps one process's lines, `--trace-file` writes them to
 //!   a file and not to stderr; an unknown kind is refused;
 //! - /dev/kinfo is `name value` lines whose counters move between two
@@ -177,15 +178,18 @@ fn translator_activity() {
     assert_eq!(o.status, 0, "{o}");
     in_order(&trace_lines(&o), &["translate: started from the program's kept translations: "]);
 
-    // Self-modifying code drops the translations of the page written.
+    // Self-modifying code drops the translations of the page written, and
+    // so do mprotect and munmap of code (smc's JIT-style subtest).
     let o = traced(&["--trace=translate"], &bins().join("smc"), &[]);
     assert_eq!(o.status, 0, "{o}");
     let lines = trace_lines(&o);
-    assert!(
-        lines.iter().any(|l| l.contains("translate: code page 0x") && l.contains(" written: ")),
-        "{}",
-        lines.join("\n")
-    );
+    for why in [" written: ", " protection changed: ", " unmapped: "] {
+        assert!(
+            lines.iter().any(|l| l.contains("translate: code page 0x") && l.contains(why) && l.ends_with(" dropped")),
+            "no{why}line:\n{}",
+            lines.join("\n")
+        );
+    }
 }
 
 #[test]

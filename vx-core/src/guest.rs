@@ -285,10 +285,11 @@ impl Guest {
 
     /// Drop host mappings of a range (a TLB flush): the pages fault back in
     /// on the next touch. With `drop_code`, translations made from them go
-    /// too (their contents or their execute permission changed).
-    pub fn evict(&mut self, addr: u32, len: u64, drop_code: bool) -> io::Result<()> {
-        if drop_code {
-            self.drop_code(addr, len, Why::Unmapped);
+    /// too, for the reason it gives (their contents or their execute
+    /// permission changed).
+    pub fn evict(&mut self, addr: u32, len: u64, drop_code: Option<Why>) -> io::Result<()> {
+        if let Some(why) = drop_code {
+            self.drop_code(addr, len, why);
         }
         self.win.evict(addr, len)
     }

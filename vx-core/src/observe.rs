@@ -20,11 +20,12 @@ pub enum Why {
     /// The guest wrote to the page (self-modifying code, a JIT), or the
     /// embedder wrote into it (a read(2) into code).
     Written,
-    /// The page was unmapped, or mapped afresh, or its host mapping
-    /// dropped with its code.
+    /// The page was unmapped, or mapped afresh.
     Unmapped,
     /// Its protection changed.
     Protected,
+    /// Its contents were thrown away (madvise(MADV_DONTNEED)).
+    Discarded,
 }
 
 /// Something the translator did.

@@ -45,6 +45,7 @@ fn line(e: &Event) -> String {
                 Why::Written => "written",
                 Why::Unmapped => "unmapped",
                 Why::Protected => "protection changed",
+                Why::Discarded => "discarded",
             };
             format!("translate: code page {:#x} {why}: {blocks} block{} dropped", page << 12, plural(blocks))
         }
