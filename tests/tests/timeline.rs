@@ -158,12 +158,16 @@ fn boot_ended_by_sigterm_writes_the_file() {
         .args(["boot", "--cpus", "2", "--timeline", file.to_str().unwrap()])
         .current_dir(&dir)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The shell is up once it has run for a while; then SIGTERM.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The shell is up once it has printed something; then SIGTERM.
+    use std::io::Read;
+    let mut first = [0u8; 64];
+    let n = child.stdout.as_mut().unwrap().read(&mut first).unwrap();
+    assert!(n > 0, "vxos boot printed nothing");
+    std::thread::sleep(std::time::Duration::from_millis(200));
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
         rustix::process::Signal::Term,
