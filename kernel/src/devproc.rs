@@ -63,6 +63,11 @@ pub fn entry(pid: u32) -> Option<ProcEntry> {
     TABLE.lock().get(&pid).cloned()
 }
 
+/// Process `pid`'s name (/proc/N/comm).
+pub fn comm_of_pid(pid: u32) -> Option<String> {
+    TABLE.lock().get(&pid).map(|e| e.comm.clone())
+}
+
 /// Show process `pid`'s new namespace.
 pub fn set_ns(pid: u32, ns: crate::ns::NsRef) {
     if let Some(e) = TABLE.lock().get_mut(&pid) {

@@ -53,11 +53,12 @@ struct Cli {
     cmd: Cmd,
 }
 
-/// What to trace, and where (`trace.rs`).
+/// What to trace, and where (`trace/`).
 #[derive(clap::Args)]
 struct TraceOpts {
     /// Trace what the kernel does, strace-like: a comma-separated list of
-    /// syscall, signal, fault, sched, exec, or all.
+    /// syscall, signal, fault, sched, exec, translate (blocks translated,
+    /// code dropped, cache flushes), or all.
     #[arg(long, value_name = "KINDS", value_parser = trace::parse)]
     trace: Option<u32>,
     /// Trace only process N (its threads included).
@@ -66,12 +67,30 @@ struct TraceOpts {
     /// Write the trace to host file F instead of stderr.
     #[arg(long, value_name = "F")]
     trace_file: Option<PathBuf>,
+    /// Record which task ran on which vCPU when, with system calls, page
+    /// faults and preemptions, and write it to host file FILE when vxos
+    /// ends (also on SIGTERM, SIGINT, SIGHUP or SIGQUIT) as Chrome
+    /// trace-event JSON: open it in ui.perfetto.dev or chrome://tracing.
+    /// At most 524288 events per vCPU are kept; the file counts those
+    /// dropped (otherData.dropped_events).
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
 }
 
 impl TraceOpts {
     /// Start tracing as asked; `console` says stderr is the raw console
     /// (`vxos boot`). Exits if the trace file cannot be made.
     fn start(&self, console: bool) {
+        if !cfg!(feature = "trace") && (self.trace.is_some() || self.timeline.is_some()) {
+            eprintln!("vxos: this vxos was built without the trace feature: no --trace or --timeline");
+            std::process::exit(2);
+        }
+        if let Some(f) = &self.timeline {
+            if let Err(e) = trace::start_timeline(f) {
+                eprintln!("vxos: --timeline {}: {e}", f.display());
+                std::process::exit(2);
+            }
+        }
         let Some(kinds) = self.trace else { return };
         if let Err(e) = trace::start(kinds, self.trace_pid, self.trace_file.as_deref(), console) {
             let f = self.trace_file.as_deref().unwrap_or(std::path::Path::new("")).display();
@@ -209,7 +228,7 @@ fn main() {
             trace.start(false);
             let status = run(root, binds, hz, stats, export, program, args);
             save_xcache();
-            trace::flush();
+            trace::finish();
             export::unmount();
             std::process::exit(status)
         }
@@ -218,7 +237,7 @@ fn main() {
             trace.start(rustix::termios::isatty(std::io::stderr()));
             let status = boot(root, binds, hz, export);
             save_xcache();
-            trace::flush();
+            trace::finish();
             export::unmount();
             tty::restore();
             std::process::exit(status)

@@ -661,7 +661,7 @@ impl Process {
                 Trap::Preempted => {
                     crate::devkinfo::count_preemption();
                     self.publish_gauge();
-                    if crate::trace::on(crate::trace::SCHED) {
+                    if crate::trace::on(crate::trace::SCHED | crate::trace::TIMELINE) {
                         crate::trace::preempted(self);
                     }
                     crate::sched::yield_now()
@@ -678,8 +678,8 @@ impl Process {
                     if debug_faults() {
                         eprintln!("vxos: fault {addr:#x} {access:?} at eip {:#x}", self.guest.cpu().eip);
                     }
-                    let kind =
-                        crate::trace::on(crate::trace::FAULT).then(|| crate::trace::fault_kind(&self.mm, addr, write));
+                    let kind = crate::trace::on(crate::trace::FAULT | crate::trace::TIMELINE)
+                        .then(|| crate::trace::fault_begin(&self.mm, addr, write));
                     let r = self.mm.fault(&mut self.guest, addr, access);
                     if let Some(kind) = kind {
                         let eip = self.guest.cpu().eip;

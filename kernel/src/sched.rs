@@ -776,7 +776,7 @@ fn cpu_loop(c: usize, done: &impl Fn() -> bool) -> bool {
             kernel_lock();
             continue;
         };
-        let tracing = crate::trace::on(crate::trace::SCHED);
+        let tracing = crate::trace::on(crate::trace::SCHED | crate::trace::TIMELINE);
         if tracing {
             if let Some(id) = with(|s| s.cpus[c].current) {
                 crate::trace::sched_in(id, c);

@@ -718,6 +718,7 @@ impl HostTerm {
         if let Ok(mut sigs) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT]) {
             let _ = std::thread::Builder::new().name("hostterm".into()).spawn(move || {
                 if let Some(sig) = sigs.forever().next() {
+                    crate::trace::finish();
                     restore();
                     crate::export::unmount();
                     let _ = signal_hook::low_level::emulate_default_handler(sig);

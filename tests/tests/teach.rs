@@ -10,6 +10,10 @@
 //! - `--trace=exec,signal` of procs' exec subtest and of a shell: the
 //!   child's exec line with its argv, the parent's SIGCHLD with CLD_EXITED;
 //! - `--trace=sched` with one vCPU: a CPU-bound task is preempted;
+//! - `--trace=translate`: the block at build/bin/hello's ELF entry point
+//!   translated, a second exec of a program started from its kept
+//!   translations, code dropped when smc writes to its own code, changes
+//!   its protection and unmaps it;
 //! - `--trace-pid` keeps one process's lines, `--trace-file` writes them to
 //!   a file and not to stderr; an unknown kind is refused;
 //! - /dev/kinfo is `name value` lines whose counters move between two
@@ -144,6 +148,48 @@ fn exec_and_sigchld() {
             "[pid 2] --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=3, si_uid=",
         ],
     );
+}
+
+/// The entry point of an ELF32 file.
+fn elf_entry(path: &Path) -> u32 {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..5], b"\x7fELF\x01", "{} is no ELF32 file", path.display());
+    u32::from_le_bytes(b[24..28].try_into().unwrap())
+}
+
+#[test]
+fn translator_activity() {
+    let hello = bins().join("hello");
+    let o = traced(&["--trace=translate"], &hello, &[]);
+    assert_eq!(o.status, 0, "{o}");
+    assert_eq!(o.stdout, b"hello, world\n", "{o}");
+    let lines = trace_lines(&o);
+    let entry = format!("[pid 2] translate: block {:#x}: ", elf_entry(&hello));
+    let first = lines.iter().find(|l| l.starts_with(&entry) && !l.contains("not mapped yet"));
+    let first = first.unwrap_or_else(|| panic!("no block at the entry point ({entry}):\n{}", lines.join("\n")));
+    // "N instructions, G guest bytes -> H host bytes", all nonzero.
+    let nums: Vec<u32> =
+        first[entry.len()..].split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    assert!(nums.len() == 3 && nums.iter().all(|&n| n > 0), "{first}");
+    assert!(lines.iter().all(|l| l.starts_with("[pid 2] translate: ")), "{}", lines.join("\n"));
+
+    // The second run of a program starts from the first's translations.
+    let o = traced(&["--trace=translate"], &bb(), &["sh", "-c", "/bin/busybox true; /bin/busybox true"]);
+    assert_eq!(o.status, 0, "{o}");
+    in_order(&trace_lines(&o), &["translate: started from the program's kept translations: "]);
+
+    // Self-modifying code drops the translations of the page written, and
+    // so do mprotect and munmap of code (smc's JIT-style subtest).
+    let o = traced(&["--trace=translate"], &bins().join("smc"), &[]);
+    assert_eq!(o.status, 0, "{o}");
+    let lines = trace_lines(&o);
+    for why in [" written: ", " protection changed: ", " unmapped: "] {
+        assert!(
+            lines.iter().any(|l| l.contains("translate: code page 0x") && l.contains(why) && l.ends_with(" dropped")),
+            "no{why}line:\n{}",
+            lines.join("\n")
+        );
+    }
 }
 
 #[test]

@@ -498,6 +498,11 @@ impl CodeCache {
         Snapshot { code, blocks, map, pages, index, kept: nkept }
     }
 
+    /// The blocks it holds, valid or dropped.
+    pub(crate) fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
     /// Whether the cache holds no translation at all.
     pub(crate) fn is_empty(&self) -> bool {
         self.used == 0

@@ -5,6 +5,7 @@
 
 use crate::cache::{CacheStats, CodeCache, Snapshot};
 use crate::cpu::{PreemptHandle, Vcpu};
+use crate::observe::{self, Event, Why};
 use crate::state::*;
 use crate::translate::{translate, trap};
 use crate::window::{pf, MemFault, Window, PAGE_SHIFT, PAGE_SIZE};
@@ -197,7 +198,7 @@ impl Guest {
         self.vcpu.preempt_handle()
     }
 
-    fn drop_code(&mut self, addr: u32, len: u64) {
+    fn drop_code(&mut self, addr: u32, len: u64, why: Why) {
         if len == 0 {
             return;
         }
@@ -208,13 +209,16 @@ impl Guest {
         }
         for p in first..=last {
             if self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0 {
-                self.invalidate_page(p);
+                self.invalidate_page(p, why);
             }
         }
     }
 
-    fn invalidate_page(&mut self, page: u32) {
+    fn invalidate_page(&mut self, page: u32, why: Why) {
         let eips = self.cache.invalidate_page(page);
+        if observe::on() {
+            observe::emit(Event::Invalidated { page, blocks: eips.len() as u32, why });
+        }
         // Return points on the shadow stack may be in the dropped code.
         self.vcpu.reset_shadow();
         let st = self.vcpu.state_mut();
@@ -248,18 +252,21 @@ impl Guest {
         for p in s.pages() {
             self.win.mark_code(p);
         }
+        if observe::on() {
+            observe::emit(Event::Restored { blocks: s.blocks() as u32, pages: s.pages().count() as u32 });
+        }
         true
     }
 
     /// Map zeroed memory (see `Window::map_anon`).
     pub fn map_anon(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
-        self.drop_code(addr, len);
+        self.drop_code(addr, len, Why::Unmapped);
         self.win.map_anon(addr, len, prot)
     }
 
     /// Change protection (see `Window::protect`).
     pub fn protect(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
-        self.drop_code(addr, len);
+        self.drop_code(addr, len, Why::Protected);
         self.win.protect(addr, len, prot)
     }
 
@@ -278,17 +285,18 @@ impl Guest {
 
     /// Drop host mappings of a range (a TLB flush): the pages fault back in
     /// on the next touch. With `drop_code`, translations made from them go
-    /// too (their contents or their execute permission changed).
-    pub fn evict(&mut self, addr: u32, len: u64, drop_code: bool) -> io::Result<()> {
-        if drop_code {
-            self.drop_code(addr, len);
+    /// too, for the reason it gives (their contents or their execute
+    /// permission changed).
+    pub fn evict(&mut self, addr: u32, len: u64, drop_code: Option<Why>) -> io::Result<()> {
+        if let Some(why) = drop_code {
+            self.drop_code(addr, len, why);
         }
         self.win.evict(addr, len)
     }
 
     /// Unmap (see `Window::unmap`).
     pub fn unmap(&mut self, addr: u32, len: u64) -> io::Result<()> {
-        self.drop_code(addr, len);
+        self.drop_code(addr, len, Why::Unmapped);
         self.win.unmap(addr, len)
     }
 
@@ -300,7 +308,7 @@ impl Guest {
     /// Copy into guest memory where the guest could write, dropping
     /// translations of the pages written.
     pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), MemFault> {
-        self.drop_code(addr, data.len() as u64);
+        self.drop_code(addr, data.len() as u64, Why::Written);
         self.win.write_raw(addr, data)
     }
 
@@ -314,7 +322,7 @@ impl Guest {
         at: Option<u64>,
     ) -> io::Result<usize> {
         self.win.check(addr, len, pf::WRITE).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
-        self.drop_code(addr, len as u64);
+        self.drop_code(addr, len as u64, Why::Written);
         self.win.read_fd(fd, addr, len, at)
     }
 
@@ -391,23 +399,26 @@ impl Guest {
             self.vcpu.set_ind(eip, h);
             return h;
         }
-        let b = match memo::find(&self.win, eip) {
-            Some(b) => b,
+        let (b, from_memo, kept) = match memo::find(&self.win, eip) {
+            Some(b) => (b, true, false),
             None => match crate::xcache::find(&self.win, eip) {
                 Some(b) => {
                     let b = Arc::new(b);
                     memo::add_kept(b.clone());
-                    b
+                    (b, false, true)
                 }
                 None => {
                     let b = Arc::new(translate(&self.win, eip, false, &mut self.info));
                     memo::add(b.clone());
-                    b
+                    (b, false, false)
                 }
             },
         };
         if !self.cache.has_room(&b) {
             self.flush();
+        }
+        if observe::on() {
+            observe::emit(translated(&b, from_memo, kept, false));
         }
         if b.fetch_fault {
             // Not cached: the embedder may map the page and retry.
@@ -422,6 +433,9 @@ impl Guest {
     }
 
     fn flush(&mut self) {
+        if observe::on() {
+            observe::emit(Event::Flushed { blocks: self.cache.len() as u32 });
+        }
         self.cache.flush();
         self.vcpu.reset_shadow();
         self.win.set_code(0, (1 << 20) - 1, false);
@@ -585,10 +599,13 @@ impl Guest {
                     // translations, then run the writing instruction alone
                     // so the rest of its block is translated afresh.
                     self.stats.smc_faults += 1;
-                    self.invalidate_page(ga >> PAGE_SHIFT);
+                    self.invalidate_page(ga >> PAGE_SHIFT, Why::Written);
                     let b = translate(&self.win, eip, true, &mut self.info);
                     if !self.cache.has_room(&b) {
                         self.flush();
+                    }
+                    if observe::on() {
+                        observe::emit(translated(&b, false, false, true));
                     }
                     self.pending = Some(self.cache.insert(&b, false));
                     return None;
@@ -605,3 +622,17 @@ impl Guest {
 
 /// Page size of the guest.
 pub const PAGE: u32 = PAGE_SIZE;
+
+/// The event for block `b` entering a code cache.
+fn translated(b: &crate::translate::Block, memo: bool, kept: bool, single: bool) -> Event {
+    Event::Translated {
+        eip: b.eip,
+        insns: b.guest_insns,
+        guest_bytes: b.guest_len,
+        host_bytes: b.code.len() as u32,
+        memo,
+        kept,
+        single,
+        fetch_fault: b.fetch_fault,
+    }
+}

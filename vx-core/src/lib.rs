@@ -37,6 +37,7 @@ mod emit;
 mod emulate;
 mod guest;
 pub mod memo;
+pub mod observe;
 mod rewrite;
 mod sigfault;
 pub mod state;

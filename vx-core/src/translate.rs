@@ -60,6 +60,9 @@ pub struct Block {
     /// The guest bytes the translation was made from, by address: what
     /// `memo` compares before it reuses the translation in another guest.
     pub src: Vec<(u32, Vec<u8>)>,
+    /// Guest instructions translated, and bytes from `eip` to the last's end.
+    pub guest_insns: u32,
+    pub guest_len: u32,
 }
 
 pub(crate) fn ren(r: Register) -> Register {
@@ -643,7 +646,8 @@ impl Tx<'_> {
 
 impl Tx<'_> {
     /// Decode and translate the block's instructions from `bytes` (at
-    /// `eip`); return how many bytes the decoder read.
+    /// `eip`); return how many bytes the decoder read and how many
+    /// instructions the block holds.
     fn body(
         &mut self,
         bytes: &[u8],
@@ -652,7 +656,7 @@ impl Tx<'_> {
         single: bool,
         fault_at: Option<u32>,
         last_byte: &mut u32,
-    ) -> usize {
+    ) -> (usize, usize) {
         let tx = self;
         let mut dec = Decoder::with_ip(32, bytes, eip as u64, DecoderOptions::NONE);
         let mut g = Instruction::default();
@@ -723,7 +727,7 @@ impl Tx<'_> {
                 }
             }
         }
-        dec.position()
+        (dec.position(), n)
     }
 }
 
@@ -807,12 +811,12 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         info,
     };
     let mut last_byte = eip;
-    let decoded = match fault_at {
+    let (decoded, n) = match fault_at {
         Some(addr) if bytes.is_empty() => {
             tx.mark(eip);
             tx.fetch_fault = true;
             tx.e.exit(exit::TRAP, eip, addr, trap::FETCH);
-            0
+            (0, 0)
         }
         _ => tx.body(&bytes, eip, limit, single, fault_at, &mut last_byte),
     };
@@ -829,5 +833,7 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
     bytes.truncate(used);
     let mut src = vec![(eip, bytes)];
     src.append(&mut tx.extra_src);
-    Block { eip, code: tx.e.code, insns: tx.insns, exits: tx.e.exits, pages, fetch_fault: tx.fetch_fault, src }
+    let guest_len = if n == 0 { 0 } else { last_byte.wrapping_sub(eip).wrapping_add(1) };
+    let (code, insns, exits, fetch_fault) = (tx.e.code, tx.insns, tx.e.exits, tx.fetch_fault);
+    Block { eip, code, insns, exits, pages, fetch_fault, src, guest_insns: n as u32, guest_len }
 }

@@ -15,12 +15,12 @@
 //! map it without locks. Its layout, little-endian:
 //!
 //! ```text
-//! header  "VXOSXC01"  fingerprint u64  records u32  0 u32  data bytes u64
+//! header  "VXOSXC02"  fingerprint u64  records u32  0 u32  data bytes u64
 //! index   records x (eip u32, offset u32, length u32, checksum u32), by eip
 //! data    records: eip, code, insns, exits, pages and srcs lengths (6 x u32),
-//!         code bytes, insns (host u32, eip u32, swap u16), exits (site,
-//!         stub, target u32), pages (u32), srcs (address u32, length u32,
-//!         bytes)
+//!         guest instructions and bytes (2 x u32), code bytes, insns (host
+//!         u32, eip u32, swap u16), exits (site, stub, target u32), pages
+//!         (u32), srcs (address u32, length u32, bytes)
 //! ```
 //!
 //! The fingerprint names the vxos build and the host CPU: another build
@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-const MAGIC: &[u8; 8] = b"VXOSXC01";
+const MAGIC: &[u8; 8] = b"VXOSXC02";
 const HEADER: usize = 32;
 const ENTRY: usize = 16;
 /// Versions of one guest address kept (different programs put different
@@ -233,6 +233,7 @@ fn parse(rec: &[u8]) -> Option<Block> {
     let mut r = Rd(rec);
     let eip = r.u32()?;
     let [ncode, ninsns, nexits, npages, nsrc] = [r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?].map(|n| n as usize);
+    let (guest_insns, guest_len) = (r.u32()?, r.u32()?);
     if ninsns > rec.len() / 10 || nexits > rec.len() / 12 || npages > rec.len() / 4 || nsrc > rec.len() / 8 {
         return None;
     }
@@ -264,7 +265,7 @@ fn parse(rec: &[u8]) -> Option<Block> {
     if !r.0.is_empty() || src.first().map(|s| s.0) != Some(eip) {
         return None;
     }
-    Some(Block { eip, code, insns, exits, pages, fetch_fault: false, src })
+    Some(Block { eip, code, insns, exits, pages, fetch_fault: false, src, guest_insns, guest_len })
 }
 
 fn put32(out: &mut Vec<u8>, v: u32) {
@@ -276,6 +277,8 @@ fn serialize(b: &Block, out: &mut Vec<u8>) {
         put32(out, v);
     }
     put32(out, b.src.len() as u32);
+    put32(out, b.guest_insns);
+    put32(out, b.guest_len);
     out.extend_from_slice(&b.code);
     for &(h, e, s) in &b.insns {
         put32(out, h);
@@ -409,6 +412,8 @@ mod tests {
             pages: vec![1],
             fetch_fault: false,
             src: vec![(0x1000, vec![0xb8, 1, 0, 0, 0, 0xc3])],
+            guest_insns: 2,
+            guest_len: 6,
         }
     }
 
@@ -419,6 +424,7 @@ mod tests {
         serialize(&b, &mut rec);
         let p = parse(&rec).expect("parses");
         assert_eq!((p.eip, &p.code, &p.insns, &p.pages, &p.src), (b.eip, &b.code, &b.insns, &b.pages, &b.src));
+        assert_eq!((p.guest_insns, p.guest_len), (2, 6));
         assert_eq!((p.exits[0].site, p.exits[0].stub, p.exits[0].target), (8, 20, 0x2000));
         // Every truncation is refused, never read past.
         for n in 0..rec.len() {

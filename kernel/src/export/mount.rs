@@ -242,6 +242,7 @@ pub(super) fn unmount_on_signals() {
     if let Ok(mut sigs) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT]) {
         let _ = std::thread::Builder::new().name("export-signals".into()).spawn(move || {
             if let Some(sig) = sigs.forever().next() {
+                crate::trace::finish();
                 unmount();
                 crate::tty::restore();
                 let _ = signal_hook::low_level::emulate_default_handler(sig);

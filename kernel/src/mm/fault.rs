@@ -295,7 +295,7 @@ impl Mm {
         }
         let _ = start;
         if self.live_maps >= super::fault::MAP_BUDGET {
-            let _ = g.evict(0, 1 << 32, false);
+            let _ = g.evict(0, 1 << 32, None);
             self.live_maps = 0;
             self.stats.evictions += 1;
         }

@@ -167,7 +167,8 @@ impl Mm {
         }
         // Host mappings carry the old protection: flush them. Translations
         // go too if the pages may no longer be executed.
-        let _ = g.evict(start, end - start as u64, prot & vx_core::window::pf::EXEC == 0);
+        let exec = prot & vx_core::window::pf::EXEC != 0;
+        let _ = g.evict(start, end - start as u64, (!exec).then_some(vx_core::observe::Why::Protected));
         true
     }
 
@@ -208,7 +209,7 @@ impl Mm {
         // The parent's host mappings of those pages are still writable:
         // flush them (the rest stay as they are).
         for (start, end) in flush {
-            let _ = g.evict(start, end - start as u64, false);
+            let _ = g.evict(start, end - start as u64, None);
         }
         child
     }

@@ -365,7 +365,7 @@ pub fn dispatch(p: &mut Process, nr: u32) -> SysResult {
     }
     crate::devkinfo::count_syscall(nr);
     let e = entry(nr);
-    if crate::trace::on(crate::trace::SYSCALL) {
+    if crate::trace::on(crate::trace::SYSCALL | crate::trace::TIMELINE) {
         return crate::trace::syscall(p, nr, e, args);
     }
     match e {

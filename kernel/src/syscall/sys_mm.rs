@@ -240,7 +240,7 @@ pub fn madvise(p: &mut Process, a: Args) -> SysResult {
                     .collect();
             for (s, e) in private {
                 p.mm.drop_pages(s >> 12, (e >> 12) as u32);
-                let _ = p.guest.evict(s, e - s as u64, true);
+                let _ = p.guest.evict(s, e - s as u64, Some(vx_core::observe::Why::Discarded));
             }
             Ok(0)
         }
