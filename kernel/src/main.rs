@@ -438,13 +438,17 @@ fn run(
             return 1;
         }
     };
+    let mut path = program.to_string_lossy().into_owned();
     if let Ok(abs) = std::path::absolute(&program) {
-        if let Err(e) = nsboot::reach_program(&mut ns, &abs) {
-            eprintln!("vxos: {e}");
-            return 1;
+        match nsboot::reach_program(&mut ns, &abs) {
+            Ok(Some(real)) => path = real.to_string_lossy().into_owned(),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("vxos: {e}");
+                return 1;
+            }
         }
     }
-    let path = program.to_string_lossy();
     let pid = proctab::create_first();
     take_hostname(&ns);
     let ns = ns::NsRef::new(ns);

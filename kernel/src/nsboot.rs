@@ -338,20 +338,32 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
 }
 
 /// Make a host program reachable at its own path if it is not already:
-/// its directory is added after whatever the guest has there.
-pub fn reach_program(ns: &mut Namespace, prog: &Path) -> Result<(), String> {
+/// its directory is added after whatever the guest has there. A path
+/// through a host symbolic link the guest cannot follow is replaced by the
+/// program's real path: the path the guest should run is returned then.
+pub fn reach_program(ns: &mut Namespace, prog: &Path) -> Result<Option<PathBuf>, String> {
     let text = prog.to_string_lossy();
     let r = ns.root();
     if ns.namei(&r, &text, true).is_ok() {
-        return Ok(());
+        return Ok(None);
     }
+    // A path through a host symbolic link the guest cannot follow (one
+    // that leads out of the directory served): the program's real path.
+    let real = std::fs::canonicalize(prog).ok().filter(|p| p.as_path() != prog);
+    if let Some(p) = &real {
+        if ns.namei(&r, &p.to_string_lossy(), true).is_ok() {
+            return Ok(real);
+        }
+    }
+    let prog = real.as_deref().unwrap_or(prog);
     let Some(dir) = prog.parent().filter(|d| d.is_dir() && *d != Path::new("/")) else {
-        return Ok(());
+        return Ok(None);
     };
     let fs = Hostfs::new(dir, false).map_err(|e| format!("{}: {e}", dir.display()))?;
     let at = dir.to_string_lossy();
     let point = mount_point(ns, &at).map_err(|e| dev_err(&at, e))?;
-    ns.mount(Arc::new(fs), &at, &point, MountFlag::After, false).map_err(|e| dev_err(&at, e))
+    ns.mount(Arc::new(fs), &at, &point, MountFlag::After, false).map_err(|e| dev_err(&at, e))?;
+    Ok(real)
 }
 
 /// Carry out namespace commands, one a line, for process-relative paths

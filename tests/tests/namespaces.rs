@@ -84,3 +84,23 @@ fn the_boot_namespace_is_described() {
         assert!(listing.lines().any(|l| l == want), "{want} missing from\n{listing}");
     }
 }
+
+/// A program named through a host symbolic link that leads out of the
+/// directory the guest sees (here the working directory) runs from its
+/// real path, as it would natively.
+#[test]
+fn programs_through_host_symlinks_run() {
+    let dir = fresh("namespaces-symlink");
+    std::os::unix::fs::symlink(bins(), dir.join("bins")).unwrap();
+    let prog = std::path::Path::new("bins/args");
+    let want = native(&dir.join(prog), &["one", "two"], &dir, None);
+    assert_eq!(want.status, 0, "{want}");
+    // The same but for argv[0], the path as given.
+    let got = guest(prog, &["one", "two"], &dir, None);
+    let want = String::from_utf8_lossy(&want.stdout).replace(&format!("{:?}", dir.join(prog)), "\"bins/args\"");
+    assert_eq!(String::from_utf8_lossy(&got.stdout), want, "{got}");
+    assert_eq!(got.status, 0);
+    let abs = dir.join(prog);
+    let got = guest(&abs, &["one", "two"], &dir, None);
+    assert_eq!(got.status, 0, "{got}");
+}
