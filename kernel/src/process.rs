@@ -211,7 +211,7 @@ impl Process {
         let mut guest = Guest::new()?;
         guest.copy_cpu_from(&self.guest);
         guest.cpu_mut().regs[EAX] = 0;
-        let mm = self.mm.clone_cow(&mut self.guest);
+        let mm = self.mm.clone_cow(&mut self.guest, &mut guest);
         if let Some(e) = devproc::entry(self.pid) {
             devproc::register(pid, e);
         }

@@ -283,13 +283,16 @@ impl Window {
     /// or not. Returns whether anything changed.
     pub(crate) fn set_code(&mut self, first_page: u32, last_page: u32, code: bool) -> bool {
         let (a, b) = (first_page as usize, last_page as usize + 1);
-        let mut changed = false;
+        let (mut changed, mut reprotect) = (false, false);
         for f in &mut self.flags[a..b] {
             let n = if code && *f & pf::MAPPED != 0 { *f | pf::CODE } else { *f & !pf::CODE };
             changed |= n != *f;
+            // Only writable pages change on the host (read-only code
+            // pages, the usual case, need no host call).
+            reprotect |= host_prot(n) != host_prot(*f);
             *f = n;
         }
-        if changed {
+        if reprotect {
             let _ = self.set_host_prot(a, b);
         }
         changed
@@ -301,8 +304,9 @@ impl Window {
     pub(crate) fn mark_code(&mut self, page: u32) {
         let f = &mut self.flags[page as usize];
         if *f & pf::CODE == 0 {
+            let was = host_prot(*f);
             *f |= pf::CODE;
-            if *f & pf::MAPPED != 0 {
+            if host_prot(*f) != was {
                 let _ = self.set_host_prot(page as usize, page as usize + 1);
             }
         }

@@ -1,0 +1,204 @@
+//! fork's copy of an address space.
+//!
+//! The child shares every frame copy-on-write, except the pages the last
+//! forks saw written soon after: those (`ForkHints`) are copied at once and
+//! mapped writable in the child's window, and the parent keeps its own
+//! writable, host mappings included. A fork loop or a shell thus pays no
+//! copy-on-write fault (a host SIGSEGV, a copy and a host mapping each) for
+//! the stack and data pages both sides write right away, and the parent's
+//! window keeps what it had mapped: only pages it had mapped writable that
+//! become shared lose their host mappings.
+
+use super::fault::memory_fd;
+use super::frame::FRAME_SIZE;
+use super::pagetable::{pte, Pte};
+use super::vma::Backing;
+use super::{memory, Mm};
+use vx_core::window::pf;
+use vx_core::Guest;
+
+/// Most pages remembered (and copied by one fork).
+const HINTS_MAX: usize = 32;
+/// Copy-on-write faults an address space notes after a fork (its own) or
+/// after its birth (for its parent): the writes that follow a fork.
+pub const NOTE_MAX: u32 = 16;
+
+/// Pages written through copy-on-write soon after the last forks, by the
+/// parent or by its children, oldest first.
+#[derive(Default)]
+pub struct ForkHints(parking_lot::Mutex<Vec<u32>>);
+
+impl ForkHints {
+    /// Note that `page` was written after a fork.
+    pub fn note(&self, page: u32) {
+        let mut v = self.0.lock();
+        if let Some(i) = v.iter().position(|&p| p == page) {
+            v.remove(i);
+        } else if v.len() >= HINTS_MAX {
+            v.remove(0);
+        }
+        v.push(page);
+    }
+
+    /// The pages noted, in address order.
+    fn pages(&self) -> Vec<u32> {
+        let mut v = self.0.lock().clone();
+        v.sort_unstable();
+        v
+    }
+}
+
+impl Mm {
+    /// Note a write to a copy-on-write page: for this address space's next
+    /// fork, and for its parent's, if it is soon after either.
+    pub(super) fn note_cow_write(&mut self, page: u32) {
+        if self.notes < NOTE_MAX {
+            self.notes += 1;
+            self.hints.note(page);
+            if let Some(h) = &self.parent_hints {
+                h.note(page);
+            }
+        }
+    }
+
+    /// Make a copy-on-write clone of this address space for `fork`, whose
+    /// window is `cg` (new and empty): the child shares every frame except
+    /// the hinted pages, which it gets copies of, mapped; other private
+    /// writable pages become read-only in both until one of them writes.
+    pub fn clone_cow(&mut self, g: &mut Guest, cg: &mut Guest) -> Mm {
+        let mut child = Mm::new(self.brk_start);
+        child.brk = self.brk;
+        child.vdso = self.vdso;
+        child.vmas = self.vmas.clone();
+        child.parent_hints = Some(self.hints.clone());
+        child.notes = 0;
+        self.notes = 0;
+        let hints = self.hints.pages();
+        let mut hint = hints.iter().copied().peekable();
+        // The pages to copy: (page, entry, protection).
+        let mut copy: Vec<(u32, Pte, u8)> = Vec::new();
+        // Runs of pages whose host mappings lose write permission.
+        let mut flush: Vec<(u32, u32)> = Vec::new();
+        let mut mem = memory();
+        for (start, v) in self.vmas.iter() {
+            let private = !matches!(v.backing, Backing::Shared { .. });
+            let may_write = v.prot & pf::WRITE != 0;
+            let entries: Vec<_> = self.pt.range(start >> 12, v.end.div_ceil(4096) as u32).collect();
+            for (p, mut e) in entries {
+                while hint.next_if(|&h| h < p).is_some() {}
+                if private && may_write && hint.next_if_eq(&p).is_some() {
+                    copy.push((p, e, v.prot));
+                    continue;
+                }
+                mem.get(e.frame);
+                if private && e.flags & pte::WRITABLE != 0 {
+                    e.flags = (e.flags & !pte::WRITABLE) | pte::COW;
+                    self.pt.set_flags(p, e.flags);
+                    if g.window().page_flags(p << 12) & (pf::MAPPED | pf::WRITE) == pf::MAPPED | pf::WRITE {
+                        match flush.last_mut() {
+                            Some((_, end)) if *end == p => *end += 1,
+                            _ => flush.push((p, p + 1)),
+                        }
+                    }
+                } else if private && e.flags & pte::COW == 0 && !may_write {
+                    // A private page not writable now may become writable
+                    // through mprotect: share it copy-on-write too.
+                    e.flags |= pte::COW;
+                    self.pt.set_flags(p, e.flags);
+                }
+                child.pt.set(p, Some(e));
+            }
+        }
+        // The copies, in runs of frames that follow each other where the
+        // pages do, each run mapped in the child's window at once.
+        let mut maps: Vec<(u32, u32, u32, u8)> = Vec::new();
+        let mut i = 0;
+        while i < copy.len() {
+            let (p0, _, prot) = copy[i];
+            let mut n = 1;
+            while i + n < copy.len() && copy[i + n].0 == p0 + n as u32 && copy[i + n].2 == prot {
+                n += 1;
+            }
+            let got = match mem.alloc_for_copy(n as u32) {
+                Ok((f, got)) => {
+                    for (k, &(p, e, _)) in copy[i..i + got as usize].iter().enumerate() {
+                        mem.copy(e.frame, f + k as u32);
+                        child.pt.set(p, Some(Pte { frame: f + k as u32, flags: pte::WRITABLE }));
+                    }
+                    maps.push((p0, f, got, prot));
+                    child.stats.fork_copies += got as u64;
+                    got as usize
+                }
+                Err(_) => {
+                    // No frame left: share the rest copy-on-write.
+                    for &(p, mut e, _) in &copy[i..] {
+                        mem.get(e.frame);
+                        if e.flags & pte::WRITABLE != 0 {
+                            e.flags = (e.flags & !pte::WRITABLE) | pte::COW;
+                            self.pt.set_flags(p, e.flags);
+                            flush.push((p, p + 1));
+                        }
+                        child.pt.set(p, Some(e));
+                    }
+                    break;
+                }
+            };
+            i += got;
+        }
+        drop(mem);
+        // The parent's host mappings of pages now shared that were
+        // writable: flush them, in runs (the rest stay as they are).
+        for (first, end) in flush {
+            let _ = g.evict(first << 12, (end - first) as u64 * FRAME_SIZE as u64, false);
+        }
+        for (first, f, n, prot) in maps {
+            let r =
+                cg.map_fd(first << 12, n as u64 * FRAME_SIZE as u64, memory_fd(), f as u64 * FRAME_SIZE as u64, prot);
+            debug_assert!(r.is_ok(), "map_fd: {r:?}");
+            child.live_maps += 1;
+            child.stats.host_maps += 1;
+        }
+        child
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fault::Access;
+    use super::super::vma::Vma;
+    use super::*;
+
+    #[test]
+    fn hinted_pages_are_copied_at_fork() {
+        let mut g = Guest::new().unwrap();
+        let mut mm = Mm::new(0);
+        let rw = pf::READ | pf::WRITE;
+        mm.map(&mut g, 0x10000, Vma { end: 0x14000, prot: rw, backing: Backing::Anon, grows_down: false });
+        mm.populate(&mut g, 0x10000, 0x4000, Access::Write).unwrap();
+        g.write(0x10000, b"parent").unwrap();
+        let f = mm.pt.get(0x10).unwrap().frame;
+        // A first child writes the page: a copy-on-write fault, noted.
+        let mut g1 = Guest::new().unwrap();
+        let mut c1 = mm.clone_cow(&mut g, &mut g1);
+        c1.populate(&mut g1, 0x10000, 1, Access::Write).unwrap();
+        assert_eq!(c1.stats.cow_copies, 1);
+        drop(c1);
+        // The next child gets its own copy at once, mapped writable; the
+        // parent keeps its frame, writable.
+        let mut g2 = Guest::new().unwrap();
+        let c2 = mm.clone_cow(&mut g, &mut g2);
+        assert_eq!(c2.stats.fork_copies, 1);
+        let e = c2.pt.get(0x10).unwrap();
+        assert_ne!(e.frame, f);
+        assert_eq!(e.flags, pte::WRITABLE);
+        assert!(g2.window().page_flags(0x10000) & pf::WRITE != 0);
+        let mut b = [0u8; 6];
+        g2.read(0x10000, &mut b).unwrap();
+        assert_eq!(&b, b"parent");
+        assert_eq!(mm.pt.get(0x10).unwrap().frame, f);
+        assert_eq!(memory().refs(f), 1);
+        // The other pages are shared copy-on-write.
+        assert_eq!(c2.pt.get(0x11).unwrap().frame, mm.pt.get(0x11).unwrap().frame);
+        assert!(mm.pt.get(0x11).unwrap().flags & pte::COW != 0);
+    }
+}
