@@ -216,7 +216,7 @@ mod tests {
         g.write(0x10000, b"parent").unwrap();
         let f = mm.pt.get(0x10).unwrap().frame;
         let mut g2 = Guest::new().unwrap();
-        let mut child = mm.clone_cow(&mut g, &mut g2);
+        let mut child = mm.clone_cow(&mut g, &mut g2, None);
         assert_eq!(child.pt.get(0x10).unwrap().frame, f, "the child shares the frame");
         assert_eq!(memory().refs(f), 2);
         // The parent writes: its page is copied, the child keeps the original.
