@@ -59,6 +59,8 @@ pub fn child_guest(mm: &Mm) -> std::io::Result<(Guest, Option<u32>)> {
     Ok((Guest::with_window(w)?, Some(maps)))
 }
 
+/// Pages between two runs to flush that make them one.
+const FLUSH_GAP: u32 = 64;
 /// Most pages remembered (and copied by one fork).
 const HINTS_MAX: usize = 32;
 /// Copy-on-write faults an address space notes after a fork (its own) or
@@ -128,20 +130,22 @@ impl Mm {
         for (start, v) in self.vmas.iter() {
             let private = !matches!(v.backing, Backing::Shared { .. });
             let may_write = v.prot & pf::WRITE != 0;
-            let entries: Vec<_> = self.pt.range(start >> 12, v.end.div_ceil(4096) as u32).collect();
-            for (p, mut e) in entries {
+            let cpt = &mut child.pt;
+            self.pt.visit_mut(start >> 12, v.end.div_ceil(4096) as u32, |p, e| {
                 while hint.next_if(|&h| h < p).is_some() {}
                 if private && may_write && hint.next_if_eq(&p).is_some() {
-                    copy.push((p, e, v.prot));
-                    continue;
+                    copy.push((p, *e, v.prot));
+                    return;
                 }
                 mem.get(e.frame);
                 if private && e.flags & pte::WRITABLE != 0 {
                     e.flags = (e.flags & !pte::WRITABLE) | pte::COW;
-                    self.pt.set_flags(p, e.flags);
                     if g.window().page_flags(p << 12) & (pf::MAPPED | pf::WRITE) == pf::MAPPED | pf::WRITE {
+                        // Runs a few pages apart are flushed as one (the
+                        // pages between fault back in): few host calls
+                        // however scattered the written pages are.
                         match flush.last_mut() {
-                            Some((_, end)) if *end == p => *end += 1,
+                            Some((_, end)) if p - *end <= FLUSH_GAP => *end = p + 1,
                             _ => flush.push((p, p + 1)),
                         }
                     }
@@ -149,10 +153,9 @@ impl Mm {
                     // A private page not writable now may become writable
                     // through mprotect: share it copy-on-write too.
                     e.flags |= pte::COW;
-                    self.pt.set_flags(p, e.flags);
                 }
-                child.pt.set(p, Some(e));
-            }
+                cpt.set(p, Some(*e));
+            });
         }
         // The copies, in runs of frames that follow each other where the
         // pages do, each run mapped in the child's window at once.

@@ -161,12 +161,9 @@ impl Mm {
 
     /// Release the frames of pages `[first, end)`.
     pub fn drop_pages(&mut self, first: u32, end: u32) {
-        let present: Vec<(u32, pagetable::Pte)> = self.pt.range(first, end).collect();
+        let present = self.pt.drain(first, end);
         if present.is_empty() {
             return;
-        }
-        for &(p, _) in &present {
-            self.pt.set(p, None);
         }
         self.publish();
         memory().put_many(present.iter().map(|(_, e)| e.frame));
