@@ -59,8 +59,8 @@ pub struct Window {
     touched: [u64; NPAGES / TOUCH_PAGES / 64],
 }
 
-/// Pages per bit of `Window::touched` (16 MiB of guest space).
-const TOUCH_PAGES: usize = 4096;
+/// Pages per bit of `Window::touched` (2 MiB of guest space).
+const TOUCH_PAGES: usize = 512;
 
 // SAFETY: the window owns its reservation; moving it to another thread moves
 // that ownership. Concurrent guest access goes through host page tables.

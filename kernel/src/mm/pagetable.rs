@@ -103,8 +103,8 @@ impl PageTable {
                 if let Some(tab) = &mut self.dir[d] {
                     let mut n = 0;
                     for (i, e) in tab[t..t + (stop - p) as usize].iter_mut().enumerate() {
-                        if let Some(e) = e.take() {
-                            out.push((p + i as u32, e));
+                        if e.is_some() {
+                            out.push((p + i as u32, e.take().unwrap()));
                             n += 1;
                         }
                     }
