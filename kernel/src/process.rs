@@ -20,6 +20,8 @@ use std::sync::Arc;
 use vx_core::state::EAX;
 use vx_core::{Guest, Trap};
 
+mod fork;
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -204,26 +206,6 @@ impl Process {
         })
     }
 
-    /// Make a child for fork: a copy-on-write copy of the address space,
-    /// the same open files, namespace, working directory, signal
-    /// dispositions and mask; its fork returns 0.
-    pub fn fork(&mut self, pid: u32) -> std::io::Result<Process> {
-        let mut guest = Guest::new()?;
-        guest.copy_cpu_from(&self.guest);
-        guest.cpu_mut().regs[EAX] = 0;
-        let mm = self.mm.clone_cow(&mut self.guest);
-        if let Some(e) = devproc::entry(self.pid) {
-            devproc::register(pid, e);
-        }
-        let mut child = self.sibling(Shared::new(guest), Rc::new(Cpus::new(pid)), pid);
-        child.mm = Shared::new(mm);
-        child.files = Shared::new(self.files.fork_copy());
-        devproc::set_fds(pid, child.files.view());
-        child.sigactions = Shared::new(*self.sigactions);
-        child.altstack = self.altstack;
-        Ok(child)
-    }
-
     /// A new task like this thread: same identity, limits, namespace,
     /// working directory, umask, signal mask, and (shared) memory, files
     /// and signal actions; `pid` is its process (its own for a new one).
@@ -304,26 +286,14 @@ impl Process {
         }
         crate::futex::forget(self.tid);
         self.cpus.remove(self.tid);
+        if self.guest.holders() == 1 && self.mm.holders() == 1 {
+            self.save_translations();
+            self.prog = None;
+            crate::mm::fork::keep_window(&self.mm, &mut self.guest);
+        }
         let (tid, pid) = (self.tid, self.pid);
         drop(self);
         crate::proctab::thread_exit(tid, pid, st);
-    }
-
-    /// Make a vfork child with id `pid`: a new process that borrows this
-    /// one's address space (and CPU state, as this thread's: its vfork
-    /// returns 0) until it execs or exits, with copies of the descriptor
-    /// table and signal actions.
-    pub fn vfork_child(&mut self, pid: u32) -> Process {
-        let mut t = self.thread(pid);
-        t.pid = pid;
-        t.files = Shared::new(self.files.fork_copy());
-        t.sigactions = Shared::new(*self.sigactions);
-        t.altstack = self.altstack;
-        if let Some(e) = devproc::entry(self.pid) {
-            devproc::register(pid, e);
-        }
-        devproc::set_fds(t.pid, t.files.view());
-        t
     }
 
     /// Keep the program's translations for its next run, if this is the
@@ -369,12 +339,15 @@ impl Process {
         self.prog = key;
         // The point of no return. The new image is this thread's alone:
         // other threads (told to exit) keep the old one until they do.
-        let old_mm = std::mem::replace(&mut self.mm, Shared::new(mm));
+        let mut old_mm = std::mem::replace(&mut self.mm, Shared::new(mm));
+        let mut old_guest = std::mem::replace(&mut self.guest, Shared::new(guest));
         if old_mm.holders() == 1 {
-            let mut old_mm = old_mm;
             old_mm.release();
+            if old_guest.holders() == 1 {
+                crate::mm::fork::keep_window(&old_mm, &mut old_guest);
+            }
         }
-        self.guest = Shared::new(guest);
+        drop(old_guest);
         self.cpus.remove(self.tid);
         self.cpus = Rc::new(Cpus::new(self.tid));
         crate::sched::set_group(self.guest.id() as u64);

@@ -80,17 +80,30 @@ impl KernelStack {
     /// stack and the stack pointer to switch to.
     pub fn new(entry: extern "C" fn(*mut u8) -> !, arg: *mut u8) -> std::io::Result<(KernelStack, u64)> {
         let len = STACK_SIZE + GUARD;
-        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
-        let base = unsafe {
-            rustix::mm::mmap_anonymous(
-                std::ptr::null_mut(),
-                len,
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::NORESERVE,
-            )?
-        } as *mut u8;
-        // SAFETY: the guard page is the lowest page of our own mapping.
-        unsafe { rustix::mm::mprotect(base as *mut _, GUARD, rustix::mm::MprotectFlags::empty())? };
+        let spare = SPARE_STACKS.lock().pop();
+        let base = match spare {
+            Some(b) => b as *mut u8,
+            None => {
+                // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+                let base = unsafe {
+                    rustix::mm::mmap_anonymous(
+                        std::ptr::null_mut(),
+                        len,
+                        rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                        rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::NORESERVE,
+                    )?
+                } as *mut u8;
+                // SAFETY: the guard page is the lowest page of our own mapping.
+                let guarded =
+                    unsafe { rustix::mm::mprotect(base as *mut _, GUARD, rustix::mm::MprotectFlags::empty()) };
+                if let Err(e) = guarded {
+                    // SAFETY: the mapping just made, unused.
+                    let _ = unsafe { rustix::mm::munmap(base as *mut _, len) };
+                    return Err(e.into());
+                }
+                base
+            }
+        };
         let top = base as u64 + len as u64;
         // The frame `swtch` pops: control words, r15 (arg), r14 (entry),
         // r13, r12, rbx, rbp, and the return address.
@@ -115,8 +128,21 @@ impl KernelStack {
 // the vCPU running that task uses it.
 unsafe impl Send for KernelStack {}
 
+/// Stacks of ended tasks (base addresses), kept for new ones: a fork
+/// then makes no host mapping for its task, and finds the stack's pages
+/// already there.
+static SPARE_STACKS: parking_lot::Mutex<Vec<usize>> = parking_lot::Mutex::new(Vec::new());
+/// How many stacks are kept.
+const SPARES: usize = 16;
+
 impl Drop for KernelStack {
     fn drop(&mut self) {
+        let mut spares = SPARE_STACKS.lock();
+        if spares.len() < SPARES {
+            spares.push(self.base as usize);
+            return;
+        }
+        drop(spares);
         // SAFETY: our own mapping, which no task runs on any more (the
         // scheduler drops a stack only after switching away for good).
         unsafe {

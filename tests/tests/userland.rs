@@ -14,6 +14,11 @@ fn hello() {
 }
 
 #[test]
+fn fork_loop_keeps_copies_apart() {
+    check("forkloop", &[]);
+}
+
+#[test]
 fn args_env_auxv() {
     check("args", &["one", "two words", "", "-x"]);
 }

@@ -101,6 +101,33 @@ impl Guest {
         })
     }
 
+    /// Create a guest on the window of an ended one (see `into_window`):
+    /// its host mappings stay, for the embedder to keep those that show
+    /// what the new address space holds (`Window::for_each_mapped`) and
+    /// evict the rest; marks of translated code are cleared.
+    pub fn with_window(mut win: Window) -> io::Result<Guest> {
+        win.clear_code();
+        let cache = CodeCache::new()?;
+        let vcpu = Vcpu::new(win.base())?;
+        vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
+        Ok(Guest {
+            win,
+            cache,
+            vcpu,
+            info: InstructionInfoFactory::new(),
+            pending: None,
+            sysenter_return: false,
+            stats: GuestStats::default(),
+        })
+    }
+
+    /// Take this guest's window, mappings included, for `with_window`.
+    /// The guest is left with no window: it must not run or reach guest
+    /// memory again (take the window just before dropping the guest).
+    pub fn take_window(&mut self) -> Window {
+        std::mem::replace(&mut self.win, Window::empty())
+    }
+
     /// Return the CPU state (registers, eip, eflags, segments, FPU).
     pub fn cpu(&self) -> &VcpuState {
         self.vcpu.state()

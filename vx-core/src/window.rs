@@ -50,7 +50,17 @@ pub struct Window {
     reserve_len: usize,
     base: u64,
     flags: crate::zeroed::Zeroed<u8>,
+    /// For each page `map_fd` mapped: its offset in the file, in pages,
+    /// plus one (so that a window can be handed to another guest, which
+    /// keeps the mappings that show what its own memory holds).
+    src: crate::zeroed::Zeroed<u32>,
+    /// Which stretches of `TOUCH_PAGES` pages had flags set: only those
+    /// can hold mapped pages.
+    touched: [u64; NPAGES / TOUCH_PAGES / 64],
 }
+
+/// Pages per bit of `Window::touched` (2 MiB of guest space).
+const TOUCH_PAGES: usize = 512;
 
 // SAFETY: the window owns its reservation; moving it to another thread moves
 // that ownership. Concurrent guest access goes through host page tables.
@@ -107,9 +117,72 @@ impl Window {
         let start = p as u64;
         let base = (start + GUARD + GUEST_SIZE - 1) & !(GUEST_SIZE - 1);
         debug_assert!(base + GUEST_SIZE + GUARD <= start + len as u64);
-        // SAFETY: all-zero bits are a valid u8.
-        let flags = unsafe { crate::zeroed::Zeroed::new(NPAGES) };
-        Ok(Window { reserve: p, reserve_len: len, base, flags })
+        // SAFETY: all-zero bits are a valid u8 and u32.
+        let (flags, src) = unsafe { (crate::zeroed::Zeroed::new(NPAGES), crate::zeroed::Zeroed::new(NPAGES)) };
+        Ok(Window { reserve: p, reserve_len: len, base, flags, src, touched: Default::default() })
+    }
+
+    /// A window with no reservation, left to a guest that has ended (see
+    /// `Guest::take_window`).
+    pub(crate) fn empty() -> Window {
+        Window {
+            reserve: std::ptr::null_mut(),
+            reserve_len: 0,
+            base: 0,
+            flags: crate::zeroed::Zeroed::empty(),
+            src: crate::zeroed::Zeroed::empty(),
+            touched: Default::default(),
+        }
+    }
+
+    /// Tell whether `page` is mapped from file page `frame` with guest
+    /// protection `prot`.
+    pub fn maps(&self, page: u32, frame: u32, prot: u8) -> bool {
+        let f = self.flags[page as usize];
+        f & pf::MAPPED != 0 && f & pf::PROT_MASK == prot && self.src[page as usize] == frame + 1
+    }
+
+    fn touch(&mut self, first: usize, end: usize) {
+        for t in first / TOUCH_PAGES..end.div_ceil(TOUCH_PAGES) {
+            self.touched[t / 64] |= 1 << (t % 64);
+        }
+    }
+
+    /// Visit every mapped page: its number, its flags, and the file
+    /// page `map_fd` mapped it from (None for anonymous memory).
+    pub fn for_each_mapped(&self, mut f: impl FnMut(u32, u8, Option<u32>)) {
+        for t in 0..NPAGES / TOUCH_PAGES {
+            if self.touched[t / 64] & (1 << (t % 64)) == 0 {
+                continue;
+            }
+            let (a, b) = (t * TOUCH_PAGES, (t + 1) * TOUCH_PAGES);
+            let (chunks, _) = self.flags[a..b].as_chunks::<8>();
+            for (i, c) in chunks.iter().enumerate() {
+                if u64::from_ne_bytes(*c) & u64::from_ne_bytes([pf::MAPPED; 8]) == 0 {
+                    continue;
+                }
+                for (j, &fl) in c.iter().enumerate() {
+                    if fl & pf::MAPPED != 0 {
+                        let page = a + i * 8 + j;
+                        f(page as u32, fl, self.src[page].checked_sub(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forget which pages held translated code (the translations are
+    /// gone): their host protection is the guest's again.
+    pub(crate) fn clear_code(&mut self) {
+        for t in 0..NPAGES / TOUCH_PAGES {
+            if self.touched[t / 64] & (1 << (t % 64)) == 0 {
+                continue;
+            }
+            let (a, b) = (t * TOUCH_PAGES, (t + 1) * TOUCH_PAGES);
+            if any_bits(&self.flags[a..b], pf::CODE) {
+                self.set_code(a as u32, b as u32 - 1, false);
+            }
+        }
     }
 
     /// Return the host address of guest address 0.
@@ -180,9 +253,11 @@ impl Window {
             return Ok(());
         }
         self.fresh_host(addr, len)?;
+        self.touch(first, end);
         for f in &mut self.flags[first..end] {
             *f = pf::MAPPED | (prot & pf::PROT_MASK);
         }
+        self.src[first..end].fill(0);
         self.set_host_prot(first, end)
     }
 
@@ -195,8 +270,13 @@ impl Window {
         if first == end {
             return Ok(());
         }
+        self.touch(first, end);
         for f in &mut self.flags[first..end] {
             *f = (*f & pf::CODE) | pf::MAPPED | (prot & pf::PROT_MASK);
+        }
+        let from = (offset >> PAGE_SHIFT) as u32 + 1;
+        for (i, s) in self.src[first..end].iter_mut().enumerate() {
+            *s = from + i as u32;
         }
         let host = self.base + addr as u64;
         // SAFETY: MAP_FIXED over a range inside our own reservation.
@@ -283,13 +363,16 @@ impl Window {
     /// or not. Returns whether anything changed.
     pub(crate) fn set_code(&mut self, first_page: u32, last_page: u32, code: bool) -> bool {
         let (a, b) = (first_page as usize, last_page as usize + 1);
-        let mut changed = false;
+        let (mut changed, mut reprotect) = (false, false);
         for f in &mut self.flags[a..b] {
             let n = if code && *f & pf::MAPPED != 0 { *f | pf::CODE } else { *f & !pf::CODE };
             changed |= n != *f;
+            // Only writable pages change on the host (read-only code
+            // pages, the usual case, need no host call).
+            reprotect |= host_prot(n) != host_prot(*f);
             *f = n;
         }
-        if changed {
+        if reprotect {
             let _ = self.set_host_prot(a, b);
         }
         changed
@@ -299,10 +382,12 @@ impl Window {
     /// yet (translations restored from a snapshot): it is write-protected
     /// when it is mapped.
     pub(crate) fn mark_code(&mut self, page: u32) {
+        self.touch(page as usize, page as usize + 1);
         let f = &mut self.flags[page as usize];
         if *f & pf::CODE == 0 {
+            let was = host_prot(*f);
             *f |= pf::CODE;
-            if *f & pf::MAPPED != 0 {
+            if host_prot(*f) != was {
                 let _ = self.set_host_prot(page as usize, page as usize + 1);
             }
         }
@@ -429,6 +514,9 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
+        if self.reserve_len == 0 {
+            return;
+        }
         // SAFETY: unmapping our own reservation; nothing refers to it now.
         unsafe {
             libc::munmap(self.reserve, self.reserve_len);

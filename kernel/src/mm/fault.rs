@@ -37,6 +37,16 @@ fn alloc_run(n: u32) -> Result<(super::frame::Frame, u32), BadAccess> {
     }
 }
 
+/// Allocate a frame to copy a page into (see `Frames::alloc_for_copy`).
+fn alloc_copy() -> Result<super::frame::Frame, BadAccess> {
+    let r = memory().alloc_for_copy(1);
+    match r {
+        Ok((f, _)) => Ok(f),
+        Err(_) if super::pagecache::shrink() > 0 => memory().alloc_for_copy(1).map(|x| x.0).map_err(|_| OOM),
+        Err(_) => Err(OOM),
+    }
+}
+
 /// Why a fault cannot be resolved: the SIGSEGV (or SIGBUS) Linux sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadAccess {
@@ -247,7 +257,7 @@ impl Mm {
             let mut mem = memory();
             if mem.refs(e.frame) > 1 {
                 drop(mem);
-                let (f, _) = alloc_run(1)?;
+                let f = alloc_copy()?;
                 mem = memory();
                 mem.copy(e.frame, f);
                 mem.put(e.frame);
@@ -256,6 +266,7 @@ impl Mm {
             } else {
                 self.stats.cow_takeovers += 1;
             }
+            self.note_cow_write(page);
             n.flags = (e.flags & !pte::COW) | pte::WRITABLE;
         } else {
             if let Backing::Shared { obj, page: first } = &v.backing {
@@ -328,7 +339,7 @@ impl Mm {
 }
 
 /// The memory file's descriptor, for mapping frames.
-fn memory_fd() -> BorrowedFd<'static> {
+pub(super) fn memory_fd() -> BorrowedFd<'static> {
     use std::sync::OnceLock;
     static FD: OnceLock<OwnedFd> = OnceLock::new();
     FD.get_or_init(|| memory().fd().try_clone_to_owned().expect("dup the memory file")).as_fd()

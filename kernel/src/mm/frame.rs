@@ -20,6 +20,9 @@ pub type Frame = u32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfMemory;
 
+/// Most freed frames kept with their storage for copies (1 MiB).
+const DIRTY_MAX: usize = 256;
+
 /// The memory file and its frames.
 pub struct Frames {
     fd: OwnedFd,
@@ -29,6 +32,11 @@ pub struct Frames {
     refs: Vec<u32>,
     /// Freed frames, zero (their storage was punched out).
     free: Vec<Frame>,
+    /// Freed frames whose storage was kept (not zero), at most
+    /// `DIRTY_MAX`: handed out only for copies, which overwrite them
+    /// whole, so a fork's copies and copy-on-write faults neither punch
+    /// nor allocate host storage. Popped from the end, lowest first.
+    dirty: Vec<Frame>,
     /// Frames at or above this were never used: zero and free.
     fresh: Frame,
     used: u32,
@@ -123,7 +131,17 @@ impl Frames {
         let file = std::fs::File::from(fd.try_clone()?);
         let view = memmap2::MmapOptions::new().len(nframes as usize * FRAME_SIZE).map_raw(&file)?;
         let stocker = Stocker::start(fd.try_clone()?, nframes);
-        Ok(Frames { fd, view, nframes, refs: vec![0; nframes as usize], free: Vec::new(), fresh: 0, used: 0, stocker })
+        Ok(Frames {
+            fd,
+            view,
+            nframes,
+            refs: vec![0; nframes as usize],
+            free: Vec::new(),
+            dirty: Vec::new(),
+            fresh: 0,
+            used: 0,
+            stocker,
+        })
     }
 
     /// The memory file, for mapping frames into guest windows.
@@ -138,6 +156,9 @@ impl Frames {
 
     /// Allocate one zeroed frame with a reference count of 1.
     pub fn alloc(&mut self) -> Result<Frame, OutOfMemory> {
+        if self.free.is_empty() && self.fresh >= self.nframes {
+            self.punch_dirty();
+        }
         let f = match self.free.pop() {
             Some(f) => f,
             None if self.fresh < self.nframes => {
@@ -169,6 +190,49 @@ impl Frames {
         self.alloc().map(|f| (f, 1))
     }
 
+    /// Allocate up to `n` frames in a run, at least one, for copies: their
+    /// contents are garbage (the caller overwrites each whole).
+    pub fn alloc_for_copy(&mut self, n: u32) -> Result<(Frame, u32), OutOfMemory> {
+        let Some(f) = self.dirty.pop() else { return self.alloc_run(n) };
+        let mut got = 1;
+        while got < n && self.dirty.last() == Some(&(f + got)) {
+            self.dirty.pop();
+            got += 1;
+        }
+        for r in &mut self.refs[f as usize..(f + got) as usize] {
+            *r = 1;
+        }
+        self.used += got;
+        Ok((f, got))
+    }
+
+    /// Give the storage of the kept dirty frames back to the host and make
+    /// them free (zero) frames.
+    fn punch_dirty(&mut self) {
+        let mut d = std::mem::take(&mut self.dirty);
+        d.sort_unstable();
+        self.punch(&d);
+        self.free.extend(d.iter().rev());
+    }
+
+    /// Punch the storage of sorted frames out of the file, a run per call.
+    fn punch(&self, freed: &[Frame]) {
+        let mut i = 0;
+        while i < freed.len() {
+            let mut j = i + 1;
+            while j < freed.len() && freed[j] == freed[j - 1] + 1 {
+                j += 1;
+            }
+            let _ = rustix::fs::fallocate(
+                &self.fd,
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                freed[i] as u64 * FRAME_SIZE as u64,
+                (j - i) as u64 * FRAME_SIZE as u64,
+            );
+            i = j;
+        }
+    }
+
     /// Take another reference to a frame.
     pub fn get(&mut self, f: Frame) {
         self.refs[f as usize] += 1;
@@ -198,20 +262,12 @@ impl Frames {
             }
         }
         freed.sort_unstable();
-        let mut i = 0;
-        while i < freed.len() {
-            let mut j = i + 1;
-            while j < freed.len() && freed[j] == freed[j - 1] + 1 {
-                j += 1;
-            }
-            let _ = rustix::fs::fallocate(
-                &self.fd,
-                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
-                freed[i] as u64 * FRAME_SIZE as u64,
-                (j - i) as u64 * FRAME_SIZE as u64,
-            );
-            i = j;
-        }
+        // Keep the first ones for copies (highest first on the list, so
+        // that runs come off it in order), punch the rest.
+        let keep = freed.len().min(DIRTY_MAX - self.dirty.len());
+        self.dirty.extend(freed[..keep].iter().rev());
+        let freed = &freed[keep..];
+        self.punch(freed);
         // Reuse low frames last: they come off the end of the list.
         self.free.extend(freed.iter().rev());
     }
@@ -264,10 +320,17 @@ mod tests {
         assert_eq!(m.refs(a), 1);
         m.put(a);
         assert_eq!(m.usage().0, 0);
+        assert_eq!(m.alloc_for_copy(1), Ok((a, 1)), "freed frames are kept for copies");
+        m.put(a);
+        assert_ne!(m.alloc().unwrap(), a, "zero frames come from elsewhere");
+        for _ in 0..14 {
+            m.alloc().unwrap();
+        }
         let again = m.alloc().unwrap();
-        assert_eq!(again, a, "freed frames are reused");
+        assert_eq!(again, a, "freed frames are reused when memory runs out");
         m.read(again, 100, &mut b);
         assert_eq!(b, [0; 5], "a reused frame reads as zeros");
+        assert_eq!(m.alloc(), Err(OutOfMemory));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `syscall/sys_mm.rs`.
 
 pub mod fault;
+pub mod fork;
 pub mod frame;
 pub mod layout;
 pub mod pagecache;
@@ -17,10 +18,10 @@ pub mod shared;
 pub mod vma;
 
 use frame::Frames;
-use pagetable::{pte, PageTable};
+use pagetable::PageTable;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::OnceLock;
-use vma::{Backing, Vma, Vmas};
+use vma::{Vma, Vmas};
 use vx_core::Guest;
 
 pub use layout::*;
@@ -64,6 +65,8 @@ pub struct MmStats {
     pub invalid: u64,
     pub evictions: u64,
     pub host_maps: u64,
+    /// Pages fork copied for this address space at its birth.
+    pub fork_copies: u64,
 }
 
 /// What others may read of an address space: its resident pages (the
@@ -96,6 +99,12 @@ pub struct Mm {
     pub gauge: std::sync::Arc<Gauge>,
     /// Where exec put the system call entry page (AT_SYSINFO), for maps.
     pub vdso: u32,
+    /// Pages written soon after forks, copied for the next child at once
+    /// (see `fork.rs`); the parent's, which this one's writes go to too;
+    /// how many copy-on-write writes were noted since the last fork.
+    pub hints: std::sync::Arc<fork::ForkHints>,
+    pub parent_hints: Option<std::sync::Arc<fork::ForkHints>>,
+    pub notes: u32,
 }
 
 impl Mm {
@@ -111,6 +120,9 @@ impl Mm {
             last_fault: (u32::MAX, 0),
             gauge: Default::default(),
             vdso: 0,
+            hints: Default::default(),
+            parent_hints: None,
+            notes: fork::NOTE_MAX,
         }
     }
 
@@ -149,12 +161,9 @@ impl Mm {
 
     /// Release the frames of pages `[first, end)`.
     pub fn drop_pages(&mut self, first: u32, end: u32) {
-        let present: Vec<(u32, pagetable::Pte)> = self.pt.range(first, end).collect();
+        let present = self.pt.drain(first, end);
         if present.is_empty() {
             return;
-        }
-        for &(p, _) in &present {
-            self.pt.set(p, None);
         }
         self.publish();
         memory().put_many(present.iter().map(|(_, e)| e.frame));
@@ -170,48 +179,6 @@ impl Mm {
         let exec = prot & vx_core::window::pf::EXEC != 0;
         let _ = g.evict(start, end - start as u64, (!exec).then_some(vx_core::observe::Why::Protected));
         true
-    }
-
-    /// Make a copy-on-write clone of this address space for `fork` (T4): the
-    /// child shares every frame; private writable pages become read-only
-    /// in both until one of them writes.
-    pub fn clone_cow(&mut self, g: &mut Guest) -> Mm {
-        let mut child = Mm::new(self.brk_start);
-        child.brk = self.brk;
-        child.vdso = self.vdso;
-        child.vmas = self.vmas.clone();
-        let mut mem = memory();
-        // The ranges whose host mappings lose write permission.
-        let mut flush = Vec::new();
-        for (start, v) in self.vmas.iter() {
-            let private = !matches!(v.backing, Backing::Shared { .. });
-            let entries: Vec<_> = self.pt.range(start >> 12, v.end.div_ceil(4096) as u32).collect();
-            let mut writable = false;
-            for (p, mut e) in entries {
-                mem.get(e.frame);
-                if private && e.flags & pte::WRITABLE != 0 {
-                    writable = true;
-                    e.flags = (e.flags & !pte::WRITABLE) | pte::COW;
-                    self.pt.set_flags(p, e.flags);
-                } else if private && e.flags & pte::COW == 0 && v.prot & vx_core::window::pf::WRITE == 0 {
-                    // A private page not writable now may become writable
-                    // through mprotect: share it copy-on-write too.
-                    e.flags |= pte::COW;
-                    self.pt.set_flags(p, e.flags);
-                }
-                child.pt.set(p, Some(e));
-            }
-            if writable {
-                flush.push((start, v.end));
-            }
-        }
-        drop(mem);
-        // The parent's host mappings of those pages are still writable:
-        // flush them (the rest stay as they are).
-        for (start, end) in flush {
-            let _ = g.evict(start, end - start as u64, None);
-        }
-        child
     }
 
     /// Release every frame (process exit or exec).
@@ -231,6 +198,7 @@ impl Drop for Mm {
 mod tests {
     use super::fault::Access;
     use super::*;
+    use vma::Backing;
     use vx_core::window::pf;
 
     #[test]
@@ -245,7 +213,8 @@ mod tests {
         mm.populate(&mut g, 0x10000, 0x4000, Access::Write).unwrap();
         g.write(0x10000, b"parent").unwrap();
         let f = mm.pt.get(0x10).unwrap().frame;
-        let mut child = mm.clone_cow(&mut g);
+        let mut g2 = Guest::new().unwrap();
+        let mut child = mm.clone_cow(&mut g, &mut g2, None);
         assert_eq!(child.pt.get(0x10).unwrap().frame, f, "the child shares the frame");
         assert_eq!(memory().refs(f), 2);
         // The parent writes: its page is copied, the child keeps the original.
@@ -258,7 +227,6 @@ mod tests {
         memory().read(f, 0, &mut b);
         assert_eq!(&b, b"parent");
         // The child, now alone with its frame, takes it over without a copy.
-        let mut g2 = Guest::new().unwrap();
         child.populate(&mut g2, 0x10000, 1, Access::Write).unwrap();
         assert_eq!(child.pt.get(0x10).unwrap().frame, f);
         assert_eq!(child.stats.cow_copies, 0);

@@ -25,7 +25,7 @@ pub mod pte {
 }
 
 /// The two-level table.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct PageTable {
     dir: Vec<Option<Box<[Option<Pte>; 1024]>>>,
     /// Present entries per directory slot, so walks skip empty tables.
@@ -72,6 +72,51 @@ impl PageTable {
         self.present
     }
 
+    /// Visit the present entries of pages `[first, end)` to change them
+    /// (in place: they stay present).
+    pub fn visit_mut(&mut self, first: u32, end: u32, mut f: impl FnMut(u32, &mut Pte)) {
+        let mut p = first;
+        while p < end {
+            let (d, t) = Self::split(p);
+            let stop = end.min(((d as u32) + 1) << 10);
+            if self.counts[d] != 0 {
+                if let Some(tab) = &mut self.dir[d] {
+                    for (i, e) in tab[t..t + (stop - p) as usize].iter_mut().enumerate() {
+                        if let Some(e) = e {
+                            f(p + i as u32, e);
+                        }
+                    }
+                }
+            }
+            p = stop;
+        }
+    }
+
+    /// Remove the entries of pages `[first, end)` and return them.
+    pub fn drain(&mut self, first: u32, end: u32) -> Vec<(u32, Pte)> {
+        let mut out = Vec::new();
+        let mut p = first;
+        while p < end {
+            let (d, t) = Self::split(p);
+            let stop = end.min(((d as u32) + 1) << 10);
+            if self.counts[d] != 0 {
+                if let Some(tab) = &mut self.dir[d] {
+                    let mut n = 0;
+                    for (i, e) in tab[t..t + (stop - p) as usize].iter_mut().enumerate() {
+                        if e.is_some() {
+                            out.push((p + i as u32, e.take().unwrap()));
+                            n += 1;
+                        }
+                    }
+                    self.counts[d] -= n as u16;
+                    self.present -= n;
+                }
+            }
+            p = stop;
+        }
+        out
+    }
+
     /// Visit the present entries of pages `[first, end)`.
     pub fn range(&self, first: u32, end: u32) -> impl Iterator<Item = (u32, Pte)> + '_ {
         let mut out = Vec::new();
@@ -110,6 +155,26 @@ mod tests {
         assert_eq!(pt.get(5).unwrap().flags, pte::COW);
         assert_eq!(pt.set(5, None), Some(Pte { frame: 42, flags: pte::COW }));
         assert_eq!(pt.present(), 1);
+    }
+
+    #[test]
+    fn visit_and_drain() {
+        let mut pt = PageTable::new();
+        for p in [3u32, 1023, 1024, 5000] {
+            pt.set(p, Some(Pte { frame: p, flags: 0 }));
+        }
+        let mut seen = Vec::new();
+        pt.visit_mut(4, 5000, |p, e| {
+            seen.push(p);
+            e.flags = pte::COW;
+        });
+        assert_eq!(seen, vec![1023, 1024]);
+        assert_eq!(pt.get(1024).unwrap().flags, pte::COW);
+        assert_eq!(pt.get(5000).unwrap().flags, 0);
+        let got: Vec<u32> = pt.drain(1000, 1 << 20).iter().map(|x| x.0).collect();
+        assert_eq!(got, vec![1023, 1024, 5000]);
+        assert_eq!(pt.present(), 1);
+        assert_eq!(pt.range(0, 1 << 20).map(|x| x.0).collect::<Vec<_>>(), vec![3]);
     }
 
     #[test]
