@@ -354,7 +354,7 @@ impl Vcpu {
     /// Set the indirect-branch table entry for `eip`, remembering which
     /// entries are in use so that a recycled state block starts clean.
     pub(crate) fn set_ind(&mut self, eip: u32, host: u64) {
-        let i = (eip & 0xffff) as u16;
+        let i = ind_slot(eip) as u16;
         if !self.ind_all {
             if self.ind_dirty.len() < IND_DIRTY_MAX {
                 self.ind_dirty.push(i);

@@ -219,7 +219,7 @@ impl Guest {
         self.vcpu.reset_shadow();
         let st = self.vcpu.state_mut();
         for eip in eips {
-            let e = &mut st.ind[(eip & 0xffff) as usize];
+            let e = &mut st.ind[ind_slot(eip)];
             if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
                 *e = IndEntry::default();
             }
@@ -383,7 +383,7 @@ impl Guest {
 
     fn entry_for(&mut self, eip: u32) -> u64 {
         // The indirect-branch table answers most resumes without hashing.
-        let e = self.vcpu.state().ind[(eip & 0xffff) as usize];
+        let e = self.vcpu.state().ind[ind_slot(eip)];
         if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
             return e.host;
         }
