@@ -190,6 +190,35 @@ impl Emitter {
         self.u32(OFF_IND as u32 + 8);
     }
 
+    /// Test r13d against `target` without flags (rcx waits in r11): a
+    /// `jrcxz` to the hit path, whose rel8 field's offset this returns for
+    /// `patch_rel8`. Both paths must start with `restore_rcx`.
+    pub fn ic_test(&mut self, target: u32) -> usize {
+        self.bytes(&[0x49, 0x89, 0xcb]); // mov r11, rcx
+        self.bytes(&[0x41, 0x8d, 0x8d]); // lea ecx, [r13 - target]
+        self.u32(target.wrapping_neg());
+        self.bytes(&[0xe3, 0x00]); // jrcxz hit
+        self.code.len() - 1
+    }
+
+    /// `mov rcx, r11`: undo the parking of `ic_test`.
+    pub fn restore_rcx(&mut self) {
+        self.bytes(&[0x4c, 0x89, 0xd9]);
+    }
+
+    /// A short jump over code yet to come: returns its rel8 field's offset.
+    pub fn jmp_short(&mut self) -> usize {
+        self.bytes(&[0xeb, 0x00]);
+        self.code.len() - 1
+    }
+
+    /// Point the rel8 field at `at` to the current offset.
+    pub fn patch_rel8(&mut self, at: usize) -> Result<(), String> {
+        let rel = self.code.len() - at - 1;
+        self.code[at] = u8::try_from(rel).ok().filter(|&r| r < 0x80).ok_or("short jump too far")?;
+        Ok(())
+    }
+
     /// `push imm32` on the host (shadow) stack.
     pub fn push_host_imm(&mut self, v: u32) {
         self.code.push(0x68);

@@ -400,7 +400,8 @@ impl Guest {
                     b
                 }
                 None => {
-                    let b = Arc::new(translate(&self.win, eip, false, &mut self.info));
+                    let regs = self.vcpu.state().regs;
+                    let b = Arc::new(translate(&self.win, eip, false, &mut self.info, Some(regs)));
                     memo::add(b.clone());
                     b
                 }
@@ -586,7 +587,7 @@ impl Guest {
                     // so the rest of its block is translated afresh.
                     self.stats.smc_faults += 1;
                     self.invalidate_page(ga >> PAGE_SHIFT);
-                    let b = translate(&self.win, eip, true, &mut self.info);
+                    let b = translate(&self.win, eip, true, &mut self.info, None);
                     if !self.cache.has_room(&b) {
                         self.flush();
                     }

@@ -18,7 +18,7 @@ use crate::state::*;
 use crate::window::{pf, Window, PAGE_SHIFT, PAGE_SIZE};
 use iced_x86::{
     Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemoryOperand,
-    Mnemonic, OpKind, Register,
+    Mnemonic, OpAccess, OpKind, Register,
 };
 
 /// Maximum guest instructions in one block.
@@ -268,6 +268,13 @@ pub(crate) struct Tx<'a> {
     pub(crate) e: Emitter,
     pub(crate) insns: Vec<(u32, u32, u16)>,
     pub(crate) info: &'a mut InstructionInfoFactory,
+    /// What the guest registers (eax..edi) will likely hold at this point
+    /// of the block, from their values as it is first entered (the vCPU's
+    /// state when it is translated) and the moves and loads before: guesses
+    /// at the targets of indirect branches, never trusted.
+    pub(crate) likely: [Option<u32>; 8],
+    /// The register an inlined get_pc_thunk call set, and to what.
+    pub(crate) thunk_set: Option<(usize, u32)>,
 }
 
 pub(crate) type R<T> = Result<T, String>;
@@ -522,6 +529,7 @@ impl Tx<'_> {
                         // the stack slot below esp is written as the call would.
                         self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
                         self.ins(Instruction::with2(Code::Mov_r32_imm32, reg, next).map_err(|e| e.to_string()))?;
+                        self.thunk_set = Some((reg as usize - Register::EAX as usize, next));
                         return Ok(false);
                     }
                     if target == next {
@@ -542,6 +550,10 @@ impl Tx<'_> {
             }
             FlowControl::IndirectBranch | FlowControl::IndirectCall => {
                 if matches!(code, Code::Jmp_rm32 | Code::Call_rm32) {
+                    if let Some(guess) = self.ic_guess(g) {
+                        self.indirect_ic(g, code == Code::Call_rm32, guess)?;
+                        return Ok(code != Code::Call_rm32);
+                    }
                     self.e.poll();
                     self.load_op_r13(g, 0)?;
                     if code == Code::Call_rm32 {
@@ -621,6 +633,141 @@ impl Tx<'_> {
             _ => {}
         }
         self.generic(g).map(|_| false)
+    }
+
+    /// Guess the target of an indirect jmp or call (a PLT entry's
+    /// `jmp *GOT(%ebx)`, a call through a function pointer): the value of
+    /// its operand from the likely registers, read from guest memory now
+    /// for a memory operand.
+    fn ic_guess(&self, g: &Instruction) -> Option<u32> {
+        match g.op0_kind() {
+            OpKind::Register => self.likely_reg(g.op0_register()),
+            OpKind::Memory => self.likely_load(g),
+            _ => None,
+        }
+    }
+
+    fn likely_reg(&self, r: Register) -> Option<u32> {
+        if r == Register::None {
+            return Some(0);
+        }
+        let i = (r as usize).checked_sub(Register::EAX as usize).filter(|&i| i < 8)?;
+        self.likely[i]
+    }
+
+    /// The likely address of `g`'s memory operand.
+    fn likely_addr(&self, g: &Instruction) -> Option<u32> {
+        if is_addr16(g) || matches!(g.memory_segment(), Register::FS | Register::GS) {
+            return None;
+        }
+        let index = self.likely_reg(g.memory_index())?.wrapping_mul(g.memory_index_scale());
+        Some(self.likely_reg(g.memory_base())?.wrapping_add(index).wrapping_add(g.memory_displacement32()))
+    }
+
+    /// The dword `g`'s memory operand likely reads: what guest memory holds
+    /// there now.
+    fn likely_load(&self, g: &Instruction) -> Option<u32> {
+        let mut b = [0u8; 4];
+        self.win.read(self.likely_addr(g)?, &mut b).ok()?;
+        Some(u32::from_le_bytes(b))
+    }
+
+    /// An indirect jmp or call with an inline cache: when the target is
+    /// `guess`, a direct (chainable) jump or call to it; else the table
+    /// lookup. The guess only decides speed, never where the guest goes.
+    fn indirect_ic(&mut self, g: &Instruction, call: bool, guess: u32) -> R<()> {
+        let next = g.next_ip32();
+        self.load_op_r13(g, 0)?;
+        let hit = self.e.ic_test(guess);
+        self.e.restore_rcx();
+        self.e.poll();
+        let mut skip = None;
+        if call {
+            self.push_imm32(next)?;
+            self.e.push_host_imm(ret_tag(next));
+            self.e.call_lookup();
+            skip = Some(self.e.jmp_short());
+        } else {
+            self.e.lookup_r13();
+        }
+        self.e.patch_rel8(hit)?;
+        self.e.restore_rcx();
+        // The hit path is a direct branch to `guess`: it polls as one.
+        if guess <= g.ip32() {
+            self.e.poll();
+        }
+        if call {
+            self.push_imm32(next)?;
+            self.e.push_host_imm(ret_tag(next));
+            self.e.call_guest(guess);
+            self.e.patch_rel8(skip.unwrap_or_default())?;
+        } else {
+            self.jmp_to(guess);
+        }
+        Ok(())
+    }
+
+    /// Follow the likely register values past `g` (translated, not the
+    /// end of the block): moves, loads, lea and stack steps are followed,
+    /// any other write makes a register unknown.
+    fn note_writes(&mut self, g: &Instruction) {
+        if self.likely.iter().all(|v| v.is_none()) {
+            return;
+        }
+        let reg = |r: Register| (r as usize).checked_sub(Register::EAX as usize).filter(|&i| i < 8);
+        let value = match g.code() {
+            Code::Mov_r32_rm32 | Code::Mov_rm32_r32 if g.op1_kind() == OpKind::Register => {
+                self.likely_reg(g.op1_register())
+            }
+            Code::Mov_r32_rm32 => self.likely_load(g),
+            Code::Mov_r32_imm32 => Some(g.immediate32()),
+            Code::Lea_r32_m => self.likely_addr(g),
+            _ => None,
+        };
+        let esp = self.likely[ESP];
+        let call = matches!(g.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+        for u in self.info.info(g).used_registers() {
+            let w = matches!(
+                u.access(),
+                OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+            );
+            if w && u.register().is_gpr() {
+                if let Some(i) = reg(u.register().full_register32()) {
+                    self.likely[i] = None;
+                }
+            }
+        }
+        if call {
+            // The callee returns with esp where it was; it may change
+            // the caller-saved registers.
+            self.likely[ESP] = esp;
+            self.likely[EAX] = None;
+            self.likely[ECX] = None;
+            self.likely[EDX] = None;
+            if let Some((r, v)) = self.thunk_set.take() {
+                self.likely[r] = Some(v);
+            }
+            return;
+        }
+        if g.op0_kind() == OpKind::Register && g.op0_register().size() == 4 {
+            if let Some(i) = reg(g.op0_register()).filter(|_| value.is_some()) {
+                self.likely[i] = value;
+            }
+        }
+        let step = match g.code() {
+            Code::Sub_rm32_imm8 | Code::Sub_rm32_imm32 if g.op0_register() == Register::ESP => {
+                Some(g.immediate32().wrapping_neg() as i32)
+            }
+            Code::Add_rm32_imm8 | Code::Add_rm32_imm32 if g.op0_register() == Register::ESP => {
+                Some(g.immediate32() as i32)
+            }
+            Code::Push_r32 | Code::Pushd_imm8 | Code::Pushd_imm32 | Code::Push_rm32 => Some(-4),
+            Code::Pop_r32 if g.op0_register() != Register::ESP => Some(4),
+            _ => None,
+        };
+        if let (Some(s), Some(sp)) = (step, esp) {
+            self.likely[ESP] = Some(sp.wrapping_add(s as u32));
+        }
     }
 
     /// Recognise `mov REG, [esp]; ret` (gcc's __x86.get_pc_thunk.REG) at
@@ -708,7 +855,7 @@ impl Tx<'_> {
             let save = (tx.e.code.len(), tx.e.exits.len(), tx.insns.len());
             match tx.one(&g) {
                 Ok(true) => break,
-                Ok(false) => {}
+                Ok(false) => tx.note_writes(&g),
                 Err(why) => {
                     // Unsupported form: undo and raise SIGILL, as a CPU without
                     // the feature would.
@@ -787,8 +934,16 @@ fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
 }
 
 /// Translate the block at `eip`. With `single`, translate one instruction
-/// only (used to step over a write into the block's own page).
-pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
+/// only (used to step over a write into the block's own page). `regs`, the
+/// guest registers as the block is about to run, give indirect branches a
+/// first guess at their target.
+pub fn translate(
+    win: &Window,
+    eip: u32,
+    single: bool,
+    info: &mut InstructionInfoFactory,
+    regs: Option<[u32; 8]>,
+) -> Block {
     let (mut bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
     let limit = if single { 1 } else { MAX_BLOCK_INSNS };
     // Nothing fetched: the block is just its fetch fault, made without
@@ -805,6 +960,8 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         e: Emitter::new(),
         insns: Vec::new(),
         info,
+        likely: regs.map(|r| r.map(Some)).unwrap_or_default(),
+        thunk_set: None,
     };
     let mut last_byte = eip;
     let decoded = match fault_at {
