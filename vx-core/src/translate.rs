@@ -707,6 +707,49 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The pushes (`push` true) or pops that follow `first` at `pos` in
+    /// `bytes`, to go with it in one run: none of them a loop head, at most
+    /// `room` of them.
+    fn stack_run(&self, first: &Instruction, push: bool, bytes: &[u8], pos: usize, room: usize) -> Vec<Instruction> {
+        let mut run = Vec::new();
+        let mut dec = Decoder::with_ip(32, &bytes[pos..], first.next_ip32() as u64, DecoderOptions::NONE);
+        while run.len() + 1 < STACK_RUN_MAX.min(room + 1) && dec.can_decode() {
+            let g = dec.decode();
+            if g.is_invalid() || stack_run_kind(&g) != Some(push) || self.loop_heads.contains(&g.ip32()) {
+                break;
+            }
+            run.push(g);
+        }
+        run
+    }
+
+    /// Emit `first` and `run` (all pushes or all pops) with one esp
+    /// update: the stores (loads) go through r12 at their final offsets,
+    /// then one lea moves it. Each later instruction gets its own entry in
+    /// the block index, which tells the fault handler how far esp would
+    /// have moved by then, so a fault in the run stays precise.
+    fn emit_stack_run(&mut self, first: &Instruction, push: bool, run: &[Instruction]) -> R<()> {
+        for (j, g) in std::iter::once(first).chain(run).enumerate() {
+            let j32 = j as u32;
+            if j > 0 {
+                let delta = if push { j32 } else { 7 + j32 };
+                self.insns.push((self.e.off(), g.ip32(), 0xfff0 | delta as u16));
+            }
+            if push {
+                let slot = r12m(-4 * (j as i32 + 1)).op();
+                if g.code() == Code::Push_r32 {
+                    self.ins(mk2(Code::Mov_rm32_r32, slot, g.op0_register()))?;
+                } else {
+                    self.ins(mk_mem_imm(Code::Mov_rm32_imm32, slot, g.immediate(0) as u32))?;
+                }
+            } else {
+                self.ins(mk2(Code::Mov_r32_rm32, g.op0_register(), r12m(4 * j as i32).op()))?;
+            }
+        }
+        let n = 4 * (run.len() as i32 + 1);
+        self.ins(lea32(Register::R12D, r12m(if push { -n } else { n })))
+    }
+
     /// Follow the likely register values past `g` (translated, not the
     /// end of the block): moves, loads, lea and stack steps are followed,
     /// any other write makes a register unknown.
@@ -853,6 +896,25 @@ impl Tx<'_> {
                 tx.mark(at);
             }
             let save = (tx.e.code.len(), tx.e.exits.len(), tx.insns.len());
+            if let Some(k) = stack_run_kind(&g) {
+                let run = tx.stack_run(&g, k, bytes, dec.position(), limit - n);
+                if !run.is_empty() {
+                    let after = run[run.len() - 1].next_ip32();
+                    let skipped: usize = run.iter().map(|r| r.len()).sum();
+                    if tx.emit_stack_run(&g, k, &run).is_ok() && dec.set_position(dec.position() + skipped).is_ok() {
+                        dec.set_ip(after as u64);
+                        n += run.len();
+                        *last_byte = after.wrapping_sub(1);
+                        tx.note_writes(&g);
+                        for r in &run {
+                            tx.note_writes(r);
+                        }
+                        continue;
+                    }
+                    tx.e.code.truncate(save.0);
+                    tx.insns.truncate(save.2);
+                }
+            }
             match tx.one(&g) {
                 Ok(true) => break,
                 Ok(false) => tx.note_writes(&g),
@@ -873,6 +935,22 @@ impl Tx<'_> {
         dec.position()
     }
 }
+
+/// A push or pop that `Tx::stack_run` can fuse with its neighbours:
+/// `Some(true)` for a push of a register (not esp) or an immediate,
+/// `Some(false)` for a pop into a register other than esp.
+fn stack_run_kind(g: &Instruction) -> Option<bool> {
+    match g.code() {
+        Code::Push_r32 if g.op0_register() != Register::ESP => Some(true),
+        Code::Pushd_imm8 | Code::Pushd_imm32 => Some(true),
+        Code::Pop_r32 if g.op0_register() != Register::ESP => Some(false),
+        _ => None,
+    }
+}
+
+/// Pushes (pops) a run may hold; the fault handler's esp correction
+/// (`sigfault.rs`) counts at most 7 before the faulting one.
+const STACK_RUN_MAX: usize = 8;
 
 /// Fetch guest code at `eip`: bytes up to the first page the guest cannot
 /// execute, at most `max` bytes. Returns the bytes and the fault address if
