@@ -105,7 +105,7 @@ core::arch::global_asm!(
     ".globl vx_sentinel_ret",
     ".p2align 4",
     "vx_sentinel_ret:",
-    "lea rsp, [rsp - 16]",
+    "lea rsp, [rsp - 8]",
     "jmp qword ptr [r15 + {miss_ptr}]",
     "",
     ".globl vx_exit",
@@ -345,7 +345,6 @@ impl Vcpu {
         // SAFETY: the top entry is inside the shadow stack mapping.
         unsafe {
             sentinel.write(vx_sentinel_ret as *const () as usize as u64);
-            sentinel.add(1).write(0);
         }
         s.shadow_rsp = s.shadow_top;
         Ok(v)

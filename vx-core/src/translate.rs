@@ -160,13 +160,6 @@ pub(crate) fn needs_emulation(c: Code) -> bool {
     ) || crate::emulate::far_load_seg(c).is_some()
 }
 
-/// The tag a call pushes on the shadow stack with its return point:
-/// `-(ret+1)`, so that `lea r11d, [tag + r13 + 1]` is zero when r13d is
-/// the return address.
-pub(crate) fn ret_tag(ret: u32) -> u32 {
-    ret.wrapping_add(1).wrapping_neg()
-}
-
 /// Tell whether an instruction touches x87 or MMX state (including the
 /// instructions that save and restore it).
 pub(crate) fn uses_x87(g: &Instruction) -> bool {
@@ -541,8 +534,7 @@ impl Tx<'_> {
                     self.push_imm32(next)?;
                     // The host call leaves the return point on the shadow
                     // stack; the block goes on there (see ret_shadow).
-                    self.e.push_host_imm(ret_tag(next));
-                    self.e.call_guest(target);
+                    self.e.call_guest(target, next);
                     return Ok(false);
                 }
                 self.trap(g, trap::GP, next); // 16-bit or far call
@@ -559,8 +551,7 @@ impl Tx<'_> {
                     if code == Code::Call_rm32 {
                         self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
                         self.ins(lea32(Register::R12D, r12m(-4)))?;
-                        self.e.push_host_imm(ret_tag(next));
-                        self.e.call_lookup();
+                        self.e.call_lookup(next);
                         return Ok(false);
                     }
                     self.e.lookup_r13();
@@ -684,8 +675,7 @@ impl Tx<'_> {
         let mut skip = None;
         if call {
             self.push_imm32(next)?;
-            self.e.push_host_imm(ret_tag(next));
-            self.e.call_lookup();
+            self.e.call_lookup(next);
             skip = Some(self.e.jmp_short());
         } else {
             self.e.lookup_r13();
@@ -698,8 +688,7 @@ impl Tx<'_> {
         }
         if call {
             self.push_imm32(next)?;
-            self.e.push_host_imm(ret_tag(next));
-            self.e.call_guest(guess);
+            self.e.call_guest(guess, next);
             self.e.patch_rel8(skip.unwrap_or_default())?;
         } else {
             self.jmp_to(guess);
