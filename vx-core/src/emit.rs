@@ -273,6 +273,15 @@ impl Emitter {
         self.code.push(0xc3);
     }
 
+    /// Drop the code from offset `code` on, with the exits from index
+    /// `exits` on and the thunk calls and return jumps in that code.
+    pub fn truncate(&mut self, code: usize, exits: usize) {
+        self.code.truncate(code);
+        self.exits.truncate(exits);
+        self.thunks.retain(|&s| (s as usize) < code);
+        self.ret_misses.retain(|&s| (s as usize) < code);
+    }
+
     /// Emit the stubs of all chainable exits; call once after the body.
     pub fn finish_stubs(&mut self) {
         if !self.ret_misses.is_empty() {

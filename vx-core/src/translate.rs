@@ -689,7 +689,9 @@ impl Tx<'_> {
         if call {
             self.push_imm32(next)?;
             self.e.call_guest(guess, next);
-            self.e.patch_rel8(skip.unwrap_or_default())?;
+            if let Some(skip) = skip {
+                self.e.patch_rel8(skip)?;
+            }
         } else {
             self.jmp_to(guess);
         }
@@ -900,7 +902,7 @@ impl Tx<'_> {
                         }
                         continue;
                     }
-                    tx.e.code.truncate(save.0);
+                    tx.e.truncate(save.0, save.1);
                     tx.insns.truncate(save.2);
                 }
             }
@@ -910,8 +912,7 @@ impl Tx<'_> {
                 Err(why) => {
                     // Unsupported form: undo and raise SIGILL, as a CPU without
                     // the feature would.
-                    tx.e.code.truncate(save.0);
-                    tx.e.exits.truncate(save.1);
+                    tx.e.truncate(save.0, save.1);
                     tx.insns.truncate(save.2);
                     if std::env::var_os("VX_DEBUG").is_some() {
                         eprintln!("vx: cannot translate {:#x} {:?}: {}", at, g.code(), why);
