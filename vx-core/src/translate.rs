@@ -972,18 +972,20 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
 /// Find the instructions that branches later in the block jump back to:
 /// a first pass over what the block will hold (it may overshoot where the
 /// real pass stops, which only costs an unneeded poll). Also returns how
-/// many bytes it decoded.
-fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
+/// many bytes it decoded, and whether it met an indirect jmp or call.
+fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize, bool) {
     let mut dec = Decoder::with_ip(32, bytes, eip as u64, DecoderOptions::NONE);
     let mut seen = Vec::new();
     let mut heads = Vec::new();
     let mut g = Instruction::default();
+    let mut indirect = false;
     while dec.can_decode() && seen.len() < limit {
         dec.decode_out(&mut g);
         if g.is_invalid() {
             break;
         }
         seen.push(g.ip32());
+        indirect |= matches!(g.flow_control(), FlowControl::IndirectBranch | FlowControl::IndirectCall);
         match g.flow_control() {
             FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
                 let t = g.near_branch_target() as u32;
@@ -998,7 +1000,7 @@ fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
             _ => break,
         }
     }
-    (heads, dec.position())
+    (heads, dec.position(), indirect)
 }
 
 /// Translate the block at `eip`. With `single`, translate one instruction
@@ -1017,7 +1019,11 @@ pub fn translate(
     // Nothing fetched: the block is just its fetch fault, made without
     // the decoder (whose tables a run served from kept translations may
     // otherwise never need).
-    let (heads, scanned) = if bytes.is_empty() { (Vec::new(), 0) } else { loop_heads(&bytes, eip, limit) };
+    let (heads, scanned, indirect) =
+        if bytes.is_empty() { (Vec::new(), 0, false) } else { loop_heads(&bytes, eip, limit) };
+    // Register values are followed only for blocks with an indirect branch
+    // to guess for.
+    let regs = regs.filter(|_| indirect);
     let mut tx = Tx {
         fetch_fault: false,
         win,
