@@ -105,7 +105,7 @@ core::arch::global_asm!(
     ".globl vx_sentinel_ret",
     ".p2align 4",
     "vx_sentinel_ret:",
-    "lea rsp, [rsp - 16]",
+    "lea rsp, [rsp - 8]",
     "jmp qword ptr [r15 + {miss_ptr}]",
     "",
     ".globl vx_exit",
@@ -345,7 +345,6 @@ impl Vcpu {
         // SAFETY: the top entry is inside the shadow stack mapping.
         unsafe {
             sentinel.write(vx_sentinel_ret as *const () as usize as u64);
-            sentinel.add(1).write(0);
         }
         s.shadow_rsp = s.shadow_top;
         Ok(v)
@@ -354,7 +353,7 @@ impl Vcpu {
     /// Set the indirect-branch table entry for `eip`, remembering which
     /// entries are in use so that a recycled state block starts clean.
     pub(crate) fn set_ind(&mut self, eip: u32, host: u64) {
-        let i = (eip & 0xffff) as u16;
+        let i = ind_slot(eip) as u16;
         if !self.ind_all {
             if self.ind_dirty.len() < IND_DIRTY_MAX {
                 self.ind_dirty.push(i);

@@ -30,6 +30,9 @@ pub struct Emitter {
     pub exits: Vec<ExitSite>,
     /// rel32 fields of calls to an indirect-lookup thunk after the body.
     thunks: Vec<u32>,
+    /// rel32 fields of jumps from return points to the block's lookup
+    /// for returns that did not match.
+    ret_misses: Vec<u32>,
     /// Made on first use: a block that encodes nothing (a fetch fault)
     /// then never makes the encoder build its tables.
     enc: Option<Encoder>,
@@ -37,7 +40,13 @@ pub struct Emitter {
 
 impl Emitter {
     pub fn new() -> Emitter {
-        Emitter { code: Vec::with_capacity(1024), exits: Vec::new(), thunks: Vec::new(), enc: None }
+        Emitter {
+            code: Vec::with_capacity(1024),
+            exits: Vec::new(),
+            thunks: Vec::new(),
+            ret_misses: Vec::new(),
+            enc: None,
+        }
     }
 
     pub fn off(&self) -> u32 {
@@ -169,64 +178,120 @@ impl Emitter {
         self.exits.push(ExitSite { site, stub: 0, target });
     }
 
-    /// Jump to the guest address in r13d through the indirect-branch table.
+    /// Jump to the guest address in r13d through the indirect-branch table
+    /// (slot `ind_slot`). rcx waits in r11 while jrcxz tests the entry:
+    /// two movs, which rename for free, where xchg costs three uops each.
     pub fn lookup_r13(&mut self) {
-        self.bytes(&[0x45, 0x0f, 0xb7, 0xf5]); // movzx r14d, r13w
+        self.bytes(&[0x45, 0x89, 0xee]); // mov r14d, r13d
+        self.bytes(&[0x41, 0x0f, 0xce]); // bswap r14d
+        self.bytes(&[0x47, 0x8d, 0x34, 0x2e]); // lea r14d, [r14+r13]
+        self.bytes(&[0x45, 0x0f, 0xb7, 0xf6]); // movzx r14d, r14w
         self.bytes(&[0x4f, 0x8d, 0x34, 0x36]); // lea r14, [r14+r14]
-        self.bytes(&[0x4f, 0x8b, 0x9c, 0xf7]); // mov r11, [r15+r14*8+IND]
+        self.bytes(&[0x49, 0x89, 0xcb]); // mov r11, rcx
+        self.bytes(&[0x4b, 0x8b, 0x8c, 0xf7]); // mov rcx, [r15+r14*8+IND]
         self.u32(OFF_IND as u32);
-        self.bytes(&[0x4f, 0x8d, 0x5c, 0x2b, 0x01]); // lea r11, [r11+r13+1]
-        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
+        self.bytes(&[0x4a, 0x8d, 0x4c, 0x29, 0x01]); // lea rcx, [rcx+r13+1]
         self.bytes(&[0xe3, 0x0a]); // jrcxz hit
-        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
+        self.bytes(&[0x4c, 0x89, 0xd9]); // mov rcx, r11
         self.jmp_state(OFF_MISS_PTR); // miss: r13d holds the target
-        self.bytes(&[0x4c, 0x87, 0xd9]); // hit: xchg r11, rcx
+        self.bytes(&[0x4c, 0x89, 0xd9]); // hit: mov rcx, r11
         self.bytes(&[0x43, 0xff, 0xa4, 0xf7]); // jmp [r15+r14*8+IND+8]
         self.u32(OFF_IND as u32 + 8);
     }
 
-    /// `push imm32` on the host (shadow) stack.
-    pub fn push_host_imm(&mut self, v: u32) {
-        self.code.push(0x68);
-        self.u32(v);
+    /// Test r13d against `target` without flags (rcx waits in r11): a
+    /// `jrcxz` to the hit path, whose rel8 field's offset this returns for
+    /// `patch_rel8`. Both paths must start with `restore_rcx`.
+    pub fn ic_test(&mut self, target: u32) -> usize {
+        self.bytes(&[0x49, 0x89, 0xcb]); // mov r11, rcx
+        self.bytes(&[0x41, 0x8d, 0x8d]); // lea ecx, [r13 - target]
+        self.u32(target.wrapping_neg());
+        self.bytes(&[0xe3, 0x00]); // jrcxz hit
+        self.code.len() - 1
     }
 
-    /// A chainable host `call` to guest `target`: the host return address
-    /// lands on the shadow stack, so the guest's `ret` is predicted.
-    pub fn call_guest(&mut self, target: u32) {
+    /// `mov rcx, r11`: undo the parking of `ic_test`.
+    pub fn restore_rcx(&mut self) {
+        self.bytes(&[0x4c, 0x89, 0xd9]);
+    }
+
+    /// A short jump over code yet to come: returns its rel8 field's offset.
+    pub fn jmp_short(&mut self) -> usize {
+        self.bytes(&[0xeb, 0x00]);
+        self.code.len() - 1
+    }
+
+    /// Point the rel8 field at `at` to the current offset.
+    pub fn patch_rel8(&mut self, at: usize) -> Result<(), String> {
+        let rel = self.code.len() - at - 1;
+        self.code[at] = u8::try_from(rel).ok().filter(|&r| r < 0x80).ok_or("short jump too far")?;
+        Ok(())
+    }
+
+    /// A chainable host `call` to guest `target`, returning to guest
+    /// `ret`: the host return address lands on the shadow stack, so the
+    /// guest's `ret` is predicted.
+    pub fn call_guest(&mut self, target: u32, ret: u32) {
         self.align_for(1);
         self.code.push(0xe8);
         let site = self.off();
         self.u32(0);
         self.exits.push(ExitSite { site, stub: 0, target });
+        self.ret_site(ret);
     }
 
-    /// A host `call` to an inline lookup of the guest address in r13d.
-    pub fn call_lookup(&mut self) {
+    /// A host `call` to an inline lookup of the guest address in r13d,
+    /// returning to guest `ret`.
+    pub fn call_lookup(&mut self, ret: u32) {
         self.code.push(0xe8);
         let site = self.off();
         self.u32(0);
         self.thunks.push(site);
+        self.ret_site(ret);
     }
 
-    /// Return to guest address r13d: through the host `ret` when the top
-    /// of the shadow stack was pushed by the call that returns here, else
+    /// The return point of a host call standing for a guest call that
+    /// returns to `ret`: a guest `ret` arrives here by the host `ret`
+    /// with the address it popped in r13d, and goes on only if that is
+    /// `ret`; else (a return address changed, longjmp-like stack switches)
     /// through the lookup table.
+    fn ret_site(&mut self, ret: u32) {
+        let hit = self.ic_test(ret);
+        self.restore_rcx();
+        self.code.push(0xe9); // jmp to the block's return lookup
+        let site = self.off();
+        self.u32(0);
+        self.ret_misses.push(site);
+        self.code[hit] = (self.code.len() - hit - 1) as u8;
+        self.restore_rcx();
+    }
+
+    /// Return to guest address r13d through the host `ret`: the return
+    /// point checks that it is the one (`ret_site`). A shadow stack
+    /// emptied by deep returns ends in the sentinel, which looks r13d up.
     pub fn ret_shadow(&mut self) {
-        self.bytes(&[0x4c, 0x8b, 0x5c, 0x24, 0x08]); // mov r11, [rsp+8]
-        self.bytes(&[0x47, 0x8d, 0x5c, 0x2b, 0x01]); // lea r11d, [r11+r13+1]
-        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
-        self.bytes(&[0xe3, 0x00]); // jrcxz hit
-        let at = self.code.len() - 1;
-        self.bytes(&[0x4c, 0x87, 0xd9]); // xchg r11, rcx
-        self.lookup_r13();
-        self.code[at] = (self.code.len() - at - 1) as u8;
-        self.bytes(&[0x4c, 0x87, 0xd9]); // hit: xchg r11, rcx
-        self.bytes(&[0xc2, 0x08, 0x00]); // ret 8
+        self.code.push(0xc3);
+    }
+
+    /// Drop the code from offset `code` on, with the exits from index
+    /// `exits` on and the thunk calls and return jumps in that code.
+    pub fn truncate(&mut self, code: usize, exits: usize) {
+        self.code.truncate(code);
+        self.exits.truncate(exits);
+        self.thunks.retain(|&s| (s as usize) < code);
+        self.ret_misses.retain(|&s| (s as usize) < code);
     }
 
     /// Emit the stubs of all chainable exits; call once after the body.
     pub fn finish_stubs(&mut self) {
+        if !self.ret_misses.is_empty() {
+            let to = self.off();
+            for &site in &self.ret_misses {
+                let rel = to.wrapping_sub(site + 4);
+                self.code[site as usize..site as usize + 4].copy_from_slice(&rel.to_le_bytes());
+            }
+            self.lookup_r13();
+        }
         for i in 0..self.thunks.len() {
             let site = self.thunks[i];
             let rel = self.off().wrapping_sub(site + 4);

@@ -250,7 +250,7 @@ impl Guest {
         self.vcpu.reset_shadow();
         let st = self.vcpu.state_mut();
         for eip in eips {
-            let e = &mut st.ind[(eip & 0xffff) as usize];
+            let e = &mut st.ind[ind_slot(eip)];
             if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
                 *e = IndEntry::default();
             }
@@ -418,7 +418,7 @@ impl Guest {
 
     fn entry_for(&mut self, eip: u32) -> u64 {
         // The indirect-branch table answers most resumes without hashing.
-        let e = self.vcpu.state().ind[(eip & 0xffff) as usize];
+        let e = self.vcpu.state().ind[ind_slot(eip)];
         if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
             return e.host;
         }
@@ -435,7 +435,8 @@ impl Guest {
                     (b, false, true)
                 }
                 None => {
-                    let b = Arc::new(translate(&self.win, eip, false, &mut self.info));
+                    let regs = self.vcpu.state().regs;
+                    let b = Arc::new(translate(&self.win, eip, false, &mut self.info, Some(regs)));
                     memo::add(b.clone());
                     (b, false, false)
                 }
@@ -627,7 +628,7 @@ impl Guest {
                     // so the rest of its block is translated afresh.
                     self.stats.smc_faults += 1;
                     self.invalidate_page(ga >> PAGE_SHIFT, Why::Written);
-                    let b = translate(&self.win, eip, true, &mut self.info);
+                    let b = translate(&self.win, eip, true, &mut self.info, None);
                     if !self.cache.has_room(&b) {
                         self.flush();
                     }

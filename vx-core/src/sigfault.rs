@@ -150,6 +150,14 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
                     continue;
                 }
                 let (hi, lo) = ((pair >> 4) as usize, (pair & 0xf) as usize);
+                if hi == 15 {
+                    // Inside a run of pushes (lo 1..7: that many done) or
+                    // pops (lo 8..14: lo - 7 done) that moves esp once at
+                    // its end (`Tx::emit_stack_run`).
+                    let done = if lo <= 7 { -(lo as i64) } else { lo as i64 - 7 };
+                    regs[ESP] = regs[ESP].wrapping_add(4 * done);
+                    continue;
+                }
                 let host_of = |n: usize| -> i64 {
                     match n {
                         12 => g[libc::REG_R12 as usize],

@@ -43,6 +43,15 @@ pub mod exit {
     pub const NOCHAIN: u32 = 8;
 }
 
+/// The indirect-branch table's slot for guest address `eip`: the low 16
+/// bits plus the byte-swapped high 16, as `Emitter::lookup_r13` computes
+/// it with mov, bswap and lea. Code at the same offset in libraries
+/// 64 KiB apart (the low 16 bits alone) would otherwise share a slot and
+/// evict each other on every call.
+pub fn ind_slot(eip: u32) -> usize {
+    (eip.wrapping_add(eip.swap_bytes()) & 0xffff) as usize
+}
+
 /// One entry of the indirect-branch table: `-(eip + 1)` and the host code
 /// address. A zeroed entry never matches.
 #[repr(C)]

@@ -18,7 +18,7 @@ use crate::state::*;
 use crate::window::{pf, Window, PAGE_SHIFT, PAGE_SIZE};
 use iced_x86::{
     Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemoryOperand,
-    Mnemonic, OpKind, Register,
+    Mnemonic, OpAccess, OpKind, Register,
 };
 
 /// Maximum guest instructions in one block.
@@ -163,13 +163,6 @@ pub(crate) fn needs_emulation(c: Code) -> bool {
     ) || crate::emulate::far_load_seg(c).is_some()
 }
 
-/// The tag a call pushes on the shadow stack with its return point:
-/// `-(ret+1)`, so that `lea r11d, [tag + r13 + 1]` is zero when r13d is
-/// the return address.
-pub(crate) fn ret_tag(ret: u32) -> u32 {
-    ret.wrapping_add(1).wrapping_neg()
-}
-
 /// Tell whether an instruction touches x87 or MMX state (including the
 /// instructions that save and restore it).
 pub(crate) fn uses_x87(g: &Instruction) -> bool {
@@ -271,6 +264,13 @@ pub(crate) struct Tx<'a> {
     pub(crate) e: Emitter,
     pub(crate) insns: Vec<(u32, u32, u16)>,
     pub(crate) info: &'a mut InstructionInfoFactory,
+    /// What the guest registers (eax..edi) will likely hold at this point
+    /// of the block, from their values as it is first entered (the vCPU's
+    /// state when it is translated) and the moves and loads before: guesses
+    /// at the targets of indirect branches, never trusted.
+    pub(crate) likely: [Option<u32>; 8],
+    /// The register an inlined get_pc_thunk call set, and to what.
+    pub(crate) thunk_set: Option<(usize, u32)>,
 }
 
 pub(crate) type R<T> = Result<T, String>;
@@ -525,6 +525,7 @@ impl Tx<'_> {
                         // the stack slot below esp is written as the call would.
                         self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
                         self.ins(Instruction::with2(Code::Mov_r32_imm32, reg, next).map_err(|e| e.to_string()))?;
+                        self.thunk_set = Some((reg as usize - Register::EAX as usize, next));
                         return Ok(false);
                     }
                     if target == next {
@@ -536,8 +537,7 @@ impl Tx<'_> {
                     self.push_imm32(next)?;
                     // The host call leaves the return point on the shadow
                     // stack; the block goes on there (see ret_shadow).
-                    self.e.push_host_imm(ret_tag(next));
-                    self.e.call_guest(target);
+                    self.e.call_guest(target, next);
                     return Ok(false);
                 }
                 self.trap(g, trap::GP, next); // 16-bit or far call
@@ -545,13 +545,16 @@ impl Tx<'_> {
             }
             FlowControl::IndirectBranch | FlowControl::IndirectCall => {
                 if matches!(code, Code::Jmp_rm32 | Code::Call_rm32) {
+                    if let Some(guess) = self.ic_guess(g) {
+                        self.indirect_ic(g, code == Code::Call_rm32, guess)?;
+                        return Ok(code != Code::Call_rm32);
+                    }
                     self.e.poll();
                     self.load_op_r13(g, 0)?;
                     if code == Code::Call_rm32 {
                         self.ins(mk_mem_imm(Code::Mov_rm32_imm32, r12m(-4).op(), next))?;
                         self.ins(lea32(Register::R12D, r12m(-4)))?;
-                        self.e.push_host_imm(ret_tag(next));
-                        self.e.call_lookup();
+                        self.e.call_lookup(next);
                         return Ok(false);
                     }
                     self.e.lookup_r13();
@@ -624,6 +627,184 @@ impl Tx<'_> {
             _ => {}
         }
         self.generic(g).map(|_| false)
+    }
+
+    /// Guess the target of an indirect jmp or call (a PLT entry's
+    /// `jmp *GOT(%ebx)`, a call through a function pointer): the value of
+    /// its operand from the likely registers, read from guest memory now
+    /// for a memory operand.
+    fn ic_guess(&self, g: &Instruction) -> Option<u32> {
+        match g.op0_kind() {
+            OpKind::Register => self.likely_reg(g.op0_register()),
+            OpKind::Memory => self.likely_load(g),
+            _ => None,
+        }
+    }
+
+    fn likely_reg(&self, r: Register) -> Option<u32> {
+        if r == Register::None {
+            return Some(0);
+        }
+        let i = (r as usize).checked_sub(Register::EAX as usize).filter(|&i| i < 8)?;
+        self.likely[i]
+    }
+
+    /// The likely address of `g`'s memory operand.
+    fn likely_addr(&self, g: &Instruction) -> Option<u32> {
+        if is_addr16(g) || matches!(g.memory_segment(), Register::FS | Register::GS) {
+            return None;
+        }
+        let index = self.likely_reg(g.memory_index())?.wrapping_mul(g.memory_index_scale());
+        Some(self.likely_reg(g.memory_base())?.wrapping_add(index).wrapping_add(g.memory_displacement32()))
+    }
+
+    /// The dword `g`'s memory operand likely reads: what guest memory holds
+    /// there now.
+    fn likely_load(&self, g: &Instruction) -> Option<u32> {
+        let mut b = [0u8; 4];
+        self.win.read(self.likely_addr(g)?, &mut b).ok()?;
+        Some(u32::from_le_bytes(b))
+    }
+
+    /// An indirect jmp or call with an inline cache: when the target is
+    /// `guess`, a direct (chainable) jump or call to it; else the table
+    /// lookup. The guess only decides speed, never where the guest goes.
+    fn indirect_ic(&mut self, g: &Instruction, call: bool, guess: u32) -> R<()> {
+        let next = g.next_ip32();
+        self.load_op_r13(g, 0)?;
+        let hit = self.e.ic_test(guess);
+        self.e.restore_rcx();
+        self.e.poll();
+        let mut skip = None;
+        if call {
+            self.push_imm32(next)?;
+            self.e.call_lookup(next);
+            skip = Some(self.e.jmp_short());
+        } else {
+            self.e.lookup_r13();
+        }
+        self.e.patch_rel8(hit)?;
+        self.e.restore_rcx();
+        // The hit path is a direct branch to `guess`: it polls as one.
+        if guess <= g.ip32() {
+            self.e.poll();
+        }
+        if call {
+            self.push_imm32(next)?;
+            self.e.call_guest(guess, next);
+            if let Some(skip) = skip {
+                self.e.patch_rel8(skip)?;
+            }
+        } else {
+            self.jmp_to(guess);
+        }
+        Ok(())
+    }
+
+    /// The pushes (`push` true) or pops that follow `first` at `pos` in
+    /// `bytes`, to go with it in one run: none of them a loop head, at most
+    /// `room` of them.
+    fn stack_run(&self, first: &Instruction, push: bool, bytes: &[u8], pos: usize, room: usize) -> Vec<Instruction> {
+        let mut run = Vec::new();
+        let mut dec = Decoder::with_ip(32, &bytes[pos..], first.next_ip32() as u64, DecoderOptions::NONE);
+        while run.len() + 1 < STACK_RUN_MAX.min(room + 1) && dec.can_decode() {
+            let g = dec.decode();
+            if g.is_invalid() || stack_run_kind(&g) != Some(push) || self.loop_heads.contains(&g.ip32()) {
+                break;
+            }
+            run.push(g);
+        }
+        run
+    }
+
+    /// Emit `first` and `run` (all pushes or all pops) with one esp
+    /// update: the stores (loads) go through r12 at their final offsets,
+    /// then one lea moves it. Each later instruction gets its own entry in
+    /// the block index, which tells the fault handler how far esp would
+    /// have moved by then, so a fault in the run stays precise.
+    fn emit_stack_run(&mut self, first: &Instruction, push: bool, run: &[Instruction]) -> R<()> {
+        for (j, g) in std::iter::once(first).chain(run).enumerate() {
+            let j32 = j as u32;
+            if j > 0 {
+                let delta = if push { j32 } else { 7 + j32 };
+                self.insns.push((self.e.off(), g.ip32(), 0xfff0 | delta as u16));
+            }
+            if push {
+                let slot = r12m(-4 * (j as i32 + 1)).op();
+                if g.code() == Code::Push_r32 {
+                    self.ins(mk2(Code::Mov_rm32_r32, slot, g.op0_register()))?;
+                } else {
+                    self.ins(mk_mem_imm(Code::Mov_rm32_imm32, slot, g.immediate(0) as u32))?;
+                }
+            } else {
+                self.ins(mk2(Code::Mov_r32_rm32, g.op0_register(), r12m(4 * j as i32).op()))?;
+            }
+        }
+        let n = 4 * (run.len() as i32 + 1);
+        self.ins(lea32(Register::R12D, r12m(if push { -n } else { n })))
+    }
+
+    /// Follow the likely register values past `g` (translated, not the
+    /// end of the block): moves, loads, lea and stack steps are followed,
+    /// any other write makes a register unknown.
+    fn note_writes(&mut self, g: &Instruction) {
+        if self.likely.iter().all(|v| v.is_none()) {
+            return;
+        }
+        let reg = |r: Register| (r as usize).checked_sub(Register::EAX as usize).filter(|&i| i < 8);
+        let value = match g.code() {
+            Code::Mov_r32_rm32 | Code::Mov_rm32_r32 if g.op1_kind() == OpKind::Register => {
+                self.likely_reg(g.op1_register())
+            }
+            Code::Mov_r32_rm32 => self.likely_load(g),
+            Code::Mov_r32_imm32 => Some(g.immediate32()),
+            Code::Lea_r32_m => self.likely_addr(g),
+            _ => None,
+        };
+        let esp = self.likely[ESP];
+        let call = matches!(g.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+        for u in self.info.info(g).used_registers() {
+            let w = matches!(
+                u.access(),
+                OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+            );
+            if w && u.register().is_gpr() {
+                if let Some(i) = reg(u.register().full_register32()) {
+                    self.likely[i] = None;
+                }
+            }
+        }
+        if call {
+            // The callee returns with esp where it was; it may change
+            // the caller-saved registers.
+            self.likely[ESP] = esp;
+            self.likely[EAX] = None;
+            self.likely[ECX] = None;
+            self.likely[EDX] = None;
+            if let Some((r, v)) = self.thunk_set.take() {
+                self.likely[r] = Some(v);
+            }
+            return;
+        }
+        if g.op0_kind() == OpKind::Register && g.op0_register().size() == 4 {
+            if let Some(i) = reg(g.op0_register()).filter(|_| value.is_some()) {
+                self.likely[i] = value;
+            }
+        }
+        let step = match g.code() {
+            Code::Sub_rm32_imm8 | Code::Sub_rm32_imm32 if g.op0_register() == Register::ESP => {
+                Some(g.immediate32().wrapping_neg() as i32)
+            }
+            Code::Add_rm32_imm8 | Code::Add_rm32_imm32 if g.op0_register() == Register::ESP => {
+                Some(g.immediate32() as i32)
+            }
+            Code::Push_r32 | Code::Pushd_imm8 | Code::Pushd_imm32 | Code::Push_rm32 => Some(-4),
+            Code::Pop_r32 if g.op0_register() != Register::ESP => Some(4),
+            _ => None,
+        };
+        if let (Some(s), Some(sp)) = (step, esp) {
+            self.likely[ESP] = Some(sp.wrapping_add(s as u32));
+        }
     }
 
     /// Recognise `mov REG, [esp]; ret` (gcc's __x86.get_pc_thunk.REG) at
@@ -710,14 +891,32 @@ impl Tx<'_> {
                 tx.mark(at);
             }
             let save = (tx.e.code.len(), tx.e.exits.len(), tx.insns.len());
+            if let Some(k) = stack_run_kind(&g) {
+                let run = tx.stack_run(&g, k, bytes, dec.position(), limit - n);
+                if !run.is_empty() {
+                    let after = run[run.len() - 1].next_ip32();
+                    let skipped: usize = run.iter().map(|r| r.len()).sum();
+                    if tx.emit_stack_run(&g, k, &run).is_ok() && dec.set_position(dec.position() + skipped).is_ok() {
+                        dec.set_ip(after as u64);
+                        n += run.len();
+                        *last_byte = after.wrapping_sub(1);
+                        tx.note_writes(&g);
+                        for r in &run {
+                            tx.note_writes(r);
+                        }
+                        continue;
+                    }
+                    tx.e.truncate(save.0, save.1);
+                    tx.insns.truncate(save.2);
+                }
+            }
             match tx.one(&g) {
                 Ok(true) => break,
-                Ok(false) => {}
+                Ok(false) => tx.note_writes(&g),
                 Err(why) => {
                     // Unsupported form: undo and raise SIGILL, as a CPU without
                     // the feature would.
-                    tx.e.code.truncate(save.0);
-                    tx.e.exits.truncate(save.1);
+                    tx.e.truncate(save.0, save.1);
                     tx.insns.truncate(save.2);
                     if std::env::var_os("VX_DEBUG").is_some() {
                         eprintln!("vx: cannot translate {:#x} {:?}: {}", at, g.code(), why);
@@ -730,6 +929,22 @@ impl Tx<'_> {
         (dec.position(), n)
     }
 }
+
+/// A push or pop that `Tx::stack_run` can fuse with its neighbours:
+/// `Some(true)` for a push of a register (not esp) or an immediate,
+/// `Some(false)` for a pop into a register other than esp.
+fn stack_run_kind(g: &Instruction) -> Option<bool> {
+    match g.code() {
+        Code::Push_r32 if g.op0_register() != Register::ESP => Some(true),
+        Code::Pushd_imm8 | Code::Pushd_imm32 => Some(true),
+        Code::Pop_r32 if g.op0_register() != Register::ESP => Some(false),
+        _ => None,
+    }
+}
+
+/// Pushes (pops) a run may hold; the fault handler's esp correction
+/// (`sigfault.rs`) counts at most 7 before the faulting one.
+const STACK_RUN_MAX: usize = 8;
 
 /// Fetch guest code at `eip`: bytes up to the first page the guest cannot
 /// execute, at most `max` bytes. Returns the bytes and the fault address if
@@ -761,18 +976,20 @@ fn fetch(win: &Window, eip: u32, max: usize) -> (Vec<u8>, Option<u32>) {
 /// Find the instructions that branches later in the block jump back to:
 /// a first pass over what the block will hold (it may overshoot where the
 /// real pass stops, which only costs an unneeded poll). Also returns how
-/// many bytes it decoded.
-fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
+/// many bytes it decoded, and whether it met an indirect jmp or call.
+fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize, bool) {
     let mut dec = Decoder::with_ip(32, bytes, eip as u64, DecoderOptions::NONE);
     let mut seen = Vec::new();
     let mut heads = Vec::new();
     let mut g = Instruction::default();
+    let mut indirect = false;
     while dec.can_decode() && seen.len() < limit {
         dec.decode_out(&mut g);
         if g.is_invalid() {
             break;
         }
         seen.push(g.ip32());
+        indirect |= matches!(g.flow_control(), FlowControl::IndirectBranch | FlowControl::IndirectCall);
         match g.flow_control() {
             FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
                 let t = g.near_branch_target() as u32;
@@ -787,18 +1004,30 @@ fn loop_heads(bytes: &[u8], eip: u32, limit: usize) -> (Vec<u32>, usize) {
             _ => break,
         }
     }
-    (heads, dec.position())
+    (heads, dec.position(), indirect)
 }
 
 /// Translate the block at `eip`. With `single`, translate one instruction
-/// only (used to step over a write into the block's own page).
-pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInfoFactory) -> Block {
+/// only (used to step over a write into the block's own page). `regs`, the
+/// guest registers as the block is about to run, give indirect branches a
+/// first guess at their target.
+pub fn translate(
+    win: &Window,
+    eip: u32,
+    single: bool,
+    info: &mut InstructionInfoFactory,
+    regs: Option<[u32; 8]>,
+) -> Block {
     let (mut bytes, fault_at) = fetch(win, eip, if single { 16 } else { 16 * MAX_BLOCK_INSNS });
     let limit = if single { 1 } else { MAX_BLOCK_INSNS };
     // Nothing fetched: the block is just its fetch fault, made without
     // the decoder (whose tables a run served from kept translations may
     // otherwise never need).
-    let (heads, scanned) = if bytes.is_empty() { (Vec::new(), 0) } else { loop_heads(&bytes, eip, limit) };
+    let (heads, scanned, indirect) =
+        if bytes.is_empty() { (Vec::new(), 0, false) } else { loop_heads(&bytes, eip, limit) };
+    // Register values are followed only for blocks with an indirect branch
+    // to guess for.
+    let regs = regs.filter(|_| indirect);
     let mut tx = Tx {
         fetch_fault: false,
         win,
@@ -809,6 +1038,8 @@ pub fn translate(win: &Window, eip: u32, single: bool, info: &mut InstructionInf
         e: Emitter::new(),
         insns: Vec::new(),
         info,
+        likely: regs.map(|r| r.map(Some)).unwrap_or_default(),
+        thunk_set: None,
     };
     let mut last_byte = eip;
     let (decoded, n) = match fault_at {

@@ -101,6 +101,39 @@ fn push_fault_leaves_esp_alone() {
 }
 
 #[test]
+fn fault_inside_a_push_run_is_precise() {
+    // push eax; push ebx; push 7; push ecx; int 0x80 with esp 8 bytes above
+    // the bottom of the mapped area: the third push faults.
+    let mut g = guest(&[0x50, 0x53, 0x6a, 0x07, 0x51, 0xcd, 0x80]);
+    let st = g.cpu_mut();
+    st.regs[ESP] = DATA + 8;
+    (st.regs[EAX], st.regs[EBX], st.regs[ECX]) = (1, 2, 3);
+    assert!(matches!(g.run(), Trap::PageFault { write: true, .. }));
+    assert_eq!(g.cpu().eip, CODE + 2, "eip of push 7");
+    assert_eq!(g.cpu().regs[ESP], DATA, "after two pushes");
+    assert_eq!(g.read_u32(DATA + 4).unwrap(), 1);
+    assert_eq!(g.read_u32(DATA).unwrap(), 2);
+    g.map_anon(DATA - 0x1000, 0x1000, pf::READ | pf::WRITE).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.cpu().regs[ESP], DATA - 8);
+    assert_eq!(g.read_u32(DATA - 4).unwrap(), 7);
+    assert_eq!(g.read_u32(DATA - 8).unwrap(), 3);
+}
+
+#[test]
+fn fault_inside_a_pop_run_is_precise() {
+    // pop eax; pop ebx; pop ecx; int 0x80 with esp 8 bytes below the end
+    // of the mapped area: the third pop faults.
+    let mut g = guest(&[0x58, 0x5b, 0x59, 0xcd, 0x80]);
+    g.write(DATA + 0xfff8, &[5, 0, 0, 0, 6, 0, 0, 0]).unwrap();
+    g.cpu_mut().regs[ESP] = DATA + 0xfff8;
+    assert!(matches!(g.run(), Trap::PageFault { write: false, .. }));
+    assert_eq!(g.cpu().eip, CODE + 2, "eip of pop ecx");
+    assert_eq!(g.cpu().regs[ESP], DATA + 0x10000, "after two pops");
+    assert_eq!((g.cpu().regs[EAX], g.cpu().regs[EBX]), (5, 6));
+}
+
+#[test]
 fn signals_like_linux() {
     for (code, signo) in [
         (vec![0x0f, 0x0b], libc::SIGILL),                 // ud2
