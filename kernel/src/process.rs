@@ -286,7 +286,17 @@ impl Process {
         }
         crate::futex::forget(self.tid);
         self.cpus.remove(self.tid);
-        if self.guest.holders() == 1 && self.mm.holders() == 1 {
+        let last = self.guest.holders() == 1 && self.mm.holders() == 1;
+        if last && crate::proctab::is_first(self.pid) {
+            // The first process's end ends vxos: the host takes back its
+            // memory and descriptors at once, so neither keep translations
+            // for a next exec nor free the address space page by page.
+            let (tid, pid) = (self.tid, self.pid);
+            std::mem::forget(self);
+            crate::proctab::thread_exit(tid, pid, st);
+            return;
+        }
+        if last {
             self.save_translations();
             self.prog = None;
             crate::mm::fork::keep_window(&self.mm, &mut self.guest);

@@ -209,18 +209,15 @@ impl Mm {
                 let off = off_of(page);
                 let (f, got) = alloc_run(n)?;
                 let want = file_end.saturating_sub(off).min(got as u64 * FRAME_SIZE as u64) as usize;
-                let mut buf = vec![0u8; want];
+                // Read straight into the new (zeroed) frames; what a short
+                // read leaves stays zero.
+                let mut run = memory().fresh_run(f, got);
+                let buf = &mut run.bytes()[..want];
                 let mut have = 0;
                 while have < want {
                     match file.read_at(&mut buf[have..], off + have as u64) {
                         Ok(0) | Err(_) => break,
                         Ok(k) => have += k,
-                    }
-                }
-                {
-                    let mem = memory();
-                    for (i, chunk) in buf[..have].chunks(FRAME_SIZE).enumerate() {
-                        mem.write(f + i as u32, 0, chunk);
                     }
                 }
                 for i in 0..got {

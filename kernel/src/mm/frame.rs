@@ -278,6 +278,14 @@ impl Frames {
         self.view.as_mut_ptr().wrapping_add(f as usize * FRAME_SIZE)
     }
 
+    /// The bytes of frames `f..f + n`, a run `alloc_run` has just given
+    /// the caller and no page table shows yet, to fill (from a file) after
+    /// the memory lock is dropped.
+    pub fn fresh_run(&self, f: Frame, n: u32) -> FreshRun {
+        assert!(n > 0 && f.checked_add(n).is_some_and(|end| end <= self.nframes));
+        FreshRun { ptr: self.ptr(f), len: n as usize * FRAME_SIZE }
+    }
+
     /// Copy bytes out of a frame.
     pub fn read(&self, f: Frame, off: usize, buf: &mut [u8]) {
         assert!(off + buf.len() <= FRAME_SIZE);
@@ -300,6 +308,22 @@ impl Frames {
     pub fn copy(&self, from: Frame, to: Frame) {
         // SAFETY: two distinct frames inside our mapping.
         unsafe { std::ptr::copy_nonoverlapping(self.ptr(from), self.ptr(to), FRAME_SIZE) }
+    }
+}
+
+/// Frames just allocated to one owner (see `Frames::fresh_run`).
+pub struct FreshRun {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl FreshRun {
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the run lies inside the memory file's view, which stays
+        // mapped for the life of vxos; its frames were just allocated to
+        // the holder of this value and are not yet in any page table or
+        // on any list, so nothing else reads or writes them meanwhile.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 
