@@ -87,6 +87,10 @@ impl Pager for Open {
     fn key(&self) -> (u64, u64) {
         (devno(&self.chan), self.chan.qid.path)
     }
+    fn lasting_id(&self) -> Option<u64> {
+        let m = self.host.as_ref()?.metadata().ok()?;
+        Some(crate::mm::vma::host_lasting_id(&m))
+    }
     fn size_vers(&self) -> std::io::Result<(u64, Option<u32>)> {
         match &self.host {
             // The version as hostfs makes it: from the modification time.

@@ -314,7 +314,7 @@ fn open_xcache() {
 
 /// Keep this run's new translations for the next runs.
 fn save_xcache() {
-    if let Err(e) = vx_core::xcache::save() {
+    if let Err(e) = vx_core::xcache::save().and_then(|_| progcache::persist()) {
         if xcache_dir().is_some_and(|d| d.1) {
             eprintln!("vxos: VXOS_XCACHE: cannot save translations: {e}");
         }
@@ -661,7 +661,9 @@ fn print_stats(p: &Process, status: ExitStatus) {
     let (mhits, mmisses, _, _) = vx_core::memo::stats();
     let (records, xhits) = vx_core::xcache::stats();
     eprintln!(
-        "vxos: shared translations: {mhits} reused, {mmisses} not found; disk cache: {records} records, {xhits} used"
+        "vxos: shared translations: {mhits} reused, {mmisses} not found; disk cache: {records} records, {xhits} used, \
+         {} blocks of the program restored",
+        s.cache.restored
     );
     let m = p.mm.stats;
     eprintln!(

@@ -158,7 +158,7 @@ impl Process {
         };
         exec::load(&mut guest, &mut mm, prog, argv, envp, ids, &open_interp)?;
         if let Some(k) = &key {
-            progcache::restore(&mut guest, k);
+            progcache::restore(&mut guest, &mm, k);
         }
         devproc::register(
             pid,
@@ -288,9 +288,12 @@ impl Process {
         self.cpus.remove(self.tid);
         let last = self.guest.holders() == 1 && self.mm.holders() == 1;
         if last && crate::proctab::is_first(self.pid) {
-            // The first process's end ends vxos: the host takes back its
-            // memory and descriptors at once, so neither keep translations
-            // for a next exec nor free the address space page by page.
+            // The first process's end ends vxos: keep its translations for
+            // the next run (on disk), and let the host take back its memory
+            // and descriptors at once rather than free them one by one.
+            if let Some(k) = &self.prog {
+                progcache::save(&self.guest, &self.mm, k);
+            }
             let (tid, pid) = (self.tid, self.pid);
             std::mem::forget(self);
             crate::proctab::thread_exit(tid, pid, st);
@@ -343,7 +346,7 @@ impl Process {
         };
         exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids, &open_interp).map_err(|e| e.errno())?;
         if let Some(k) = &key {
-            progcache::restore(&mut guest, k);
+            progcache::restore(&mut guest, &mm, k);
         }
         self.save_translations();
         self.prog = key;

@@ -9,9 +9,32 @@ use std::process::Command;
 use vxos_tests::*;
 
 /// Run `prog args` under `vxos run --stats` with translations kept in
-/// `cache`; return what it did (the statistics lines taken out of stderr)
-/// and the disk cache's (records, used) figures.
+/// `cache`, without the program snapshots earlier runs left there (so
+/// that blocks come from the records); return what it did (the statistics
+/// lines taken out of stderr) and the disk cache's (records, used) figures.
 fn run(cache: &Path, prog: &Path, args: &[&str]) -> (Outcome, (u64, u64)) {
+    for f in files(cache, "prog-") {
+        std::fs::remove_file(f).unwrap();
+    }
+    let (o, counts, _) = run_all(cache, prog, args);
+    (o, counts)
+}
+
+/// The files in `dir` whose names start with `prefix` and end in `.bin`.
+fn files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(prefix) && n.ends_with(".bin")
+        })
+        .collect()
+}
+
+/// As `run`, keeping program snapshots; also return how many blocks the
+/// program's snapshot gave its code cache.
+fn run_all(cache: &Path, prog: &Path, args: &[&str]) -> (Outcome, (u64, u64), u64) {
     let mut c = Command::new(vxos());
     c.env_clear().env("PATH", "/usr/bin:/bin").env("LANG", "C").env("HOME", "/").env("VXOS_XCACHE", cache);
     c.arg("run").arg("--stats").arg(prog).args(args).current_dir(bins());
@@ -28,18 +51,61 @@ fn run(cache: &Path, prog: &Path, args: &[&str]) -> (Outcome, (u64, u64)) {
         .map(|s| s.parse().unwrap())
         .collect();
     o.stderr = err.lines().filter(|l| !l.starts_with("vxos: ")).flat_map(|l| format!("{l}\n").into_bytes()).collect();
-    (o, (nums[0], nums[1]))
+    (o, (nums[0], nums[1]), nums[2])
 }
 
 fn cache_file(dir: &Path) -> std::path::PathBuf {
-    let files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
-        .collect();
+    let files = files(dir, "xlate-");
     assert_eq!(files.len(), 1, "one cache file in {}: {files:?}", dir.display());
     files[0].clone()
+}
+
+#[test]
+fn program_snapshots_start_the_next_run() {
+    let dir = fresh("xcache-prog");
+    let cache = dir.join("cache");
+    // A copy of the program, to change it later.
+    let prog = dir.join("prog");
+    std::fs::copy(bins().join("sha256"), &prog).unwrap();
+    let want = native(&prog, &[], &bins(), None);
+    let (first, _, restored) = run_all(&cache, &prog, &[]);
+    assert_eq!(first, want, "first run");
+    assert_eq!(restored, 0, "nothing to restore yet");
+    let snaps = files(&cache, "prog-");
+    assert_eq!(snaps.len(), 1, "one program snapshot: {snaps:?}");
+    assert_eq!(std::fs::metadata(&snaps[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    let (second, _, restored) = run_all(&cache, &prog, &[]);
+    assert_eq!(second, want, "second run, from the snapshot");
+    assert!(restored > 100, "only {restored} blocks restored");
+    let good = std::fs::read(&snaps[0]).unwrap();
+
+    // Damaged, truncated or world-writable: not used, and the program
+    // runs as natively.
+    let mut bad = good.clone();
+    for i in (good.len() / 2..good.len()).step_by(4099) {
+        bad[i] ^= 0x40;
+    }
+    for (what, bytes, mode) in [
+        ("damaged", &bad[..], 0o600),
+        ("truncated", &good[..good.len() / 3], 0o600),
+        ("world-writable", &good[..], 0o666),
+    ] {
+        std::fs::write(&snaps[0], bytes).unwrap();
+        std::fs::set_permissions(&snaps[0], std::fs::Permissions::from_mode(mode)).unwrap();
+        let (o, _, restored) = run_all(&cache, &prog, &[]);
+        assert_eq!(o, want, "with a {what} snapshot");
+        assert_eq!(restored, 0, "a {what} snapshot was used");
+        std::fs::remove_file(&snaps[0]).unwrap();
+        std::fs::write(&snaps[0], &good).unwrap();
+        std::fs::set_permissions(&snaps[0], std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    // Another program in the same file: never run with the first one's code.
+    std::fs::remove_file(&prog).unwrap();
+    std::fs::copy(bins().join("qsort64"), &prog).unwrap();
+    let (o, _, restored) = run_all(&cache, &prog, &[]);
+    assert_eq!(o, native(&prog, &[], &bins(), None), "a different program in the same file");
+    assert_eq!(restored, 0, "the old program's snapshot was used for the new one");
 }
 
 #[test]
@@ -102,7 +168,9 @@ fn damaged_files_are_not_trusted() {
     assert_eq!(records, 0, "a world-writable cache file was read");
 
     // A directory others may write is refused with a message.
-    std::fs::remove_file(&file).unwrap();
+    for f in std::fs::read_dir(&cache).unwrap().flatten() {
+        std::fs::remove_file(f.path()).unwrap();
+    }
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut c = Command::new(vxos());
     c.env_clear().env("VXOS_XCACHE", &cache).arg("run").arg(&prog).current_dir(bins());

@@ -14,6 +14,7 @@
 use crate::emit::ExitSite;
 use crate::translate::Block;
 use crate::zeroed::Zeroed;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -36,14 +37,14 @@ impl Hasher for AddrHasher {
     }
 }
 
-type AddrMap<V> = HashMap<u32, V, BuildHasherDefault<AddrHasher>>;
+pub(crate) type AddrMap<V> = HashMap<u32, V, BuildHasherDefault<AddrHasher>>;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Size of one code cache.
 pub const CACHE_SIZE: usize = 64 << 20;
-const MAX_BLOCKS: usize = 1 << 18;
-const MAX_INSNS: usize = 1 << 22;
+pub(crate) const MAX_BLOCKS: usize = 1 << 18;
+pub(crate) const MAX_INSNS: usize = 1 << 22;
 
 /// What the fault handler needs: block start offsets and, per block, the
 /// (host offset, guest eip, swap) of each instruction, packed in a u64.
@@ -183,26 +184,26 @@ pub(crate) fn in_any_cache(rip: u64) -> bool {
 }
 
 #[derive(Clone)]
-struct BlockMeta {
-    eip: u32,
-    host: u32,
-    exits: Vec<ExitSite>,
+pub(crate) struct BlockMeta {
+    pub(crate) eip: u32,
+    pub(crate) host: u32,
+    pub(crate) exits: SmallVec<[ExitSite; 2]>,
     /// Chained jumps into this block: (block id, exit index).
-    incoming: Vec<(usize, usize)>,
-    pages: Vec<u32>,
-    valid: bool,
+    pub(crate) incoming: SmallVec<[(usize, usize); 2]>,
+    pub(crate) pages: SmallVec<[u32; 1]>,
+    pub(crate) valid: bool,
 }
 
 /// Translations copied out of one cache to start another from: the code,
 /// the block table (blocks left out stay as unreachable, invalid entries)
 /// and the fault handler's index.
 pub struct Snapshot {
-    code: Vec<u8>,
-    blocks: Vec<BlockMeta>,
-    map: AddrMap<usize>,
-    pages: AddrMap<Vec<usize>>,
-    index: (Vec<u32>, Vec<u32>, Vec<u64>),
-    kept: usize,
+    pub(crate) code: SnapCode,
+    pub(crate) blocks: Vec<BlockMeta>,
+    pub(crate) map: AddrMap<usize>,
+    pub(crate) pages: AddrMap<Vec<usize>>,
+    pub(crate) index: (Vec<u32>, Vec<u32>, Vec<u64>),
+    pub(crate) kept: usize,
 }
 
 impl Snapshot {
@@ -214,6 +215,27 @@ impl Snapshot {
     /// The guest pages its blocks were made from.
     pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {
         self.pages.keys().copied()
+    }
+}
+
+/// The code of a snapshot: copied out of a cache, or in a file on disk.
+pub(crate) enum SnapCode {
+    Owned(Vec<u8>),
+    /// `len` bytes at `at` in the file.
+    Mapped {
+        file: std::sync::Arc<FileMap>,
+        at: usize,
+        len: usize,
+    },
+}
+
+impl std::ops::Deref for SnapCode {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SnapCode::Owned(v) => v,
+            SnapCode::Mapped { file, at, len } => &file[*at..*at + *len],
+        }
     }
 }
 
@@ -370,9 +392,9 @@ impl CodeCache {
         self.blocks.push(BlockMeta {
             eip: b.eip,
             host: host as u32,
-            exits: b.exits.clone(),
-            incoming: Vec::new(),
-            pages: b.pages.clone(),
+            exits: SmallVec::from_slice(&b.exits),
+            incoming: SmallVec::new(),
+            pages: SmallVec::from_slice(&b.pages),
             valid: register,
         });
         if register {
@@ -453,6 +475,12 @@ impl CodeCache {
         eips
     }
 
+    /// How many valid blocks have guest pages that all pass `keep` (what
+    /// `snapshot` would keep).
+    pub(crate) fn count_kept(&self, keep: &mut dyn FnMut(u32) -> bool) -> usize {
+        self.blocks.iter().filter(|b| b.valid && b.pages.iter().all(|&p| keep(p))).count()
+    }
+
     /// Copy out the valid blocks whose guest pages all pass `keep`, with
     /// their chains among themselves (jumps into blocks left out go back to
     /// their stubs), for another cache to start from.
@@ -464,7 +492,7 @@ impl CodeCache {
         let mut blocks = self.blocks.clone();
         for (id, b) in blocks.iter_mut().enumerate() {
             if kept[id] {
-                b.incoming.retain(|&(from, _)| kept[from]);
+                b.incoming.retain(|&mut (from, _)| kept[from]);
                 continue;
             }
             for &(from, k) in &self.blocks[id].incoming {
@@ -495,7 +523,7 @@ impl CodeCache {
             self.index.insns[..ni].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
         );
         let nkept = kept.iter().filter(|&&k| k).count();
-        Snapshot { code, blocks, map, pages, index, kept: nkept }
+        Snapshot { code: SnapCode::Owned(code), blocks, map, pages, index, kept: nkept }
     }
 
     /// The blocks it holds, valid or dropped.
@@ -511,10 +539,22 @@ impl CodeCache {
     /// Start this (empty) cache from a snapshot.
     pub(crate) fn restore(&mut self, s: &Snapshot) {
         debug_assert!(self.is_empty());
-        // SAFETY: the snapshot came from a cache of the same size; we write
-        // into the RW view inside the mapping, where no code runs yet.
-        unsafe { std::ptr::copy_nonoverlapping(s.code.as_ptr(), self.rw, s.code.len()) };
-        self.used = s.code.len();
+        let code: &[u8] = &s.code;
+        assert!(code.len() <= CACHE_SIZE);
+        if code.len() > self.high {
+            // Give the code memory pages in one call rather than a host
+            // fault per page. Failure only means they fault in one by one.
+            let first = self.high & !4095;
+            // SAFETY: advice on part of our own RW mapping of the cache.
+            unsafe {
+                libc::madvise(self.rw.add(first).cast(), code.len() - first, libc::MADV_POPULATE_WRITE);
+            }
+        }
+        // SAFETY: the snapshot is no bigger than a cache (checked above);
+        // we write into the RW view inside the mapping, where no code runs
+        // yet.
+        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), self.rw, code.len()) };
+        self.used = code.len();
         self.high = self.high.max(self.used);
         self.blocks = s.blocks.clone();
         self.map = s.map.clone();

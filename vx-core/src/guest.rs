@@ -267,6 +267,11 @@ impl Guest {
         self.cache.snapshot(&mut keep)
     }
 
+    /// How many blocks `snapshot` with `keep` would copy out.
+    pub fn count_kept(&self, mut keep: impl FnMut(u32) -> bool) -> usize {
+        self.cache.count_kept(&mut keep)
+    }
+
     /// Start a guest that has translated nothing yet from a snapshot. Its
     /// pages are marked as translated, so writes, unmaps and protection
     /// changes drop the blocks made from them, as for blocks of its own.

@@ -40,6 +40,7 @@ pub mod memo;
 pub mod observe;
 mod rewrite;
 mod sigfault;
+pub mod snapfile;
 pub mod state;
 pub mod translate;
 pub mod window;

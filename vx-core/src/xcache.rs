@@ -115,7 +115,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 /// A 32-bit checksum of a record: four independent lanes of eight bytes,
 /// so it runs at several bytes a cycle.
-fn checksum(b: &[u8]) -> u32 {
+pub(crate) fn checksum(b: &[u8]) -> u32 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h =
         [0x243f_6a88_85a3_08d3 ^ b.len() as u64, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89];
@@ -148,7 +148,7 @@ fn fingerprint() -> io::Result<u64> {
 
 /// Whether `m` (a cache directory or file) is safe to take host code from:
 /// ours, and writable by nobody else.
-fn trusted(m: &std::fs::Metadata) -> bool {
+pub(crate) fn trusted(m: &std::fs::Metadata) -> bool {
     m.uid() == nix::unistd::geteuid().as_raw() && m.permissions().mode() & 0o022 == 0
 }
 
@@ -202,6 +202,11 @@ pub(crate) fn find(win: &Window, eip: u32) -> Option<Block> {
         }
     }
     None
+}
+
+/// The cache directory and this build's fingerprint, if a cache is open.
+pub(crate) fn location() -> Option<(PathBuf, u64)> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|s| (s.dir.clone(), s.fingerprint))
 }
 
 /// Counters: (records in the file when opened, blocks taken from it).

@@ -44,6 +44,24 @@ pub trait Pager: Send + Sync {
     fn name(&self) -> Option<String> {
         None
     }
+    /// A name for this version of the file that holds across runs of vxos
+    /// and changes whenever the file does (a host file's device, inode,
+    /// size and times), for translations kept on disk; None if it has none.
+    fn lasting_id(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// The lasting id (see `Pager::lasting_id`) of a host file.
+pub fn host_lasting_id(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in
+        [m.dev(), m.ino(), m.size(), m.mtime() as u64, m.mtime_nsec() as u64, m.ctime() as u64, m.ctime_nsec() as u64]
+    {
+        h = (h ^ v).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
+    }
+    h
 }
 
 impl Pager for std::fs::File {
