@@ -11,7 +11,7 @@ use crate::group::{Cpus, Shared};
 use crate::mm::fault::Access;
 use crate::mm::Mm;
 use crate::ns::{Chan, NsRef};
-use crate::progcache::{self, ProgKey};
+use crate::progcache;
 use crate::signal::{bit, AltStack, SigInfo};
 use crate::syscall;
 use devices::{Cred, FileType, OpenMode};
@@ -106,9 +106,6 @@ pub struct Process {
     /// The exit ends this thread only (exit, not exit_group or a signal).
     pub thread_exit_only: bool,
     pub stats: SysStats,
-    /// The program file the address space was loaded from, for keeping
-    /// its translations (see `progcache`).
-    prog: Option<ProgKey>,
 }
 
 /// VXOS_STATS: each thread reports its translator and memory counters on
@@ -151,15 +148,12 @@ impl Process {
         let exe = prog.chan.path_string();
         let mut guest = Guest::new().map_err(ExecError::Memory)?;
         let mut mm = Mm::new(0);
-        let key = progcache::key_of(&*prog);
         let open_interp = |path: &str| -> Result<Arc<dyn crate::mm::vma::Pager>, ExecError> {
             let f = open_program(&ns, &cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
             Ok(f)
         };
         exec::load(&mut guest, &mut mm, prog, argv, envp, ids, &open_interp)?;
-        if let Some(k) = &key {
-            progcache::restore(&mut guest, &mm, k);
-        }
+        crate::trace::for_task(pid, || progcache::attach(&mut guest, &mut mm));
         devproc::register(
             pid,
             devproc::ProcEntry {
@@ -202,7 +196,6 @@ impl Process {
             exit: None,
             thread_exit_only: false,
             stats: SysStats::default(),
-            prog: key,
         })
     }
 
@@ -237,7 +230,6 @@ impl Process {
             exit: None,
             thread_exit_only: false,
             stats: SysStats::default(),
-            prog: self.prog,
         }
     }
 
@@ -291,9 +283,7 @@ impl Process {
             // The first process's end ends vxos: keep its translations for
             // the next run (on disk), and let the host take back its memory
             // and descriptors at once rather than free them one by one.
-            if let Some(k) = &self.prog {
-                progcache::save(&self.guest, &self.mm, k);
-            }
+            progcache::save(&self.guest, &self.mm);
             let (tid, pid) = (self.tid, self.pid);
             std::mem::forget(self);
             crate::proctab::thread_exit(tid, pid, st);
@@ -301,7 +291,6 @@ impl Process {
         }
         if last {
             self.save_translations();
-            self.prog = None;
             crate::mm::fork::keep_window(&self.mm, &mut self.guest);
         }
         let (tid, pid) = (self.tid, self.pid);
@@ -309,17 +298,11 @@ impl Process {
         crate::proctab::thread_exit(tid, pid, st);
     }
 
-    /// Keep the program's translations for its next run, if this is the
-    /// last thread of the address space (see `progcache`).
+    /// Keep the translations of the address space's files for later
+    /// guests, if this is its last thread (see `progcache`).
     fn save_translations(&self) {
-        // The first process's end is vxos's: no next run to keep them for.
-        if crate::proctab::is_first(self.pid) && self.exit.is_some() {
-            return;
-        }
-        if let Some(k) = &self.prog {
-            if self.guest.holders() == 1 && self.mm.holders() == 1 {
-                progcache::save(&self.guest, &self.mm, k);
-            }
+        if self.guest.holders() == 1 && self.mm.holders() == 1 {
+            progcache::save(&self.guest, &self.mm);
         }
     }
 
@@ -338,18 +321,14 @@ impl Process {
         let exe = prog.chan.path_string();
         let mut guest = Guest::new().map_err(|_| Errno::ENOMEM)?;
         let mut mm = Mm::new(0);
-        let key = progcache::key_of(&*prog);
         let cred = self.cred();
         let open_interp = |path: &str| -> Result<Arc<dyn crate::mm::vma::Pager>, ExecError> {
             let f = open_program(&self.ns, &self.cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
             Ok(f)
         };
         exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids, &open_interp).map_err(|e| e.errno())?;
-        if let Some(k) = &key {
-            progcache::restore(&mut guest, &mm, k);
-        }
+        progcache::attach(&mut guest, &mut mm);
         self.save_translations();
-        self.prog = key;
         // The point of no return. The new image is this thread's alone:
         // other threads (told to exit) keep the old one until they do.
         let mut old_mm = std::mem::replace(&mut self.mm, Shared::new(mm));

@@ -1,24 +1,29 @@
-//! Translations of programs kept from one run to the next.
+//! Translations of program files kept from one run to the next.
 //!
-//! When a process that was started by exec of a program file ends (or
-//! execs another), the blocks it translated from that file's read-only
-//! pages are copied out of its code cache, chains and all; the next exec
-//! of the same version of the file starts its code cache from that copy
-//! and runs its start-up code without translating or even chaining it.
-//! A block is kept only if every page it was made from is, at that moment,
-//! a page-cache frame of the program file (so the bytes are the file's,
-//! never a private copy the process wrote), and the new process maps the
-//! same file pages at the same addresses (exec lays a program out the same
-//! way every time). The shared translation memo (vx-core's `memo`) covers
-//! everything else.
+//! When an address space ends (its last thread exits or execs), the blocks
+//! its guest translated from each executable file it maps (the program,
+//! the dynamic loader, each library) are copied out of its code cache,
+//! chains and all, one image per file and place (`Guest::snapshot`). A
+//! later guest that maps the same version of the file at the same address
+//! takes the image into its code cache (`Guest::restore`) as soon as the
+//! file is mapped executable: at exec for the program and its loader, at
+//! the loader's mmap or mprotect for a library. Its start-up code then
+//! runs without being translated, or even chained, again.
 //!
-//! Snapshots of host files also go to disk (vx-core's `snapfile`, beside
-//! the translations `xcache` keeps) when vxos ends, named by the file's
-//! lasting id and the address exec put it at, and the first exec of the
-//! program in a later run of vxos starts from there.
+//! A block goes into an image only if every page it was made from is, at
+//! that moment, a page-cache frame of the file mapped executable at that
+//! place (so the bytes are the file's, never a private copy the process
+//! wrote); an image is taken in only if each of its pages is, in the new
+//! guest, mapped executable from the same file page and not a private copy.
+//! The shared translation memo (vx-core's `memo`) covers everything else.
+//!
+//! Images of host files also go to disk (vx-core's `snapfile`, beside the
+//! translations `xcache` keeps) when vxos ends, named by the file's lasting
+//! id and its place, and the first guest to map the file there in a later
+//! run of vxos takes its image from the disk.
 
 use crate::mm::pagecache;
-use crate::mm::vma::{Backing, Pager};
+use crate::mm::vma::Backing;
 use crate::mm::Mm;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -26,122 +31,56 @@ use std::sync::Arc;
 use vx_core::window::pf;
 use vx_core::{Guest, Snapshot};
 
-/// One version of one program file.
+/// One version of one file, mapped executable with its start at `base`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct ProgKey {
+pub struct ImageKey {
     file: (u64, u64),
     vers: u32,
     size: u64,
-    /// The file's name across runs of vxos, for snapshots kept on disk.
-    lasting: Option<u64>,
+    base: u32,
 }
 
-/// Programs whose translations are kept at most.
-const MAX_PROGRAMS: usize = 64;
+/// Images kept in memory at most.
+const MAX_IMAGES: usize = 256;
+/// New blocks an address space must have made before its end is worth
+/// looking at.
+const MIN_NEW: u64 = 16;
 
-static SNAPSHOTS: Mutex<Option<HashMap<ProgKey, Arc<Snapshot>>>> = Mutex::new(None);
+static IMAGES: Mutex<Option<HashMap<ImageKey, Arc<Snapshot>>>> = Mutex::new(None);
+/// Images looked for on disk in this run.
+static LOOKED: Mutex<Option<HashSet<ImageKey>>> = Mutex::new(None);
+/// Images made in this run and not yet on disk, with their files' lasting
+/// ids.
+static UNSAVED: Mutex<Vec<(ImageKey, u64)>> = Mutex::new(Vec::new());
 
-/// Programs whose snapshot on disk was looked for in this run.
-static LOOKED: Mutex<Option<HashSet<ProgKey>>> = Mutex::new(None);
-/// Snapshots made in this run and not yet on disk, with where exec put
-/// their program.
-static UNSAVED: Mutex<Vec<(ProgKey, u32)>> = Mutex::new(Vec::new());
-
-/// The key of a program file, if its pages can be cached.
-pub fn key_of(prog: &dyn Pager) -> Option<ProgKey> {
-    let (size, vers) = prog.size_vers().ok()?;
-    Some(ProgKey { file: prog.key(), vers: vers?, size, lasting: prog.lasting_id() })
-}
-
-/// Where exec put program `k` in `mm`: the address of its first page.
-fn placed_at(mm: &Mm, k: &ProgKey) -> Option<u32> {
-    mm.vmas.iter().find_map(|(start, v)| match &v.backing {
-        Backing::File { file, offset: 0, .. } if file.key() == k.file => Some(start),
-        _ => None,
-    })
-}
-
-/// Start a freshly loaded guest from the program's kept translations: this
-/// run's, else (the first time) those an earlier run left on disk.
-pub fn restore(g: &mut Guest, mm: &Mm, k: &ProgKey) {
-    let mut snap = SNAPSHOTS.lock().as_ref().and_then(|m| m.get(k).cloned());
-    if snap.is_none() {
-        if let (Some(id), Some(at)) = (k.lasting, placed_at(mm, k)) {
-            if LOOKED.lock().get_or_insert_with(HashSet::new).insert(*k) {
-                if let Some(s) = vx_core::snapfile::load(id, at) {
-                    let s = Arc::new(s);
-                    remember(k, s.clone());
-                    snap = Some(s);
-                }
-            }
+/// The files `mm` maps executable, with their lasting ids.
+fn code_files(mm: &Mm) -> Vec<(ImageKey, Option<u64>)> {
+    let mut out: Vec<(ImageKey, Option<u64>)> = Vec::new();
+    for (start, v) in mm.vmas.iter() {
+        let Backing::File { file, offset, .. } = &v.backing else { continue };
+        if v.prot & pf::EXEC == 0 || *offset > start as u64 {
+            continue;
+        }
+        let base = start - *offset as u32;
+        if out.iter().any(|(k, _)| k.base == base && k.file == file.key()) {
+            continue;
+        }
+        if let Ok((size, Some(vers))) = file.size_vers() {
+            out.push((ImageKey { file: file.key(), vers, size, base }, file.lasting_id()));
         }
     }
-    if let Some(s) = snap {
-        g.restore(&s);
-    }
+    out
 }
 
-/// Keep what a guest running program `k` translated, if it is clearly
-/// more than what is kept already.
-pub fn save(g: &Guest, mm: &Mm, k: &ProgKey) {
-    let st = g.stats().cache;
-    let have = st.blocks + st.restored;
-    let known = SNAPSHOTS.lock().as_ref().and_then(|m| m.get(k).map(|s| s.blocks() as u64)).unwrap_or(0);
-    if have <= known + 16 || st.flushes > 0 {
-        return;
-    }
-    // Blocks of libraries do not count: only those a snapshot would keep.
-    let mut seen: HashMap<u32, bool> = HashMap::new();
-    let mut keep = |p| *seen.entry(p).or_insert_with(|| from_file(mm, k, p));
-    if g.count_kept(&mut keep) as u64 <= known + known / 8 + 16 {
-        return;
-    }
-    let snap = g.snapshot(keep);
-    if (snap.blocks() as u64) <= known {
-        return;
-    }
-    if let (Some(_), Some(at)) = (k.lasting, placed_at(mm, k)) {
-        let mut u = UNSAVED.lock();
-        u.retain(|(o, _)| o != k);
-        u.push((*k, at));
-    }
-    remember(k, Arc::new(snap));
-}
-
-/// Write the snapshots made in this run to disk (see `snapfile`).
-pub fn persist() -> std::io::Result<()> {
-    let todo = std::mem::take(&mut *UNSAVED.lock());
-    for (k, at) in todo {
-        let snap = SNAPSHOTS.lock().as_ref().and_then(|m| m.get(&k).cloned());
-        if let (Some(s), Some(id)) = (snap, k.lasting) {
-            vx_core::snapfile::save(id, at, &s)?;
-        }
-    }
-    Ok(())
-}
-
-fn remember(k: &ProgKey, snap: Arc<Snapshot>) {
-    let mut m = SNAPSHOTS.lock();
-    let m = m.get_or_insert_with(HashMap::new);
-    if m.len() >= MAX_PROGRAMS && !m.contains_key(k) {
-        // Forget one (any): programs run often come back soon.
-        if let Some(&old) = m.keys().next() {
-            m.remove(&old);
-        }
-    }
-    m.insert(*k, snap);
-}
-
-/// Whether guest page `p` holds, read-only, the page-cache frame of the
-/// program file's page mapped there.
-fn from_file(mm: &Mm, k: &ProgKey, p: u32) -> bool {
+/// Whether guest page `p` of `mm` shows, executable, the page of file `k`
+/// its place names, and not a private copy of it.
+fn shows_file(mm: &Mm, k: &ImageKey, p: u32) -> bool {
     let Some((start, v)) = mm.vmas.find(p << 12) else { return false };
     let Backing::File { file, offset, file_end } = &v.backing else { return false };
-    if v.prot & pf::WRITE != 0 || file.key() != k.file {
+    if v.prot & pf::EXEC == 0 || file.key() != k.file || (start as u64).wrapping_sub(*offset) != k.base as u64 {
         return false;
     }
-    let Some(e) = mm.pt.get(p) else { return false };
-    let off = offset + ((p - (start >> 12)) as u64) * 4096;
+    let off = ((p << 12) - k.base) as u64;
     let key = pagecache::Key {
         file: k.file,
         vers: k.vers,
@@ -149,5 +88,92 @@ fn from_file(mm: &Mm, k: &ProgKey, p: u32) -> bool {
         page: off / 4096,
         len: file_end.saturating_sub(off).min(4096) as u16,
     };
-    pagecache::holds(&key, e.frame)
+    mm.pt.get(p).is_none_or(|e| pagecache::holds(&key, e.frame))
+}
+
+/// Whether guest page `p` holds, now, the page-cache frame of file `k`'s
+/// page there (what an image may be made from).
+fn holds_file(mm: &Mm, k: &ImageKey, p: u32) -> bool {
+    mm.pt.get(p).is_some() && shows_file(mm, k, p)
+}
+
+/// The disk name of image `k` of the file with lasting id `lasting`.
+fn disk_id(k: &ImageKey, lasting: u64) -> u64 {
+    (lasting ^ (k.base as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).rotate_left(23)
+}
+
+/// Take into `g` the images of the files `mm` maps executable that it has
+/// not looked at yet: this run's, else (the first time) an earlier run's
+/// from the disk. Called after exec and after a mapping becomes executable.
+pub fn attach(g: &mut Guest, mm: &mut Mm) {
+    for (k, lasting) in code_files(mm) {
+        if mm.images.contains(&k) {
+            continue;
+        }
+        mm.images.push(k);
+        let mut img = IMAGES.lock().as_ref().and_then(|m| m.get(&k).cloned());
+        if img.is_none() {
+            if let Some(lasting) = lasting {
+                if LOOKED.lock().get_or_insert_with(HashSet::new).insert(k) {
+                    if let Some(s) = vx_core::snapfile::load(disk_id(&k, lasting), k.base) {
+                        let s = Arc::new(s);
+                        remember(k, s.clone());
+                        img = Some(s);
+                    }
+                }
+            }
+        }
+        if let Some(s) = img {
+            if s.pages().all(|p| shows_file(mm, &k, p)) {
+                g.restore(&s);
+            }
+        }
+    }
+}
+
+/// Keep images of what the guest of an ending address space translated
+/// from each executable file, where clearly more than what is kept.
+pub fn save(g: &Guest, mm: &Mm) {
+    let st = g.stats().cache;
+    if st.blocks < MIN_NEW || st.flushes > 0 {
+        return;
+    }
+    for (k, lasting) in code_files(mm) {
+        let known = IMAGES.lock().as_ref().and_then(|m| m.get(&k).map(|s| s.blocks())).unwrap_or(0);
+        let mut seen: HashMap<u32, bool> = HashMap::new();
+        let mut keep = |p| *seen.entry(p).or_insert_with(|| holds_file(mm, &k, p));
+        if g.count_kept(&mut keep) <= known + known / 8 + MIN_NEW as usize {
+            continue;
+        }
+        let snap = g.snapshot(keep);
+        if let Some(lasting) = lasting {
+            let mut u = UNSAVED.lock();
+            u.retain(|(o, _)| *o != k);
+            u.push((k, lasting));
+        }
+        remember(k, Arc::new(snap));
+    }
+}
+
+/// Write the images made in this run to disk (see `snapfile`).
+pub fn persist() -> std::io::Result<()> {
+    let todo = std::mem::take(&mut *UNSAVED.lock());
+    for (k, lasting) in todo {
+        if let Some(s) = IMAGES.lock().as_ref().and_then(|m| m.get(&k).cloned()) {
+            vx_core::snapfile::save(disk_id(&k, lasting), k.base, &s)?;
+        }
+    }
+    Ok(())
+}
+
+fn remember(k: ImageKey, img: Arc<Snapshot>) {
+    let mut m = IMAGES.lock();
+    let m = m.get_or_insert_with(HashMap::new);
+    if m.len() >= MAX_IMAGES && !m.contains_key(&k) {
+        // Forget one (any): files run often come back soon.
+        if let Some(&old) = m.keys().next() {
+            m.remove(&old);
+        }
+    }
+    m.insert(k, img);
 }

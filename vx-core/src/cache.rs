@@ -114,6 +114,21 @@ impl BlockIndex {
         self.nblocks.store(b + 1, Ordering::Release);
     }
 
+    /// As `push`, for instructions already packed as `push` packs them.
+    fn push_packed(&self, start: u32, insns: &[u64]) {
+        let b = self.nblocks.load(Ordering::Relaxed);
+        let mut i = self.ninsns.load(Ordering::Relaxed);
+        self.starts[b].store(start, Ordering::Relaxed);
+        self.first_insn[b].store(i as u32, Ordering::Relaxed);
+        for &p in insns {
+            self.insns[i].store(p, Ordering::Relaxed);
+            i += 1;
+        }
+        self.first_insn[b + 1].store(i as u32, Ordering::Relaxed);
+        self.ninsns.store(i, Ordering::Relaxed);
+        self.nblocks.store(b + 1, Ordering::Release);
+    }
+
     /// Find the guest instruction whose host code contains `rip`.
     /// Async-signal-safe: only atomic loads.
     pub(crate) fn find(&self, rip: u64) -> Option<HostPos> {
@@ -475,55 +490,81 @@ impl CodeCache {
         eips
     }
 
-    /// How many valid blocks have guest pages that all pass `keep` (what
-    /// `snapshot` would keep).
+    /// How many blocks `snapshot` would keep.
     pub(crate) fn count_kept(&self, keep: &mut dyn FnMut(u32) -> bool) -> usize {
-        self.blocks.iter().filter(|b| b.valid && b.pages.iter().all(|&p| keep(p))).count()
+        (0..self.blocks.len()).filter(|&id| self.keeps(id, keep)).count()
     }
 
-    /// Copy out the valid blocks whose guest pages all pass `keep`, with
-    /// their chains among themselves (jumps into blocks left out go back to
-    /// their stubs), for another cache to start from.
+    /// Whether `snapshot` keeps block `id`: valid, the one its address
+    /// finds, and made from pages that all pass `keep`.
+    fn keeps(&self, id: usize, keep: &mut dyn FnMut(u32) -> bool) -> bool {
+        let b = &self.blocks[id];
+        b.valid && !b.pages.is_empty() && self.map.get(&b.eip) == Some(&id) && b.pages.iter().all(|&p| keep(p))
+    }
+
+    /// Copy out the valid blocks whose guest pages all pass `keep`, packed
+    /// together with their chains among themselves (jumps to blocks left
+    /// out go back to their stubs), for this or another cache to take in
+    /// again (`restore`).
     pub(crate) fn snapshot(&self, keep: &mut dyn FnMut(u32) -> bool) -> Snapshot {
-        let mut code = vec![0u8; self.used];
-        // SAFETY: reading the initialised part of our own RW mapping.
-        unsafe { std::ptr::copy_nonoverlapping(self.rw, code.as_mut_ptr(), self.used) };
-        let kept: Vec<bool> = self.blocks.iter().map(|b| b.valid && b.pages.iter().all(|&p| keep(p))).collect();
-        let mut blocks = self.blocks.clone();
-        for (id, b) in blocks.iter_mut().enumerate() {
-            if kept[id] {
-                b.incoming.retain(|&mut (from, _)| kept[from]);
-                continue;
+        let n = self.blocks.len();
+        let kept: Vec<bool> = (0..n).map(|id| self.keeps(id, keep)).collect();
+        // SAFETY: the initialised part of our own RW mapping.
+        let all = unsafe { std::slice::from_raw_parts(self.rw, self.used) };
+        let mut code = Vec::new();
+        let mut new_id = vec![usize::MAX; n];
+        let mut blocks = Vec::new();
+        let (mut starts, mut first, mut insns) = (Vec::new(), vec![0u32], Vec::new());
+        for id in (0..n).filter(|&id| kept[id]) {
+            let b = &self.blocks[id];
+            let end = self.blocks.get(id + 1).map_or(self.used, |nb| nb.host as usize);
+            let host = (code.len() + 63) & !63;
+            code.resize(host, 0);
+            code.extend_from_slice(&all[b.host as usize..end]);
+            new_id[id] = blocks.len();
+            // Every exit at its stub; chains among kept blocks come next.
+            for e in &b.exits {
+                let (site, stub) = (host + e.site as usize, host + e.stub as usize);
+                let rel = (stub as i64 - (site as i64 + 4)) as i32;
+                code[site..site + 4].copy_from_slice(&rel.to_le_bytes());
             }
-            for &(from, k) in &self.blocks[id].incoming {
-                if kept[from] {
-                    let fb = &self.blocks[from];
-                    let (site, stub) = ((fb.host + fb.exits[k].site) as usize, fb.host + fb.exits[k].stub);
-                    let rel = (stub as i64 - (site as i64 + 4)) as i32;
-                    code[site..site + 4].copy_from_slice(&rel.to_le_bytes());
-                }
-            }
-            b.valid = false;
-            b.incoming.clear();
-            b.pages.clear();
+            let incoming = b.incoming.iter().filter(|&&(from, _)| kept[from]).copied().collect();
+            blocks.push(BlockMeta {
+                eip: b.eip,
+                host: host as u32,
+                exits: b.exits.clone(),
+                incoming,
+                pages: b.pages.clone(),
+                valid: true,
+            });
+            starts.push(host as u32);
+            let (a, z) = (
+                self.index.first_insn[id].load(Ordering::Relaxed) as usize,
+                self.index.first_insn[id + 1].load(Ordering::Relaxed) as usize,
+            );
+            insns.extend(self.index.insns[a..z].iter().map(|x| x.load(Ordering::Relaxed)));
+            first.push(insns.len() as u32);
         }
-        let map = self.map.iter().filter(|&(_, &id)| kept[id]).map(|(&e, &id)| (e, id)).collect();
+        for to in 0..blocks.len() {
+            let to_host = blocks[to].host as i64;
+            for k in 0..blocks[to].incoming.len() {
+                let (from, exit) = blocks[to].incoming[k];
+                let from = new_id[from];
+                blocks[to].incoming[k] = (from, exit);
+                let site = (blocks[from].host + blocks[from].exits[exit].site) as usize;
+                let rel = (to_host - (site as i64 + 4)) as i32;
+                code[site..site + 4].copy_from_slice(&rel.to_le_bytes());
+            }
+        }
+        let map = blocks.iter().enumerate().map(|(id, b)| (b.eip, id)).collect();
         let mut pages: AddrMap<Vec<usize>> = AddrMap::default();
-        for (&p, ids) in &self.pages {
-            let v: Vec<usize> = ids.iter().copied().filter(|&id| kept[id]).collect();
-            if !v.is_empty() {
-                pages.insert(p, v);
+        for (id, b) in blocks.iter().enumerate() {
+            for &p in &b.pages {
+                pages.entry(p).or_default().push(id);
             }
         }
-        let nb = self.index.nblocks.load(Ordering::Acquire);
-        let ni = self.index.ninsns.load(Ordering::Relaxed);
-        let index = (
-            self.index.starts[..nb].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
-            self.index.first_insn[..nb + 1].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
-            self.index.insns[..ni].iter().map(|x| x.load(Ordering::Relaxed)).collect(),
-        );
-        let nkept = kept.iter().filter(|&&k| k).count();
-        Snapshot { code: SnapCode::Owned(code), blocks, map, pages, index, kept: nkept }
+        let kept = blocks.len();
+        Snapshot { code: SnapCode::Owned(code), blocks, map, pages, index: (starts, first, insns), kept }
     }
 
     /// The blocks it holds, valid or dropped.
@@ -531,47 +572,53 @@ impl CodeCache {
         self.blocks.len()
     }
 
-    /// Whether the cache holds no translation at all.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.used == 0
-    }
-
-    /// Start this (empty) cache from a snapshot.
-    pub(crate) fn restore(&mut self, s: &Snapshot) {
-        debug_assert!(self.is_empty());
+    /// Take in the blocks of a snapshot after those it holds; false (and
+    /// nothing done) if they do not fit. Chains inside the snapshot hold
+    /// wherever it lands (they are relative); a block for an address the
+    /// cache has already is kept only as the target of those chains.
+    pub(crate) fn restore(&mut self, s: &Snapshot) -> bool {
         let code: &[u8] = &s.code;
-        assert!(code.len() <= CACHE_SIZE);
-        if code.len() > self.high {
+        let base = (self.used + 63) & !63;
+        let (starts, first, insns) = &s.index;
+        if base + code.len() + 64 > CACHE_SIZE
+            || self.index.full(insns.len())
+            || self.blocks.len() + s.blocks.len() + 1 >= MAX_BLOCKS
+            || self.index.nblocks.load(Ordering::Relaxed) != self.blocks.len()
+        {
+            return false;
+        }
+        if base + code.len() > self.high {
             // Give the code memory pages in one call rather than a host
             // fault per page. Failure only means they fault in one by one.
-            let first = self.high & !4095;
+            let from = self.high.max(base) & !4095;
             // SAFETY: advice on part of our own RW mapping of the cache.
             unsafe {
-                libc::madvise(self.rw.add(first).cast(), code.len() - first, libc::MADV_POPULATE_WRITE);
+                libc::madvise(self.rw.add(from).cast(), base + code.len() - from, libc::MADV_POPULATE_WRITE);
             }
         }
-        // SAFETY: the snapshot is no bigger than a cache (checked above);
-        // we write into the RW view inside the mapping, where no code runs
-        // yet.
-        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), self.rw, code.len()) };
-        self.used = code.len();
+        // SAFETY: `base + code.len()` fits the cache (checked above); we
+        // write into the RW view past every block, where no code runs.
+        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), self.rw.add(base), code.len()) };
+        self.used = base + code.len();
         self.high = self.high.max(self.used);
-        self.blocks = s.blocks.clone();
-        self.map = s.map.clone();
-        self.pages = s.pages.clone();
-        let (starts, first, insns) = &s.index;
-        for (i, &x) in starts.iter().enumerate() {
-            self.index.starts[i].store(x, Ordering::Relaxed);
+        let id0 = self.blocks.len();
+        for (i, b) in s.blocks.iter().enumerate() {
+            let id = id0 + i;
+            let (a, z) = (first[i] as usize, first[i + 1] as usize);
+            self.index.push_packed(base as u32 + starts[i], &insns[a..z]);
+            let incoming = b.incoming.iter().map(|&(from, k)| (id0 + from, k)).collect();
+            self.blocks.push(BlockMeta { host: base as u32 + b.host, incoming, ..b.clone() });
+            if b.valid && !self.map.contains_key(&b.eip) {
+                self.map.insert(b.eip, id);
+            }
+            if b.valid {
+                for &p in &b.pages {
+                    self.pages.entry(p).or_default().push(id);
+                }
+            }
         }
-        for (i, &x) in first.iter().enumerate() {
-            self.index.first_insn[i].store(x, Ordering::Relaxed);
-        }
-        for (i, &x) in insns.iter().enumerate() {
-            self.index.insns[i].store(x, Ordering::Relaxed);
-        }
-        self.index.ninsns.store(insns.len(), Ordering::Relaxed);
-        self.index.nblocks.store(starts.len(), Ordering::Release);
         self.stats.restored += s.kept as u64;
+        true
     }
 
     /// Return a copy of the code and (host offset, guest eip) of each block,

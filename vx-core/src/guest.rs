@@ -272,15 +272,16 @@ impl Guest {
         self.cache.count_kept(&mut keep)
     }
 
-    /// Start a guest that has translated nothing yet from a snapshot. Its
-    /// pages are marked as translated, so writes, unmaps and protection
-    /// changes drop the blocks made from them, as for blocks of its own.
-    /// Returns false (and does nothing) if the guest has translations.
+    /// Take the blocks of a snapshot into the guest's code cache, beside
+    /// those it has. Their pages are marked as translated, so writes,
+    /// unmaps and protection changes drop the blocks made from them, as for
+    /// blocks of its own. Returns false (and does nothing) if they do not
+    /// fit. The embedder vouches that the guest holds the bytes they were
+    /// made from (see `snapshot`).
     pub fn restore(&mut self, s: &Snapshot) -> bool {
-        if !self.cache.is_empty() {
+        if !self.cache.restore(s) {
             return false;
         }
-        self.cache.restore(s);
         for p in s.pages() {
             self.win.mark_code(p);
         }

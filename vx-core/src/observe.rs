@@ -54,8 +54,8 @@ pub enum Event {
     /// `blocks` translations made from guest page `page` (a page number)
     /// were dropped.
     Invalidated { page: u32, blocks: u32, why: Why },
-    /// An empty cache was started from a snapshot of `blocks` blocks made
-    /// from `pages` guest pages.
+    /// The cache took in a snapshot of `blocks` blocks made from `pages`
+    /// guest pages.
     Restored { blocks: u32, pages: u32 },
 }
 

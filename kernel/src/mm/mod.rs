@@ -105,6 +105,9 @@ pub struct Mm {
     pub hints: std::sync::Arc<fork::ForkHints>,
     pub parent_hints: Option<std::sync::Arc<fork::ForkHints>>,
     pub notes: u32,
+    /// The executable files whose kept translations the guest has looked
+    /// for (see `progcache.rs`).
+    pub images: Vec<crate::progcache::ImageKey>,
 }
 
 impl Mm {
@@ -123,6 +126,7 @@ impl Mm {
             hints: Default::default(),
             parent_hints: None,
             notes: fork::NOTE_MAX,
+            images: Vec::new(),
         }
     }
 

@@ -102,8 +102,13 @@ fn do_mmap(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32,
         let bottom = page_up(p.mm.brk as u64).max(MMAP_MIN as u64) as u32;
         p.mm.vmas.find_free(size, bottom, MMAP_BASE).ok_or(Errno::ENOMEM)?
     };
+    let file_code = prot & 4 != 0 && matches!(backing, Backing::File { .. });
     let vma = Vma { end: start as u64 + size, prot: prot_flags(prot), backing, grows_down: flags & MAP_GROWSDOWN != 0 };
     p.mm.map(&mut p.guest, start, vma);
+    if file_code {
+        // A library's code: its kept translations, if any (progcache.rs).
+        crate::progcache::attach(&mut p.guest, &mut p.mm);
+    }
     if flags & MAP_POPULATE != 0 {
         let access = if prot & 2 != 0 { Access::Write } else { Access::Read };
         let _ = p.mm.populate(&mut p.guest, start, size, access);
@@ -157,6 +162,9 @@ pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
     }
     if !p.mm.protect(&mut p.guest, a[0], a[0] as u64 + size, prot_flags(a[2])) {
         return Err(Errno::ENOMEM);
+    }
+    if a[2] & 4 != 0 {
+        crate::progcache::attach(&mut p.guest, &mut p.mm);
     }
     Ok(0)
 }

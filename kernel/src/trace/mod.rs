@@ -19,6 +19,7 @@
 mod syscall;
 pub mod timeline;
 mod translate;
+pub use translate::for_task;
 
 use crate::errno::{Errno, SysResult};
 use crate::mm::Mm;

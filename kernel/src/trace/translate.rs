@@ -1,7 +1,7 @@
 //! Tracing the translator (`--trace=translate`): a line for each block
 //! that enters a task's code cache, each cache flush, each page whose
-//! translations are dropped, and each cache started from a program's
-//! kept translations (`progcache.rs`).
+//! translations are dropped, and each image of a file's translations a
+//! cache takes in (`progcache.rs`).
 //!
 //! vx-core knows nothing of tasks: it hands its events to `event` (see
 //! `vx_core::observe`) on the host thread running the guest, which is the
@@ -12,12 +12,29 @@ use super::{emit, on, process_of, wanted, PID, TRANSLATE};
 use std::sync::atomic::Ordering;
 use vx_core::observe::{Event, Why};
 
+thread_local! {
+    /// The task this host thread works for outside any task (0: none).
+    static FOR_TASK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Run `f`, whose translator events are task `tid`'s though no task runs
+/// (a process being set up before its first task starts).
+pub fn for_task<T>(tid: u32, f: impl FnOnce() -> T) -> T {
+    let old = FOR_TASK.with(|c| c.replace(tid));
+    let r = f();
+    FOR_TASK.with(|c| c.set(old));
+    r
+}
+
 /// Trace translator event `e` of the current task.
 pub(super) fn event(e: &Event) {
     if !on(TRANSLATE) {
         return;
     }
-    let tid = crate::sched::current();
+    let tid = match FOR_TASK.with(|c| c.get()) {
+        0 => crate::sched::current(),
+        t => t,
+    };
     if PID.load(Ordering::Relaxed) != 0 && !wanted(process_of(tid)) {
         return;
     }
@@ -51,7 +68,7 @@ fn line(e: &Event) -> String {
             format!("translate: code page {:#x} {why}: {blocks} block{} dropped", page << 12, plural(blocks))
         }
         Event::Restored { blocks, pages } => {
-            format!("translate: started from the program's kept translations: {blocks} blocks from {pages} pages")
+            format!("translate: took in kept translations: {blocks} blocks from {pages} pages")
         }
     }
 }
