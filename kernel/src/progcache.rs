@@ -142,7 +142,10 @@ pub fn save(g: &Guest, mm: &Mm) {
         let known = IMAGES.lock().as_ref().and_then(|m| m.get(&k).map(|s| s.blocks())).unwrap_or(0);
         let mut seen: HashMap<u32, bool> = HashMap::new();
         let mut keep = |p| *seen.entry(p).or_insert_with(|| holds_file(mm, &k, p));
-        if g.count_kept(&mut keep) <= known + known / 8 + MIN_NEW as usize {
+        // Only new blocks can make it grow (a quick count first).
+        if g.count_kept(&mut keep, true) <= known / 8 + MIN_NEW as usize
+            || g.count_kept(&mut keep, false) <= known + known / 8 + MIN_NEW as usize
+        {
             continue;
         }
         let snap = g.snapshot(keep);

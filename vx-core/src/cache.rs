@@ -207,6 +207,8 @@ pub(crate) struct BlockMeta {
     pub(crate) incoming: SmallVec<[(usize, usize); 2]>,
     pub(crate) pages: SmallVec<[u32; 1]>,
     pub(crate) valid: bool,
+    /// It came from a snapshot (`restore`), not from the translator.
+    pub(crate) restored: bool,
 }
 
 /// Translations copied out of one cache to start another from: the code,
@@ -215,8 +217,8 @@ pub(crate) struct BlockMeta {
 pub struct Snapshot {
     pub(crate) code: SnapCode,
     pub(crate) blocks: Vec<BlockMeta>,
-    pub(crate) map: AddrMap<usize>,
-    pub(crate) pages: AddrMap<Vec<usize>>,
+    /// The guest pages its blocks were made from, ascending.
+    pub(crate) pages: Vec<u32>,
     pub(crate) index: (Vec<u32>, Vec<u32>, Vec<u64>),
     pub(crate) kept: usize,
 }
@@ -229,7 +231,15 @@ impl Snapshot {
 
     /// The guest pages its blocks were made from.
     pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {
-        self.pages.keys().copied()
+        self.pages.iter().copied()
+    }
+
+    /// The pages of `blocks`, ascending and each once.
+    pub(crate) fn pages_of(blocks: &[BlockMeta]) -> Vec<u32> {
+        let mut v: Vec<u32> = blocks.iter().flat_map(|b| b.pages.iter().copied()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }
 
@@ -411,6 +421,7 @@ impl CodeCache {
             incoming: SmallVec::new(),
             pages: SmallVec::from_slice(&b.pages),
             valid: register,
+            restored: false,
         });
         if register {
             self.map.insert(b.eip, id);
@@ -490,9 +501,10 @@ impl CodeCache {
         eips
     }
 
-    /// How many blocks `snapshot` would keep.
-    pub(crate) fn count_kept(&self, keep: &mut dyn FnMut(u32) -> bool) -> usize {
-        (0..self.blocks.len()).filter(|&id| self.keeps(id, keep)).count()
+    /// How many blocks `snapshot` would keep; with `fresh`, only of those
+    /// the translator made (not taken from a snapshot).
+    pub(crate) fn count_kept(&self, keep: &mut dyn FnMut(u32) -> bool, fresh: bool) -> usize {
+        (0..self.blocks.len()).filter(|&id| !(fresh && self.blocks[id].restored) && self.keeps(id, keep)).count()
     }
 
     /// Whether `snapshot` keeps block `id`: valid, the one its address
@@ -536,6 +548,7 @@ impl CodeCache {
                 incoming,
                 pages: b.pages.clone(),
                 valid: true,
+                restored: false,
             });
             starts.push(host as u32);
             let (a, z) = (
@@ -556,15 +569,9 @@ impl CodeCache {
                 code[site..site + 4].copy_from_slice(&rel.to_le_bytes());
             }
         }
-        let map = blocks.iter().enumerate().map(|(id, b)| (b.eip, id)).collect();
-        let mut pages: AddrMap<Vec<usize>> = AddrMap::default();
-        for (id, b) in blocks.iter().enumerate() {
-            for &p in &b.pages {
-                pages.entry(p).or_default().push(id);
-            }
-        }
+        let pages = Snapshot::pages_of(&blocks);
         let kept = blocks.len();
-        Snapshot { code: SnapCode::Owned(code), blocks, map, pages, index: (starts, first, insns), kept }
+        Snapshot { code: SnapCode::Owned(code), blocks, pages, index: (starts, first, insns), kept }
     }
 
     /// The blocks it holds, valid or dropped.
@@ -607,7 +614,7 @@ impl CodeCache {
             let (a, z) = (first[i] as usize, first[i + 1] as usize);
             self.index.push_packed(base as u32 + starts[i], &insns[a..z]);
             let incoming = b.incoming.iter().map(|&(from, k)| (id0 + from, k)).collect();
-            self.blocks.push(BlockMeta { host: base as u32 + b.host, incoming, ..b.clone() });
+            self.blocks.push(BlockMeta { host: base as u32 + b.host, incoming, restored: true, ..b.clone() });
             if b.valid && !self.map.contains_key(&b.eip) {
                 self.map.insert(b.eip, id);
             }

@@ -267,9 +267,10 @@ impl Guest {
         self.cache.snapshot(&mut keep)
     }
 
-    /// How many blocks `snapshot` with `keep` would copy out.
-    pub fn count_kept(&self, mut keep: impl FnMut(u32) -> bool) -> usize {
-        self.cache.count_kept(&mut keep)
+    /// How many blocks `snapshot` with `keep` would copy out; with
+    /// `fresh`, only of those translated here (not taken in by `restore`).
+    pub fn count_kept(&self, mut keep: impl FnMut(u32) -> bool, fresh: bool) -> usize {
+        self.cache.count_kept(&mut keep, fresh)
     }
 
     /// Take the blocks of a snapshot into the guest's code cache, beside

@@ -20,18 +20,16 @@
 //! Layout (`prog-FINGERPRINT-ID.bin`), little-endian:
 //!
 //! ```text
-//! header  "VXOSPS01"  fingerprint u64  id u64  where u32  kept u32
+//! header  "VXOSPS02"  fingerprint u64  id u64  where u32  kept u32
 //!         checksum u32 (of the body)  0 u32
 //! body    code length u32, code bytes
 //!         blocks u32, each: eip u32, host u32, valid u8,
 //!           exits u32 x (site, stub, target u32),
 //!           incoming u32 x (block u32, exit u32), pages u32 x (u32)
-//!         map u32 x (eip u32, block u32)
-//!         pages u32 x (page u32, blocks u32 x (u32))
 //!         starts u32 x (u32), first u32 x (u32), insns u32 x (u64)
 //! ```
 
-use crate::cache::{AddrMap, BlockMeta, FileMap, SnapCode, Snapshot, CACHE_SIZE, MAX_BLOCKS, MAX_INSNS};
+use crate::cache::{BlockMeta, FileMap, SnapCode, Snapshot, CACHE_SIZE, MAX_BLOCKS, MAX_INSNS};
 use crate::emit::ExitSite;
 use crate::xcache;
 use smallvec::SmallVec;
@@ -40,7 +38,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const MAGIC: &[u8; 8] = b"VXOSPS01";
+const MAGIC: &[u8; 8] = b"VXOSPS02";
 const HEADER: usize = 40;
 /// Programs whose snapshots are kept at most (the oldest go first).
 const MAX_FILES: usize = 32;
@@ -158,19 +156,6 @@ fn encode(s: &Snapshot) -> Vec<u8> {
             put(&mut o, p);
         }
     }
-    put(&mut o, s.map.len() as u32);
-    for (&eip, &id) in &s.map {
-        put(&mut o, eip);
-        put(&mut o, id as u32);
-    }
-    put(&mut o, s.pages.len() as u32);
-    for (&p, ids) in &s.pages {
-        put(&mut o, p);
-        put(&mut o, ids.len() as u32);
-        for &id in ids {
-            put(&mut o, id as u32);
-        }
-    }
     let (starts, first, insns) = &s.index;
     for list in [starts, first] {
         put(&mut o, list.len() as u32);
@@ -249,7 +234,7 @@ fn decode(body: &[u8], code: impl FnOnce(usize, usize) -> SnapCode) -> Option<Sn
         if !in_code(host, 1) {
             return None;
         }
-        blocks.push(BlockMeta { eip, host, exits, incoming, pages, valid });
+        blocks.push(BlockMeta { eip, host, exits, incoming, pages, valid, restored: false });
     }
     // Chains name blocks and exits that exist.
     for b in &blocks {
@@ -257,25 +242,8 @@ fn decode(body: &[u8], code: impl FnOnce(usize, usize) -> SnapCode) -> Option<Sn
             return None;
         }
     }
-    let nmap = r.count(8, MAX_BLOCKS)?;
-    let mut map = AddrMap::default();
-    for _ in 0..nmap {
-        let (eip, id) = (r.u32()?, r.u32()? as usize);
-        if blocks.get(id).is_none_or(|b| !b.valid || b.eip != eip) {
-            return None;
-        }
-        map.insert(eip, id);
-    }
-    let npages = r.count(8, 1 << 20)?;
-    let mut pages: AddrMap<Vec<usize>> = AddrMap::default();
-    for _ in 0..npages {
-        let p = r.u32()?;
-        let n = r.count(4, MAX_BLOCKS)?;
-        let ids = (0..n).map(|_| r.u32().map(|v| v as usize)).collect::<Option<Vec<_>>>()?;
-        if p >= 1 << 20 || ids.iter().any(|&id| id >= nblocks) {
-            return None;
-        }
-        pages.insert(p, ids);
+    if blocks.iter().any(|b| b.pages.iter().any(|&p| p >= 1 << 20)) {
+        return None;
     }
     let nstarts = r.count(4, MAX_BLOCKS)?;
     let starts = (0..nstarts).map(|_| r.u32()).collect::<Option<Vec<_>>>()?;
@@ -296,7 +264,8 @@ fn decode(body: &[u8], code: impl FnOnce(usize, usize) -> SnapCode) -> Option<Sn
         return None;
     }
     let kept = blocks.iter().filter(|b| b.valid).count();
-    Some(Snapshot { code, blocks, map, pages, index: (starts, first, insns), kept })
+    let pages = Snapshot::pages_of(&blocks);
+    Some(Snapshot { code, blocks, pages, index: (starts, first, insns), kept })
 }
 
 #[cfg(test)]
@@ -317,6 +286,7 @@ mod tests {
                 incoming: smallvec![],
                 pages: smallvec![1],
                 valid: true,
+                restored: false,
             },
             BlockMeta {
                 eip: 0x1010,
@@ -325,18 +295,13 @@ mod tests {
                 incoming: smallvec![(0, 0)],
                 pages: smallvec![1],
                 valid: true,
+                restored: false,
             },
         ];
-        let mut map = AddrMap::default();
-        map.insert(0x1000, 0);
-        map.insert(0x1010, 1);
-        let mut pages: AddrMap<Vec<usize>> = AddrMap::default();
-        pages.insert(1, vec![0, 1]);
         Snapshot {
             code: SnapCode::Owned(vec![0x90; 64]),
+            pages: Snapshot::pages_of(&blocks),
             blocks,
-            map,
-            pages,
             index: (vec![0, 32], vec![0, 1, 2], vec![0x1000, (8 << 32) | 0x1010]),
             kept: 2,
         }
@@ -351,8 +316,7 @@ mod tests {
         assert_eq!(d.blocks.len(), 2);
         assert_eq!((d.blocks[1].eip, d.blocks[1].host, &d.blocks[1].incoming[..]), (0x1010, 32, &[(0, 0)][..]));
         assert_eq!(d.blocks[0].exits[0].stub, 20);
-        assert_eq!(d.map.get(&0x1010), Some(&1));
-        assert_eq!(d.pages.get(&1), Some(&vec![0, 1]));
+        assert_eq!(d.pages, vec![1]);
         assert_eq!(d.index, s.index);
     }
 
@@ -371,9 +335,9 @@ mod tests {
         let mut s = sample();
         s.blocks[1].incoming = smallvec![(7, 0)];
         assert!(decode_owned(&encode(&s)).is_none());
-        // A lookup entry naming the wrong block.
+        // A page past the 4 GiB window.
         let mut s = sample();
-        s.map.insert(0x1000, 1);
+        s.blocks[1].pages = smallvec![1 << 20];
         assert!(decode_owned(&encode(&s)).is_none());
         // Block starts out of order.
         let mut s = sample();
