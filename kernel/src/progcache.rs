@@ -124,8 +124,8 @@ pub fn attach(g: &mut Guest, mm: &mut Mm) {
             }
         }
         if let Some(s) = img {
-            if s.pages().all(|p| shows_file(mm, &k, p)) {
-                g.restore(&s);
+            if s.pages().all(|p| shows_file(mm, &k, p)) && g.restore(&s) {
+                mm.image_pages.extend(s.pages());
             }
         }
     }

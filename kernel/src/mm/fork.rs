@@ -113,6 +113,9 @@ impl Mm {
     /// an ended child left: its mappings that show what the new child
     /// holds stay, the others go.
     pub fn clone_cow(&mut self, g: &mut Guest, cg: &mut Guest, reused: Option<u32>) -> Mm {
+        for p in std::mem::take(&mut self.image_pages) {
+            let _ = self.populate(g, p << 12, 1, super::fault::Access::Read);
+        }
         let mut child = Mm::new(self.brk_start);
         child.brk = self.brk;
         child.vdso = self.vdso;

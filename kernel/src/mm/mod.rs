@@ -108,6 +108,10 @@ pub struct Mm {
     /// The executable files whose kept translations the guest has looked
     /// for (see `progcache.rs`).
     pub images: Vec<crate::progcache::ImageKey>,
+    /// Pages whose code the guest took in from images without reading
+    /// them: a forked child reads them (its code cache starts empty), so
+    /// the first fork maps them here first, for every child to share.
+    pub image_pages: Vec<u32>,
 }
 
 impl Mm {
@@ -127,6 +131,7 @@ impl Mm {
             parent_hints: None,
             notes: fork::NOTE_MAX,
             images: Vec::new(),
+            image_pages: Vec::new(),
         }
     }
 
