@@ -40,8 +40,9 @@ use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"VXOSPS02";
 const HEADER: usize = 40;
-/// Programs whose snapshots are kept at most (the oldest go first).
-const MAX_FILES: usize = 32;
+/// Snapshots kept at most, and their bytes (the oldest go first).
+const MAX_FILES: usize = 512;
+const MAX_BYTES: u64 = 512 << 20;
 
 fn file_name(fingerprint: u64, id: u64) -> String {
     format!("prog-{fingerprint:016x}-{id:016x}.bin")
@@ -105,11 +106,12 @@ fn map_trusted(path: &Path) -> Option<FileMap> {
     FileMap::new(&f, m.len() as usize).ok()
 }
 
-/// Keep this build's `MAX_FILES` newest snapshots; remove other builds'.
+/// Keep this build's newest snapshots, at most `MAX_FILES` of them and
+/// `MAX_BYTES` in all; remove other builds'.
 fn prune(dir: &Path, fingerprint: u64) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     let ours = format!("prog-{fingerprint:016x}-");
-    let mut mine: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let mut mine: Vec<(std::time::SystemTime, u64, PathBuf)> = Vec::new();
     for e in rd.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if !n.starts_with("prog-") || !n.ends_with(".bin") {
@@ -117,13 +119,17 @@ fn prune(dir: &Path, fingerprint: u64) {
         }
         if !n.starts_with(&ours) {
             let _ = std::fs::remove_file(e.path());
-        } else if let Some(t) = e.metadata().ok().and_then(|m| m.modified().ok()) {
-            mine.push((t, e.path()));
+        } else if let Some((t, len)) = e.metadata().ok().and_then(|m| Some((m.modified().ok()?, m.len()))) {
+            mine.push((t, len, e.path()));
         }
     }
     mine.sort_by_key(|m| std::cmp::Reverse(m.0));
-    for (_, p) in mine.iter().skip(MAX_FILES) {
-        let _ = std::fs::remove_file(p);
+    let mut total = 0;
+    for (k, (_, len, p)) in mine.iter().enumerate() {
+        total += len;
+        if k >= MAX_FILES || total > MAX_BYTES {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
