@@ -202,7 +202,9 @@ pub(crate) fn in_any_cache(rip: u64) -> bool {
 pub(crate) struct BlockMeta {
     pub(crate) eip: u32,
     pub(crate) host: u32,
-    pub(crate) exits: SmallVec<[ExitSite; 2]>,
+    /// Never changed after translation: shared by the copies `restore`
+    /// makes.
+    pub(crate) exits: std::sync::Arc<[ExitSite]>,
     /// Chained jumps into this block: (block id, exit index).
     pub(crate) incoming: SmallVec<[(usize, usize); 2]>,
     pub(crate) pages: SmallVec<[u32; 1]>,
@@ -315,18 +317,18 @@ unsafe impl Send for CodeCache {}
 impl CodeCache {
     pub(crate) fn new() -> io::Result<CodeCache> {
         let spare = SPARE_CACHES.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let (rw, rx, slot, index) = match spare {
-            Some(s) => (s.rw as *mut u8, s.rx as *mut u8, s.slot, s.index),
+        let (rw, rx, slot, high, index) = match spare {
+            Some(s) => (s.rw as *mut u8, s.rx as *mut u8, s.slot, s.high, s.index),
             None => {
                 let (rw, rx, slot) = Self::map()?;
-                (rw, rx, slot, Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)))
+                (rw, rx, slot, 0, Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)))
             }
         };
         Ok(CodeCache {
             rw,
             rx,
             used: 0,
-            high: 0,
+            high,
             index,
             blocks: Vec::new(),
             map: AddrMap::default(),
@@ -417,7 +419,7 @@ impl CodeCache {
         self.blocks.push(BlockMeta {
             eip: b.eip,
             host: host as u32,
-            exits: SmallVec::from_slice(&b.exits),
+            exits: b.exits.as_slice().into(),
             incoming: SmallVec::new(),
             pages: SmallVec::from_slice(&b.pages),
             valid: register,
@@ -535,7 +537,7 @@ impl CodeCache {
             code.extend_from_slice(&all[b.host as usize..end]);
             new_id[id] = blocks.len();
             // Every exit at its stub; chains among kept blocks come next.
-            for e in &b.exits {
+            for e in b.exits.iter() {
                 let (site, stub) = (host + e.site as usize, host + e.stub as usize);
                 let rel = (stub as i64 - (site as i64 + 4)) as i32;
                 code[site..site + 4].copy_from_slice(&rel.to_le_bytes());
@@ -609,6 +611,8 @@ impl CodeCache {
         self.used = base + code.len();
         self.high = self.high.max(self.used);
         let id0 = self.blocks.len();
+        self.blocks.reserve(s.blocks.len());
+        self.map.reserve(s.blocks.len());
         for (i, b) in s.blocks.iter().enumerate() {
             let id = id0 + i;
             let (a, z) = (first[i] as usize, first[i + 1] as usize);
@@ -654,6 +658,8 @@ struct Spare {
     rw: usize,
     rx: usize,
     slot: usize,
+    /// How much of its code memory has host pages already.
+    high: usize,
     index: Box<BlockIndex>,
 }
 
@@ -669,7 +675,13 @@ impl Drop for CodeCache {
             if spares.len() < SPARES {
                 self.index.clear();
                 let index = std::mem::replace(&mut self.index, Box::new(BlockIndex::empty()));
-                spares.push(Spare { rw: self.rw as usize, rx: self.rx as usize, slot: self.slot, index });
+                spares.push(Spare {
+                    rw: self.rw as usize,
+                    rx: self.rx as usize,
+                    slot: self.slot,
+                    high: self.high,
+                    index,
+                });
                 return;
             }
         }

@@ -147,7 +147,7 @@ fn encode(s: &Snapshot) -> Vec<u8> {
         put(&mut o, b.host);
         o.push(b.valid as u8);
         put(&mut o, b.exits.len() as u32);
-        for e in &b.exits {
+        for e in b.exits.iter() {
             for v in [e.site, e.stub, e.target] {
                 put(&mut o, v);
             }
@@ -222,7 +222,7 @@ fn decode(body: &[u8], code: impl FnOnce(usize, usize) -> SnapCode) -> Option<Sn
             _ => return None,
         };
         let nexits = r.count(12, usize::MAX)?;
-        let mut exits = SmallVec::with_capacity(nexits);
+        let mut exits = Vec::with_capacity(nexits);
         for _ in 0..nexits {
             let e = ExitSite { site: r.u32()?, stub: r.u32()?, target: r.u32()? };
             // Chaining writes four bytes at `site`, relative to `stub`.
@@ -240,7 +240,7 @@ fn decode(body: &[u8], code: impl FnOnce(usize, usize) -> SnapCode) -> Option<Sn
         if !in_code(host, 1) {
             return None;
         }
-        blocks.push(BlockMeta { eip, host, exits, incoming, pages, valid, restored: false });
+        blocks.push(BlockMeta { eip, host, exits: exits.into(), incoming, pages, valid, restored: false });
     }
     // Chains name blocks and exits that exist.
     for b in &blocks {
@@ -288,7 +288,7 @@ mod tests {
             BlockMeta {
                 eip: 0x1000,
                 host: 0,
-                exits: smallvec![ExitSite { site: 4, stub: 20, target: 0x1010 }],
+                exits: vec![ExitSite { site: 4, stub: 20, target: 0x1010 }].into(),
                 incoming: smallvec![],
                 pages: smallvec![1],
                 valid: true,
@@ -297,7 +297,7 @@ mod tests {
             BlockMeta {
                 eip: 0x1010,
                 host: 32,
-                exits: smallvec![],
+                exits: Vec::new().into(),
                 incoming: smallvec![(0, 0)],
                 pages: smallvec![1],
                 valid: true,
@@ -335,7 +335,9 @@ mod tests {
         }
         // An exit whose patch would land outside the code.
         let mut s = sample();
-        s.blocks[0].exits[0].site = 62;
+        let mut exits = s.blocks[0].exits.to_vec();
+        exits[0].site = 62;
+        s.blocks[0].exits = exits.into();
         assert!(decode_owned(&encode(&s)).is_none());
         // A chain from a block that does not exist.
         let mut s = sample();
