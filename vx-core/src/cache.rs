@@ -12,6 +12,7 @@
 //! of this cache runs.
 
 use crate::emit::ExitSite;
+use crate::state::OFF_MISS_PTR;
 use crate::translate::Block;
 use crate::zeroed::Zeroed;
 use smallvec::SmallVec;
@@ -43,6 +44,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Size of one code cache.
 pub const CACHE_SIZE: usize = 64 << 20;
+/// Bytes at the start of the code kept for the miss stub.
+const MISS_STUB: usize = 64;
 pub(crate) const MAX_BLOCKS: usize = 1 << 18;
 pub(crate) const MAX_INSNS: usize = 1 << 22;
 
@@ -324,7 +327,7 @@ impl CodeCache {
                 (rw, rx, slot, 0, Box::new(BlockIndex::new(rx as u64, CACHE_SIZE as u64)))
             }
         };
-        Ok(CodeCache {
+        let mut c = CodeCache {
             rw,
             rx,
             used: 0,
@@ -335,7 +338,30 @@ impl CodeCache {
             pages: AddrMap::default(),
             slot,
             stats: CacheStats::default(),
-        })
+        };
+        c.put_miss_stub();
+        Ok(c)
+    }
+
+    /// Where the code starts (the indirect-branch table's offsets count
+    /// from here).
+    pub(crate) fn code_base(&self) -> u64 {
+        self.rx as u64
+    }
+
+    /// Write, at offset 0, the code every empty indirect-branch table
+    /// entry leads to: `jmp [r15 + miss_ptr]` (see `state::IND_L1`).
+    /// Blocks start after it.
+    fn put_miss_stub(&mut self) {
+        let mut stub = [0u8; MISS_STUB];
+        stub[..3].copy_from_slice(&[0x41, 0xff, 0xa7]);
+        stub[3..7].copy_from_slice(&(OFF_MISS_PTR as u32).to_le_bytes());
+        stub[7..].fill(0xcc);
+        // SAFETY: the first MISS_STUB bytes of our RW view; no code runs
+        // from this cache now (it is new, or being flushed).
+        unsafe { std::ptr::copy_nonoverlapping(stub.as_ptr(), self.rw, MISS_STUB) };
+        self.used = MISS_STUB;
+        self.high = self.high.max(MISS_STUB);
     }
 
     /// Make the two views of a fresh code memory file and register the
@@ -643,7 +669,7 @@ impl CodeCache {
 
     /// Throw all translations away. No code of this cache may be running.
     pub(crate) fn flush(&mut self) {
-        self.used = 0;
+        self.put_miss_stub();
         self.blocks.clear();
         self.map.clear();
         self.pages.clear();

@@ -12,6 +12,7 @@
 //!
 //! Host register use in translated code: guest eax..edi live in rax..rdi
 //! (same encoding numbers), guest esp in r12, the state block in r15, and
+//! r10 the start of the code cache (for the indirect-branch lookup), and
 //! r11, r13, r14 are scratch. This module is unsafe: it owns the state
 //! block's memory and the assembly glue.
 
@@ -84,6 +85,7 @@ core::arch::global_asm!(
     "mov ebp, [r15 + {regs} + 20]",
     "mov esi, [r15 + {regs} + 24]",
     "mov edi, [r15 + {regs} + 28]",
+    "mov r10, [r15 + {code_base}]",
     "jmp r13",
     "",
     ".globl vx_chain_exit",
@@ -170,6 +172,7 @@ core::arch::global_asm!(
     fx_reset = sym FX_RESET,
     shadow_rsp = const OFF_SHADOW_RSP,
     miss_ptr = const OFF_MISS_PTR,
+    code_base = const OFF_CODE_BASE,
     use_vzeroupper = const OFF_USE_VZEROUPPER,
     win_base = const OFF_WIN_BASE,
     fx = const OFF_FX,
@@ -238,9 +241,12 @@ pub(crate) struct Vcpu {
     mem: *mut u8,
     len: usize,
     poll: Arc<AtomicU64>,
-    /// Indirect-table entries set since the block was clean (`ind_all`:
-    /// too many to list, clear the whole table).
-    ind_dirty: Vec<u16>,
+    /// Second-level indirect-branch tables this vCPU filled in, with their
+    /// first-level slots (see `state::IND_L1`).
+    ind_l2: Vec<(usize, *mut u32)>,
+    /// Guest addresses whose entries were set since the tables were clean
+    /// (`ind_all`: too many to list, clear the tables whole).
+    ind_dirty: Vec<u32>,
     ind_all: bool,
 }
 
@@ -250,6 +256,76 @@ static SPARE_VCPUS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::ne
 const SPARES: usize = 16;
 /// Beyond this many entries set, a recycled table is cleared whole.
 const IND_DIRTY_MAX: usize = 4096;
+
+const L2_BYTES: usize = IND_L2 * 4;
+
+/// The second-level table of every first-level slot no one filled in:
+/// zeros (all misses), mapped read-only.
+fn zero_l2() -> u64 {
+    static ZERO: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ZERO.get_or_init(|| {
+        // SAFETY: a fresh private anonymous mapping; nothing writes it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                L2_BYTES,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert!(p != libc::MAP_FAILED, "vx-core: cannot map the empty indirect-branch table");
+        p as u64
+    })
+}
+
+/// Clean second-level tables of ended vCPUs (all zeros).
+static SPARE_L2: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+const SPARE_L2_MAX: usize = 256;
+
+/// A clean second-level table.
+fn alloc_l2() -> *mut u32 {
+    if let Some(t) = SPARE_L2.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        return t as *mut u32;
+    }
+    // SAFETY: a fresh private anonymous mapping, zero-filled by the host.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            L2_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    assert!(p != libc::MAP_FAILED, "vx-core: cannot map an indirect-branch table");
+    p as *mut u32
+}
+
+/// Give back a clean second-level table.
+fn free_l2(t: *mut u32) {
+    let mut spares = SPARE_L2.lock().unwrap_or_else(|e| e.into_inner());
+    if spares.len() < SPARE_L2_MAX {
+        spares.push(t as usize);
+        return;
+    }
+    drop(spares);
+    // SAFETY: a table of ours that no first-level slot points to any more.
+    unsafe {
+        libc::munmap(t as *mut libc::c_void, L2_BYTES);
+    }
+}
+
+/// Zero a whole second-level table: its pages go back to the host.
+fn zero_l2_table(t: *mut u32) {
+    // SAFETY: a private anonymous table of ours: after DONTNEED it reads
+    // as zeros; no translated code runs on it now.
+    unsafe {
+        libc::madvise(t as *mut libc::c_void, L2_BYTES, libc::MADV_DONTNEED);
+    }
+}
 
 // SAFETY: the vCPU owns its memory; the translated code that touches it runs
 // on whichever thread owns the Vcpu.
@@ -291,6 +367,7 @@ impl Vcpu {
         let state_len = std::mem::size_of::<VcpuState>().next_multiple_of(4096);
         let len = POLL_SIZE + state_len + SHADOW_GUARD + SHADOW_SIZE;
         let spare = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let fresh = spare.is_none();
         let mem = match spare {
             Some(m) => m as *mut libc::c_void,
             None => {
@@ -320,10 +397,15 @@ impl Vcpu {
             mem: mem as *mut u8,
             len,
             poll: Arc::new(AtomicU64::new(mem as u64)),
+            ind_l2: Vec::new(),
             ind_dirty: Vec::new(),
             ind_all: false,
         };
         let s = v.state_mut();
+        if fresh {
+            // A recycled block's first level was reset when it was freed.
+            s.ind_l1.fill(zero_l2());
+        }
         s.win_base = win_base;
         s.eflags = 0x202;
         s.fx = FxArea::reset();
@@ -350,18 +432,81 @@ impl Vcpu {
         Ok(v)
     }
 
-    /// Set the indirect-branch table entry for `eip`, remembering which
-    /// entries are in use so that a recycled state block starts clean.
+    /// Set the indirect-branch table entry for `eip` to `host` (code of
+    /// the cache at `code_base`), remembering which entries are in use so
+    /// that a recycled state block starts clean.
     pub(crate) fn set_ind(&mut self, eip: u32, host: u64) {
-        let i = ind_slot(eip) as u16;
+        let base = self.state().code_base;
+        let Some(off) = host.checked_sub(base).and_then(|o| u32::try_from(o).ok()).filter(|&o| o != 0) else {
+            return;
+        };
+        let i = ind_l1(eip);
+        let mut t = self.state().ind_l1[i];
+        if t == zero_l2() {
+            let new = alloc_l2();
+            self.ind_l2.push((i, new));
+            t = new as u64;
+            self.state_mut().ind_l1[i] = t;
+        }
         if !self.ind_all {
             if self.ind_dirty.len() < IND_DIRTY_MAX {
-                self.ind_dirty.push(i);
+                self.ind_dirty.push(eip);
             } else {
                 self.ind_all = true;
             }
         }
-        self.state_mut().ind[i as usize] = IndEntry { neg_eip1: (eip as u64 + 1).wrapping_neg(), host };
+        // SAFETY: a second-level table of ours (not the shared zeros), of
+        // IND_L2 entries; translated code only reads it, on this thread.
+        unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = off };
+    }
+
+    /// The host code the indirect-branch table has for `eip`.
+    pub(crate) fn get_ind(&self, eip: u32) -> Option<u64> {
+        let s = self.state();
+        // SAFETY: every first-level entry points to a table of IND_L2
+        // entries (ours or the shared zeros).
+        let off = unsafe { *(s.ind_l1[ind_l1(eip)] as *const u32).add((eip & 0xffff) as usize) };
+        (off != 0).then(|| s.code_base + off as u64)
+    }
+
+    /// Forget the entry for `eip` (its block went away).
+    pub(crate) fn clear_ind(&mut self, eip: u32) {
+        let t = self.state().ind_l1[ind_l1(eip)];
+        if t != zero_l2() {
+            // SAFETY: as in `set_ind`.
+            unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = 0 };
+        }
+    }
+
+    /// Forget every entry (the code cache was flushed).
+    pub(crate) fn clear_all_ind(&mut self) {
+        for &(_, t) in &self.ind_l2 {
+            zero_l2_table(t);
+        }
+        self.ind_dirty.clear();
+        self.ind_all = false;
+    }
+
+    /// Give the second-level tables back, clean, and point the first
+    /// level at the shared zeros again.
+    fn release_ind(&mut self) {
+        if !self.ind_all {
+            for &eip in &self.ind_dirty {
+                let t = self.state().ind_l1[ind_l1(eip)];
+                // SAFETY: as in `set_ind`: every listed entry is in a table
+                // of ours.
+                unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = 0 };
+            }
+        }
+        for (i, t) in std::mem::take(&mut self.ind_l2) {
+            if self.ind_all {
+                zero_l2_table(t);
+            }
+            self.state_mut().ind_l1[i] = zero_l2();
+            free_l2(t);
+        }
+        self.ind_dirty.clear();
+        self.ind_all = false;
     }
 
     /// Return the state block.
@@ -429,23 +574,16 @@ impl Drop for Vcpu {
         while REQUESTS.load(Ordering::SeqCst) != 0 {
             std::hint::spin_loop();
         }
+        self.release_ind();
         let mut spares = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner());
         if spares.len() < SPARES {
             // Clean the state block for the next vCPU: everything before the
-            // indirect table, then the table entries this one set.
+            // indirect table (whose first level release_ind reset).
             let s = self.state_ptr();
             // SAFETY: `s` is our state block; zero is a valid bit pattern for
             // every field, and no translated code runs on it now.
             unsafe {
-                std::ptr::write_bytes(s as *mut u8, 0, OFF_IND);
-                let ind = &mut (*s).ind;
-                if self.ind_all {
-                    std::ptr::write_bytes(ind.as_mut_ptr(), 0, ind.len());
-                } else {
-                    for &i in &self.ind_dirty {
-                        ind[i as usize] = IndEntry::default();
-                    }
-                }
+                std::ptr::write_bytes(s as *mut u8, 0, OFF_IND_L1);
                 // A preemption request may have armed the poll page.
                 libc::mprotect(self.mem as *mut libc::c_void, POLL_SIZE, libc::PROT_READ);
             }

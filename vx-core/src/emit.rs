@@ -179,24 +179,19 @@ impl Emitter {
     }
 
     /// Jump to the guest address in r13d through the indirect-branch table
-    /// (slot `ind_slot`). rcx waits in r11 while jrcxz tests the entry:
-    /// two movs, which rename for free, where xchg costs three uops each.
+    /// (see `state::IND_L1`): the first level by the high half of the
+    /// address, the second by the low half, then the code at that offset
+    /// from the cache's start (r10). Flags and guest registers untouched.
     pub fn lookup_r13(&mut self) {
         self.bytes(&[0x45, 0x89, 0xee]); // mov r14d, r13d
         self.bytes(&[0x41, 0x0f, 0xce]); // bswap r14d
-        self.bytes(&[0x47, 0x8d, 0x34, 0x2e]); // lea r14d, [r14+r13]
         self.bytes(&[0x45, 0x0f, 0xb7, 0xf6]); // movzx r14d, r14w
-        self.bytes(&[0x4f, 0x8d, 0x34, 0x36]); // lea r14, [r14+r14]
-        self.bytes(&[0x49, 0x89, 0xcb]); // mov r11, rcx
-        self.bytes(&[0x4b, 0x8b, 0x8c, 0xf7]); // mov rcx, [r15+r14*8+IND]
-        self.u32(OFF_IND as u32);
-        self.bytes(&[0x4a, 0x8d, 0x4c, 0x29, 0x01]); // lea rcx, [rcx+r13+1]
-        self.bytes(&[0xe3, 0x0a]); // jrcxz hit
-        self.bytes(&[0x4c, 0x89, 0xd9]); // mov rcx, r11
-        self.jmp_state(OFF_MISS_PTR); // miss: r13d holds the target
-        self.bytes(&[0x4c, 0x89, 0xd9]); // hit: mov rcx, r11
-        self.bytes(&[0x43, 0xff, 0xa4, 0xf7]); // jmp [r15+r14*8+IND+8]
-        self.u32(OFF_IND as u32 + 8);
+        self.bytes(&[0x4f, 0x8b, 0xb4, 0xf7]); // mov r14, [r15+r14*8+IND_L1]
+        self.u32(OFF_IND_L1 as u32);
+        self.bytes(&[0x45, 0x0f, 0xb7, 0xdd]); // movzx r11d, r13w
+        self.bytes(&[0x47, 0x8b, 0x34, 0x9e]); // mov r14d, [r14+r11*4]
+        self.bytes(&[0x4f, 0x8d, 0x34, 0x16]); // lea r14, [r14+r10]
+        self.bytes(&[0x41, 0xff, 0xe6]); // jmp r14
     }
 
     /// Test r13d against `target` without flags (rcx waits in r11): a

@@ -90,6 +90,7 @@ impl Guest {
         let cache = CodeCache::new()?;
         let vcpu = Vcpu::new(win.base())?;
         vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
+        vcpu.state_mut().code_base = cache.code_base();
         Ok(Guest {
             win,
             cache,
@@ -110,6 +111,7 @@ impl Guest {
         let cache = CodeCache::new()?;
         let vcpu = Vcpu::new(win.base())?;
         vcpu.state_mut().cache_ptr = &*cache.index as *const _ as u64;
+        vcpu.state_mut().code_base = cache.code_base();
         Ok(Guest {
             win,
             cache,
@@ -248,12 +250,8 @@ impl Guest {
         }
         // Return points on the shadow stack may be in the dropped code.
         self.vcpu.reset_shadow();
-        let st = self.vcpu.state_mut();
         for eip in eips {
-            let e = &mut st.ind[ind_slot(eip)];
-            if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
-                *e = IndEntry::default();
-            }
+            self.vcpu.clear_ind(eip);
         }
         self.win.set_code(page, page, false);
     }
@@ -425,9 +423,8 @@ impl Guest {
 
     fn entry_for(&mut self, eip: u32) -> u64 {
         // The indirect-branch table answers most resumes without hashing.
-        let e = self.vcpu.state().ind[ind_slot(eip)];
-        if e.neg_eip1 == (eip as u64 + 1).wrapping_neg() {
-            return e.host;
+        if let Some(h) = self.vcpu.get_ind(eip) {
+            return h;
         }
         if let Some(h) = self.cache.lookup(eip) {
             self.vcpu.set_ind(eip, h);
@@ -474,8 +471,7 @@ impl Guest {
         self.cache.flush();
         self.vcpu.reset_shadow();
         self.win.set_code(0, (1 << 20) - 1, false);
-        let st = self.vcpu.state_mut();
-        st.ind.iter_mut().for_each(|e| *e = IndEntry::default());
+        self.vcpu.clear_all_ind();
     }
 
     /// Finish a sysenter system call as the vDSO's landing pad does.

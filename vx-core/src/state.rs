@@ -19,9 +19,24 @@ pub const EBP: usize = 5;
 pub const ESI: usize = 6;
 pub const EDI: usize = 7;
 
-/// Number of entries in the indirect-branch table (indexed by the low 16
-/// bits of the guest target).
-pub const IND_ENTRIES: usize = 1 << 16;
+/// The indirect-branch table maps every guest address exactly, in two
+/// levels: the first (in the state block) has one entry per 64 KiB of
+/// guest addresses, the address of a second-level table of 64 Ki 32-bit
+/// entries, one per byte, each the offset of the block's host code from
+/// the start of the code cache. Offset 0 is a stub that leaves through
+/// `vx_miss_exit`, so a zero entry is a miss, and a first-level entry no
+/// one filled points to a shared table of zeros. No entry needs checking
+/// against the target: the lookup is two loads and a jump, with no flags
+/// touched (see `Emitter::lookup_r13`).
+pub const IND_L1: usize = 1 << 16;
+/// Entries of one second-level table.
+pub const IND_L2: usize = 1 << 16;
+
+/// The first-level slot of guest address `eip`: its high 16 bits,
+/// byte-swapped as the lookup finds them (mov, bswap, movzx).
+pub fn ind_l1(eip: u32) -> usize {
+    (eip.swap_bytes() & 0xffff) as usize
+}
 
 /// Why translated code returned to the host.
 pub mod exit {
@@ -41,24 +56,6 @@ pub mod exit {
     pub const HELPER: u32 = 7;
     /// Leave to the dispatcher without chaining (one-instruction blocks).
     pub const NOCHAIN: u32 = 8;
-}
-
-/// The indirect-branch table's slot for guest address `eip`: the low 16
-/// bits plus the byte-swapped high 16, as `Emitter::lookup_r13` computes
-/// it with mov, bswap and lea. Code at the same offset in libraries
-/// 64 KiB apart (the low 16 bits alone) would otherwise share a slot and
-/// evict each other on every call.
-pub fn ind_slot(eip: u32) -> usize {
-    (eip.wrapping_add(eip.swap_bytes()) & 0xffff) as usize
-}
-
-/// One entry of the indirect-branch table: `-(eip + 1)` and the host code
-/// address. A zeroed entry never matches.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct IndEntry {
-    pub neg_eip1: u64,
-    pub host: u64,
 }
 
 /// The x87/MMX/SSE state as `fxsave` writes it (the legacy region of an
@@ -140,6 +137,8 @@ pub struct VcpuState {
     pub miss_ptr: u64,
     /// The code cache whose blocks this vCPU is running (for the fault handler).
     pub cache_ptr: u64,
+    /// Where that cache's code starts (r10 in translated code).
+    pub code_base: u64,
     /// The shadow stack of host return points (host rsp in translated
     /// code): its current top, its empty position, and its guard page.
     pub shadow_rsp: u64,
@@ -150,7 +149,8 @@ pub struct VcpuState {
     pub fx: FxArea,
     /// XSAVE header after `fx`: XSTATE_BV, XCOMP_BV, reserved.
     pub xsave_hdr: [u64; 8],
-    pub ind: [IndEntry; IND_ENTRIES],
+    /// The first level of the indirect-branch table (see `IND_L1`).
+    pub ind_l1: [u64; IND_L1],
 }
 
 pub const OFF_REGS: usize = offset_of!(VcpuState, regs);
@@ -175,7 +175,8 @@ pub const OFF_CHAIN_PTR: usize = offset_of!(VcpuState, chain_ptr);
 pub const OFF_MISS_PTR: usize = offset_of!(VcpuState, miss_ptr);
 pub const OFF_SHADOW_RSP: usize = offset_of!(VcpuState, shadow_rsp);
 pub const OFF_FX: usize = offset_of!(VcpuState, fx);
-pub const OFF_IND: usize = offset_of!(VcpuState, ind);
+pub const OFF_IND_L1: usize = offset_of!(VcpuState, ind_l1);
+pub const OFF_CODE_BASE: usize = offset_of!(VcpuState, code_base);
 
 /// Segment register numbers in the order x86 encodes them.
 pub const SEG_ES: usize = 0;
