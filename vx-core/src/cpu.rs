@@ -280,42 +280,49 @@ fn zero_l2() -> u64 {
     })
 }
 
-/// Clean second-level tables of ended vCPUs (all zeros).
-static SPARE_L2: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
-const SPARE_L2_MAX: usize = 256;
+/// Second-level tables: carved out of one reservation (a host mapping
+/// per table would cost a system call each), clean ones kept on a list.
+struct L2Arena {
+    base: usize,
+    next: usize,
+    free: Vec<usize>,
+}
+
+static L2_ARENA: std::sync::Mutex<L2Arena> = std::sync::Mutex::new(L2Arena { base: 0, next: 0, free: Vec::new() });
+/// Tables the reservation holds (256 KiB each, taken by the page as used).
+const L2_TABLES: usize = 4096;
 
 /// A clean second-level table.
 fn alloc_l2() -> *mut u32 {
-    if let Some(t) = SPARE_L2.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+    let mut a = L2_ARENA.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = a.free.pop() {
         return t as *mut u32;
     }
-    // SAFETY: a fresh private anonymous mapping, zero-filled by the host.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            L2_BYTES,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    assert!(p != libc::MAP_FAILED, "vx-core: cannot map an indirect-branch table");
-    p as *mut u32
+    if a.base == 0 {
+        // SAFETY: a fresh private anonymous reservation, zero-filled by the
+        // host page by page as it is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                L2_TABLES * L2_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert!(p != libc::MAP_FAILED, "vx-core: cannot reserve the indirect-branch tables");
+        a.base = p as usize;
+    }
+    assert!(a.next < L2_TABLES, "vx-core: out of indirect-branch tables");
+    let t = a.base + a.next * L2_BYTES;
+    a.next += 1;
+    t as *mut u32
 }
 
 /// Give back a clean second-level table.
 fn free_l2(t: *mut u32) {
-    let mut spares = SPARE_L2.lock().unwrap_or_else(|e| e.into_inner());
-    if spares.len() < SPARE_L2_MAX {
-        spares.push(t as usize);
-        return;
-    }
-    drop(spares);
-    // SAFETY: a table of ours that no first-level slot points to any more.
-    unsafe {
-        libc::munmap(t as *mut libc::c_void, L2_BYTES);
-    }
+    L2_ARENA.lock().unwrap_or_else(|e| e.into_inner()).free.push(t as usize);
 }
 
 /// Zero a whole second-level table: its pages go back to the host.
@@ -458,15 +465,6 @@ impl Vcpu {
         // SAFETY: a second-level table of ours (not the shared zeros), of
         // IND_L2 entries; translated code only reads it, on this thread.
         unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = off };
-    }
-
-    /// The host code the indirect-branch table has for `eip`.
-    pub(crate) fn get_ind(&self, eip: u32) -> Option<u64> {
-        let s = self.state();
-        // SAFETY: every first-level entry points to a table of IND_L2
-        // entries (ours or the shared zeros).
-        let off = unsafe { *(s.ind_l1[ind_l1(eip)] as *const u32).add((eip & 0xffff) as usize) };
-        (off != 0).then(|| s.code_base + off as u64)
     }
 
     /// Forget the entry for `eip` (its block went away).

@@ -421,13 +421,15 @@ impl Guest {
         true
     }
 
-    fn entry_for(&mut self, eip: u32) -> u64 {
-        // The indirect-branch table answers most resumes without hashing.
-        if let Some(h) = self.vcpu.get_ind(eip) {
-            return h;
-        }
+    /// The host code of the block at `eip`, translated now if need be;
+    /// with `indirect` (an indirect branch missed the table) the table
+    /// learns it. Only indirect targets go in: each second-level page
+    /// the table touches costs a host fault.
+    fn entry_for(&mut self, eip: u32, indirect: bool) -> u64 {
         if let Some(h) = self.cache.lookup(eip) {
-            self.vcpu.set_ind(eip, h);
+            if indirect {
+                self.vcpu.set_ind(eip, h);
+            }
             return h;
         }
         let (b, from_memo, kept) = match memo::find(&self.win, eip) {
@@ -460,7 +462,9 @@ impl Guest {
         for &p in &b.pages {
             self.win.set_code(p, p, true);
         }
-        self.vcpu.set_ind(eip, h);
+        if indirect {
+            self.vcpu.set_ind(eip, h);
+        }
         h
     }
 
@@ -527,7 +531,7 @@ impl Guest {
                 Some(h) => h,
                 None => {
                     let eip = self.vcpu.state().eip;
-                    self.entry_for(eip)
+                    self.entry_for(eip, false)
                 }
             };
             self.stats.entries += 1;
@@ -538,7 +542,7 @@ impl Guest {
                     let (target, site) = (st.next_eip, st.patch_site);
                     st.eip = target;
                     let flushes = self.cache.stats.flushes;
-                    let h = self.entry_for(target);
+                    let h = self.entry_for(target, false);
                     if self.cache.stats.flushes == flushes {
                         self.cache.chain(site, target);
                     }
@@ -550,7 +554,7 @@ impl Guest {
                     self.stats.misses += 1;
                     // entry_for fills the table (except for blocks that
                     // must not be kept).
-                    let h = self.entry_for(target);
+                    let h = self.entry_for(target, true);
                     self.pending = Some(h);
                 }
                 exit::SYSCALL => {
