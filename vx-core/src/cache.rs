@@ -350,7 +350,7 @@ impl CodeCache {
     }
 
     /// Write, at offset 0, the code every empty indirect-branch table
-    /// entry leads to: `jmp [r15 + miss_ptr]` (see `state::IND_L1`).
+    /// entry leads to: `jmp [r15 + miss_ptr]` (see `state::IND_ENTRIES`).
     /// Blocks start after it.
     fn put_miss_stub(&mut self) {
         let mut stub = [0u8; MISS_STUB];

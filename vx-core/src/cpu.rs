@@ -12,7 +12,7 @@
 //!
 //! Host register use in translated code: guest eax..edi live in rax..rdi
 //! (same encoding numbers), guest esp in r12, the state block in r15, and
-//! r10 the start of the code cache (for the indirect-branch lookup), and
+//! r10 the start of the code cache and r9 the indirect-branch table, and
 //! r11, r13, r14 are scratch. This module is unsafe: it owns the state
 //! block's memory and the assembly glue.
 
@@ -86,6 +86,7 @@ core::arch::global_asm!(
     "mov esi, [r15 + {regs} + 24]",
     "mov edi, [r15 + {regs} + 28]",
     "mov r10, [r15 + {code_base}]",
+    "mov r9, [r15 + {ind_table}]",
     "jmp r13",
     "",
     ".globl vx_chain_exit",
@@ -173,6 +174,7 @@ core::arch::global_asm!(
     shadow_rsp = const OFF_SHADOW_RSP,
     miss_ptr = const OFF_MISS_PTR,
     code_base = const OFF_CODE_BASE,
+    ind_table = const OFF_IND_TABLE,
     use_vzeroupper = const OFF_USE_VZEROUPPER,
     win_base = const OFF_WIN_BASE,
     fx = const OFF_FX,
@@ -241,97 +243,42 @@ pub(crate) struct Vcpu {
     mem: *mut u8,
     len: usize,
     poll: Arc<AtomicU64>,
-    /// Second-level indirect-branch tables this vCPU filled in, with their
-    /// first-level slots (see `state::IND_L1`).
-    ind_l2: Vec<(usize, *mut u32)>,
-    /// Guest addresses whose entries were set since the tables were clean
-    /// (`ind_all`: too many to list, clear the tables whole).
+    /// The indirect-branch table (see `state::IND_ENTRIES`).
+    ind: *mut u32,
+    /// Guest addresses whose entries were set since the table was clean
+    /// (`ind_all`: too many to list, clear the table whole).
     ind_dirty: Vec<u32>,
     ind_all: bool,
 }
 
 /// Dropped vCPUs' memory kept for new ones: a fork or exec then finds its
 /// state block, indirect table and shadow stack already paged in.
-static SPARE_VCPUS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+static SPARE_VCPUS: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
 const SPARES: usize = 16;
 /// Beyond this many entries set, a recycled table is cleared whole.
 const IND_DIRTY_MAX: usize = 4096;
 
-const L2_BYTES: usize = IND_L2 * 4;
+/// Bytes of an indirect-branch table.
+const IND_BYTES: usize = IND_ENTRIES as usize * 4;
 
-/// The second-level table of every first-level slot no one filled in:
-/// zeros (all misses), mapped read-only.
-fn zero_l2() -> u64 {
-    static ZERO: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *ZERO.get_or_init(|| {
-        // SAFETY: a fresh private anonymous mapping; nothing writes it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                L2_BYTES,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        assert!(p != libc::MAP_FAILED, "vx-core: cannot map the empty indirect-branch table");
-        p as u64
-    })
-}
-
-/// Second-level tables: carved out of one reservation (a host mapping
-/// per table would cost a system call each), clean ones kept on a list.
-struct L2Arena {
-    base: usize,
-    next: usize,
-    free: Vec<usize>,
-}
-
-static L2_ARENA: std::sync::Mutex<L2Arena> = std::sync::Mutex::new(L2Arena { base: 0, next: 0, free: Vec::new() });
-/// Tables the reservation holds (256 KiB each, taken by the page as used).
-const L2_TABLES: usize = 4096;
-
-/// A clean second-level table.
-fn alloc_l2() -> *mut u32 {
-    let mut a = L2_ARENA.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(t) = a.free.pop() {
-        return t as *mut u32;
+/// Reserve an indirect-branch table: all entries 0 (misses), pages given
+/// host memory only as entries are set.
+fn map_ind() -> io::Result<*mut u32> {
+    // SAFETY: a fresh private anonymous reservation, zero-filled by the host.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            IND_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
     }
-    if a.base == 0 {
-        // SAFETY: a fresh private anonymous reservation, zero-filled by the
-        // host page by page as it is touched.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                L2_TABLES * L2_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        assert!(p != libc::MAP_FAILED, "vx-core: cannot reserve the indirect-branch tables");
-        a.base = p as usize;
-    }
-    assert!(a.next < L2_TABLES, "vx-core: out of indirect-branch tables");
-    let t = a.base + a.next * L2_BYTES;
-    a.next += 1;
-    t as *mut u32
-}
-
-/// Give back a clean second-level table.
-fn free_l2(t: *mut u32) {
-    L2_ARENA.lock().unwrap_or_else(|e| e.into_inner()).free.push(t as usize);
-}
-
-/// Zero a whole second-level table: its pages go back to the host.
-fn zero_l2_table(t: *mut u32) {
-    // SAFETY: a private anonymous table of ours: after DONTNEED it reads
-    // as zeros; no translated code runs on it now.
-    unsafe {
-        libc::madvise(t as *mut libc::c_void, L2_BYTES, libc::MADV_DONTNEED);
-    }
+    Ok(p as *mut u32)
 }
 
 // SAFETY: the vCPU owns its memory; the translated code that touches it runs
@@ -374,10 +321,10 @@ impl Vcpu {
         let state_len = std::mem::size_of::<VcpuState>().next_multiple_of(4096);
         let len = POLL_SIZE + state_len + SHADOW_GUARD + SHADOW_SIZE;
         let spare = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let fresh = spare.is_none();
-        let mem = match spare {
-            Some(m) => m as *mut libc::c_void,
+        let (mem, ind) = match spare {
+            Some((m, t)) => (m as *mut libc::c_void, t as *mut u32),
             None => {
+                let ind = map_ind()?;
                 // SAFETY: a fresh anonymous mapping; zero is a valid VcpuState bit pattern.
                 let mem = unsafe {
                     libc::mmap(
@@ -390,29 +337,29 @@ impl Vcpu {
                     )
                 };
                 if mem == libc::MAP_FAILED {
-                    return Err(io::Error::last_os_error());
+                    let e = io::Error::last_os_error();
+                    // SAFETY: the table we just reserved; nothing uses it.
+                    unsafe { libc::munmap(ind as *mut libc::c_void, IND_BYTES) };
+                    return Err(e);
                 }
                 let guard = mem as usize + POLL_SIZE + state_len;
                 // SAFETY: the guard page lies inside the mapping we just made.
                 unsafe {
                     libc::mprotect(guard as *mut libc::c_void, SHADOW_GUARD, libc::PROT_NONE);
                 }
-                mem
+                (mem, ind)
             }
         };
         let v = Vcpu {
             mem: mem as *mut u8,
             len,
             poll: Arc::new(AtomicU64::new(mem as u64)),
-            ind_l2: Vec::new(),
+            ind,
             ind_dirty: Vec::new(),
             ind_all: false,
         };
         let s = v.state_mut();
-        if fresh {
-            // A recycled block's first level was reset when it was freed.
-            s.ind_l1.fill(zero_l2());
-        }
+        s.ind_table = ind as u64;
         s.win_base = win_base;
         s.eflags = 0x202;
         s.fx = FxArea::reset();
@@ -441,20 +388,12 @@ impl Vcpu {
 
     /// Set the indirect-branch table entry for `eip` to `host` (code of
     /// the cache at `code_base`), remembering which entries are in use so
-    /// that a recycled state block starts clean.
+    /// that a recycled table starts clean.
     pub(crate) fn set_ind(&mut self, eip: u32, host: u64) {
         let base = self.state().code_base;
         let Some(off) = host.checked_sub(base).and_then(|o| u32::try_from(o).ok()).filter(|&o| o != 0) else {
             return;
         };
-        let i = ind_l1(eip);
-        let mut t = self.state().ind_l1[i];
-        if t == zero_l2() {
-            let new = alloc_l2();
-            self.ind_l2.push((i, new));
-            t = new as u64;
-            self.state_mut().ind_l1[i] = t;
-        }
         if !self.ind_all {
             if self.ind_dirty.len() < IND_DIRTY_MAX {
                 self.ind_dirty.push(eip);
@@ -462,46 +401,29 @@ impl Vcpu {
                 self.ind_all = true;
             }
         }
-        // SAFETY: a second-level table of ours (not the shared zeros), of
-        // IND_L2 entries; translated code only reads it, on this thread.
-        unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = off };
+        // SAFETY: the table has an entry for every 32-bit address;
+        // translated code only reads it, on this thread.
+        unsafe { *self.ind.add(eip as usize) = off };
     }
 
     /// Forget the entry for `eip` (its block went away).
     pub(crate) fn clear_ind(&mut self, eip: u32) {
-        let t = self.state().ind_l1[ind_l1(eip)];
-        if t != zero_l2() {
-            // SAFETY: as in `set_ind`.
-            unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = 0 };
-        }
+        // SAFETY: as in `set_ind`.
+        unsafe { *self.ind.add(eip as usize) = 0 };
     }
 
-    /// Forget every entry (the code cache was flushed).
+    /// Forget every entry (the code cache was flushed, or the table goes
+    /// to another vCPU).
     pub(crate) fn clear_all_ind(&mut self) {
-        for &(_, t) in &self.ind_l2 {
-            zero_l2_table(t);
-        }
-        self.ind_dirty.clear();
-        self.ind_all = false;
-    }
-
-    /// Give the second-level tables back, clean, and point the first
-    /// level at the shared zeros again.
-    fn release_ind(&mut self) {
-        if !self.ind_all {
+        if self.ind_all {
+            // SAFETY: our private anonymous table: after DONTNEED it reads
+            // as zeros; no translated code runs on it now.
+            unsafe { libc::madvise(self.ind as *mut libc::c_void, IND_BYTES, libc::MADV_DONTNEED) };
+        } else {
             for &eip in &self.ind_dirty {
-                let t = self.state().ind_l1[ind_l1(eip)];
-                // SAFETY: as in `set_ind`: every listed entry is in a table
-                // of ours.
-                unsafe { *(t as *mut u32).add((eip & 0xffff) as usize) = 0 };
+                // SAFETY: as in `set_ind`.
+                unsafe { *self.ind.add(eip as usize) = 0 };
             }
-        }
-        for (i, t) in std::mem::take(&mut self.ind_l2) {
-            if self.ind_all {
-                zero_l2_table(t);
-            }
-            self.state_mut().ind_l1[i] = zero_l2();
-            free_l2(t);
         }
         self.ind_dirty.clear();
         self.ind_all = false;
@@ -572,25 +494,26 @@ impl Drop for Vcpu {
         while REQUESTS.load(Ordering::SeqCst) != 0 {
             std::hint::spin_loop();
         }
-        self.release_ind();
+        self.clear_all_ind();
         let mut spares = SPARE_VCPUS.lock().unwrap_or_else(|e| e.into_inner());
         if spares.len() < SPARES {
-            // Clean the state block for the next vCPU: everything before the
-            // indirect table (whose first level release_ind reset).
+            // Clean the state block for the next vCPU (the indirect table
+            // is clean already).
             let s = self.state_ptr();
             // SAFETY: `s` is our state block; zero is a valid bit pattern for
             // every field, and no translated code runs on it now.
             unsafe {
-                std::ptr::write_bytes(s as *mut u8, 0, OFF_IND_L1);
+                std::ptr::write_bytes(s as *mut u8, 0, std::mem::size_of::<VcpuState>());
                 // A preemption request may have armed the poll page.
                 libc::mprotect(self.mem as *mut libc::c_void, POLL_SIZE, libc::PROT_READ);
             }
-            spares.push(self.mem as usize);
+            spares.push((self.mem as usize, self.ind as usize));
             return;
         }
-        // SAFETY: our own mapping; no translated code runs on it now.
+        // SAFETY: our own mappings; no translated code runs on them now.
         unsafe {
             libc::munmap(self.mem as *mut libc::c_void, self.len);
+            libc::munmap(self.ind as *mut libc::c_void, IND_BYTES);
         }
     }
 }

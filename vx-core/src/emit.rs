@@ -179,17 +179,13 @@ impl Emitter {
     }
 
     /// Jump to the guest address in r13d through the indirect-branch table
-    /// (see `state::IND_L1`): the first level by the high half of the
-    /// address, the second by the low half, then the code at that offset
-    /// from the cache's start (r10). Flags and guest registers untouched.
+    /// (r9, see `state::IND_ENTRIES`): the code at the offset its entry
+    /// holds from the cache's start (r10). Flags and guest registers
+    /// untouched. The index is r13d zero-extended anew, so whatever the
+    /// upper half of r13 holds the load stays inside the table.
     pub fn lookup_r13(&mut self) {
         self.bytes(&[0x45, 0x89, 0xee]); // mov r14d, r13d
-        self.bytes(&[0x41, 0x0f, 0xce]); // bswap r14d
-        self.bytes(&[0x45, 0x0f, 0xb7, 0xf6]); // movzx r14d, r14w
-        self.bytes(&[0x4f, 0x8b, 0xb4, 0xf7]); // mov r14, [r15+r14*8+IND_L1]
-        self.u32(OFF_IND_L1 as u32);
-        self.bytes(&[0x45, 0x0f, 0xb7, 0xdd]); // movzx r11d, r13w
-        self.bytes(&[0x47, 0x8b, 0x34, 0x9e]); // mov r14d, [r14+r11*4]
+        self.bytes(&[0x47, 0x8b, 0x34, 0xb1]); // mov r14d, [r9+r14*4]
         self.bytes(&[0x4f, 0x8d, 0x34, 0x16]); // lea r14, [r14+r10]
         self.bytes(&[0x41, 0xff, 0xe6]); // jmp r14
     }

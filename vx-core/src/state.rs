@@ -19,24 +19,14 @@ pub const EBP: usize = 5;
 pub const ESI: usize = 6;
 pub const EDI: usize = 7;
 
-/// The indirect-branch table maps every guest address exactly, in two
-/// levels: the first (in the state block) has one entry per 64 KiB of
-/// guest addresses, the address of a second-level table of 64 Ki 32-bit
-/// entries, one per byte, each the offset of the block's host code from
-/// the start of the code cache. Offset 0 is a stub that leaves through
-/// `vx_miss_exit`, so a zero entry is a miss, and a first-level entry no
-/// one filled points to a shared table of zeros. No entry needs checking
-/// against the target: the lookup is two loads and a jump, with no flags
-/// touched (see `Emitter::lookup_r13`).
-pub const IND_L1: usize = 1 << 16;
-/// Entries of one second-level table.
-pub const IND_L2: usize = 1 << 16;
-
-/// The first-level slot of guest address `eip`: its high 16 bits,
-/// byte-swapped as the lookup finds them (mov, bswap, movzx).
-pub fn ind_l1(eip: u32) -> usize {
-    (eip.swap_bytes() & 0xffff) as usize
-}
+/// The indirect-branch table maps every guest address exactly: one 32-bit
+/// entry per byte of the 4 GiB guest space (a 16 GiB reservation whose
+/// pages the host fills in as they are touched), each the offset of the
+/// block's host code from the start of the code cache. Offset 0 is a stub
+/// that leaves through `vx_miss_exit`, so an entry never set is a miss. The
+/// lookup is one load, a `lea` and a jump, with nothing to compare and no
+/// flags touched (see `Emitter::lookup_r13`).
+pub const IND_ENTRIES: u64 = 1 << 32;
 
 /// Why translated code returned to the host.
 pub mod exit {
@@ -139,6 +129,8 @@ pub struct VcpuState {
     pub cache_ptr: u64,
     /// Where that cache's code starts (r10 in translated code).
     pub code_base: u64,
+    /// The indirect-branch table (r9 in translated code; see `IND_ENTRIES`).
+    pub ind_table: u64,
     /// The shadow stack of host return points (host rsp in translated
     /// code): its current top, its empty position, and its guard page.
     pub shadow_rsp: u64,
@@ -149,8 +141,6 @@ pub struct VcpuState {
     pub fx: FxArea,
     /// XSAVE header after `fx`: XSTATE_BV, XCOMP_BV, reserved.
     pub xsave_hdr: [u64; 8],
-    /// The first level of the indirect-branch table (see `IND_L1`).
-    pub ind_l1: [u64; IND_L1],
 }
 
 pub const OFF_REGS: usize = offset_of!(VcpuState, regs);
@@ -175,7 +165,7 @@ pub const OFF_CHAIN_PTR: usize = offset_of!(VcpuState, chain_ptr);
 pub const OFF_MISS_PTR: usize = offset_of!(VcpuState, miss_ptr);
 pub const OFF_SHADOW_RSP: usize = offset_of!(VcpuState, shadow_rsp);
 pub const OFF_FX: usize = offset_of!(VcpuState, fx);
-pub const OFF_IND_L1: usize = offset_of!(VcpuState, ind_l1);
+pub const OFF_IND_TABLE: usize = offset_of!(VcpuState, ind_table);
 pub const OFF_CODE_BASE: usize = offset_of!(VcpuState, code_base);
 
 /// Segment register numbers in the order x86 encodes them.
