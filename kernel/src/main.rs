@@ -11,6 +11,7 @@ mod devcmd;
 mod devkinfo;
 mod devproc;
 mod devpts;
+mod ending;
 mod epoll;
 mod errno;
 mod evfd;
@@ -224,23 +225,20 @@ fn main() {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run { root, binds, hz, cpus, stats, trace, mem, export, export_pid, program, args } => {
+            ending::watch();
             let (root, export) = prepare(mem, root, cpus, export.map(|d| (d, export_pid)));
             trace.start(false);
             let status = run(root, binds, hz, stats, export, program, args);
             save_xcache();
-            trace::finish();
-            export::unmount();
-            std::process::exit(status)
+            ending::exit(status)
         }
         Cmd::Boot { root, binds, cpus, mem, hz, export, export_pid, trace } => {
+            ending::watch();
             let (root, export) = prepare(mem, root, cpus, export.map(|d| (d, export_pid)));
             trace.start(rustix::termios::isatty(std::io::stderr()));
             let status = boot(root, binds, hz, export);
             save_xcache();
-            trace::finish();
-            export::unmount();
-            tty::restore();
-            std::process::exit(status)
+            ending::exit(status)
         }
         Cmd::Exec { cwd, env, dir, command } => std::process::exit(hostexec::exec(&dir, cwd, &env, &command)),
         Cmd::Top { count, delay, dir } => {

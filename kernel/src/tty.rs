@@ -712,20 +712,7 @@ impl HostTerm {
         let own = fd.as_fd().try_clone_to_owned().ok()?;
         tcsetattr(&own, OptionalActions::Drain, &raw).ok()?;
         let _ = SAVED.set((own, saved));
-        // A fatal signal puts the terminal back, then ends vxos as it would
-        // have (signal-hook's thread sees it; no work in a handler).
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-        if let Ok(mut sigs) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT]) {
-            let _ = std::thread::Builder::new().name("hostterm".into()).spawn(move || {
-                if let Some(sig) = sigs.forever().next() {
-                    crate::trace::finish();
-                    restore();
-                    crate::export::unmount();
-                    let _ = signal_hook::low_level::emulate_default_handler(sig);
-                    std::process::exit(128 + sig);
-                }
-            });
-        }
+        // A fatal signal puts the terminal back too (crate::ending).
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore();

@@ -173,6 +173,9 @@ fn boot_ended_by_sigterm_writes_the_file() {
         rustix::process::Signal::Term,
     )
     .unwrap();
+    // Keep the console open while waiting (wait() would close it, and the
+    // shell would end by the hang-up as well).
+    let _console = child.stdin.take();
     let st = child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert!(st.code() == Some(143) || st.signal() == Some(15), "{st:?}");

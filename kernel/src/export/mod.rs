@@ -59,7 +59,6 @@ pub fn start(pid: u32, ns: Option<NsRef>, dir: &Path) -> Result<(), String> {
     crate::sched::add_external();
     let inner = Inner::new(ctl::Target::new(pid, ns), dir.to_path_buf());
     mount::mount(Export(Arc::new(inner)), dir)?;
-    mount::unmount_on_signals();
     Ok(())
 }
 

@@ -235,23 +235,6 @@ pub fn unmount() {
     }
 }
 
-/// Unmount on the fatal signals a terminal or a service manager sends
-/// (SIGTERM, SIGINT, SIGHUP, SIGQUIT), then end as the signal would have.
-pub(super) fn unmount_on_signals() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    if let Ok(mut sigs) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT]) {
-        let _ = std::thread::Builder::new().name("export-signals".into()).spawn(move || {
-            if let Some(sig) = sigs.forever().next() {
-                crate::trace::finish();
-                unmount();
-                crate::tty::restore();
-                let _ = signal_hook::low_level::emulate_default_handler(sig);
-                std::process::exit(128 + sig);
-            }
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,24 +106,12 @@ static PARKED: Mutex<Option<HashMap<u32, Vec<Open>>>> = Mutex::new(None);
 
 /// Start recording for the vCPUs there are (`sched::cpus`), to be written
 /// to `file`, which is created now so a bad path fails before the guest
-/// runs. Fatal signals write it too.
+/// runs. Fatal signals write it too (crate::ending).
 pub fn start(file: &Path) -> std::io::Result<()> {
     std::fs::File::create(file)?;
     let tracks = (0..crate::sched::cpus()).map(|_| Mutex::new(Track::default())).collect();
     let _ = TL.set(Timeline { start: Instant::now(), tracks });
     *FILE.lock() = Some(file.to_path_buf());
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    if let Ok(mut sigs) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT]) {
-        let _ = std::thread::Builder::new().name("timeline".into()).spawn(move || {
-            if let Some(sig) = sigs.forever().next() {
-                finish();
-                crate::tty::restore();
-                crate::export::unmount();
-                let _ = signal_hook::low_level::emulate_default_handler(sig);
-                std::process::exit(128 + sig);
-            }
-        });
-    }
     Ok(())
 }
 
