@@ -146,6 +146,8 @@ core::arch::global_asm!(
     "mov eax, 3",
     "xor edx, edx",
     "xsaveopt [r15 + {fx}]",
+    // (MXCSR for certain: Vcpu::enter fills in what xsaveopt left out.)
+    "stmxcsr [r15 + {fx} + 24]",
     "jmp 9f",
     "5:",
     "fxsave [r15 + {fx}]",
@@ -482,8 +484,31 @@ impl Vcpu {
         // SAFETY: `host` is the entry of a block in a live code cache made
         // for this vCPU's window, and the state block is valid.
         unsafe { vx_enter(self.state_ptr(), host) };
-        self.state().exit_reason
+        let s = self.state_mut();
+        if s.xsave_hdr[0] & 3 != 3 && s.use_xsave != 0 && s.x87_live != 0 {
+            init_untouched(s);
+        }
+        s.exit_reason
     }
+}
+
+/// xsaveopt does not write a component that is in its initial state (its
+/// XSTATE_BV bit then reads 0), leaving what an earlier save put there:
+/// write the initial state in, since the legacy region is what the guest's
+/// state is taken to be (signal frames, snapshots, the next entry).
+fn init_untouched(s: &mut VcpuState) {
+    let fx = &mut s.fx.0;
+    if s.xsave_hdr[0] & 1 == 0 {
+        // x87: FCW 0x037f; FSW, tags, FOP, FIP, FDP and the registers zero.
+        fx[0..24].fill(0);
+        fx[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        fx[32..160].fill(0);
+    }
+    if s.xsave_hdr[0] & 2 == 0 {
+        // SSE: the xmm registers zero (MXCSR is stored separately).
+        fx[160..288].fill(0);
+    }
+    s.xsave_hdr[0] |= 3;
 }
 
 impl Drop for Vcpu {

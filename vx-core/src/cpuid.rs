@@ -8,6 +8,18 @@ pub fn host_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     [r.eax, r.ebx, r.ecx, r.edx]
 }
 
+/// Whether the host CPU is AMD's (or Hygon's, its licensee): the two
+/// makers leave different values in flags the manuals call undefined, and
+/// the instructions vx-core emulates (AAA, DAS, ...) leave the host's.
+pub fn host_is_amd() -> bool {
+    static AMD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AMD.get_or_init(|| {
+        let r = host_cpuid(0, 0);
+        // The vendor string is in ebx, edx, ecx: "Auth" "enti" "cAMD".
+        matches!((r[1], r[3], r[2]), (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6f67_7948, 0x6e65_476e, 0x656e_6975))
+    })
+}
+
 const L1_ECX: u32 = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 9 | 1 << 19 | 1 << 20 | 1 << 22 | 1 << 23 | 1 << 25 | 1 << 30;
 const L1_EDX_DROP: u32 = 1 << 11; // SEP: no sysenter
 const L7_EBX: u32 = 1 << 9 | 1 << 18 | 1 << 29; // ERMS, RDSEED, SHA

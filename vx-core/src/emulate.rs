@@ -260,8 +260,10 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             let mut a = al;
             let mut f = fl & !(CF | AF | ZF | SF | PF | OF);
             let sub = code == Code::Das;
+            let mut adjust = 0;
             if (al & 0xf) > 9 || fl & AF != 0 {
                 a = if sub { a.wrapping_sub(6) } else { a.wrapping_add(6) } & 0xff;
+                adjust = 6;
                 f |= AF;
                 if sub && old_al < 6 || !sub && old_al + 6 > 0xff {
                     f |= CF;
@@ -270,18 +272,29 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
             }
             if old_al > 0x99 || old_cf != 0 {
                 a = if sub { a.wrapping_sub(0x60) } else { a.wrapping_add(0x60) } & 0xff;
+                adjust |= 0x60;
                 f |= CF;
             }
             f |= szp8(a);
+            // Undefined OF: Intel clears it; AMD leaves the signed overflow
+            // of AL plus (minus) the whole adjustment.
+            if crate::cpuid::host_is_amd() {
+                let carried = if sub { (old_al ^ adjust) & (old_al ^ a) } else { !(old_al ^ adjust) & (old_al ^ a) };
+                if carried & 0x80 != 0 {
+                    f |= OF;
+                }
+            }
             set_reg(st, Register::AL, a);
             st.eflags = f;
         }
         Code::Aaa | Code::Aas => {
             let mut f = fl & !(CF | AF | ZF | SF | PF | OF);
             let ax = st.regs[EAX] & 0xffff;
-            let nax = if (al & 0xf) > 9 || fl & AF != 0 {
+            let aaa = code == Code::Aaa;
+            let adjust = (al & 0xf) > 9 || fl & AF != 0;
+            let nax = if adjust {
                 f |= AF | CF;
-                if code == Code::Aaa {
+                if aaa {
                     ax.wrapping_add(0x106)
                 } else {
                     let a = ax.wrapping_sub(6) & 0xffff;
@@ -291,7 +304,26 @@ fn exec(g: &mut Guest, i: &Instruction) -> Option<Trap> {
                 ax
             };
             let nax = nax & 0xff0f;
-            f |= szp8(nax);
+            if crate::cpuid::host_is_amd() {
+                // Undefined SF, ZF, PF, OF: AMD leaves those of the 16-bit
+                // add (sub) of AX and 0x106 (0 when there is no adjustment).
+                let t = if adjust { 0x106 } else { 0 };
+                let r = if aaa { ax.wrapping_add(t) } else { ax.wrapping_sub(t) } & 0xffff;
+                f |= szp8(r) & PF;
+                if r == 0 {
+                    f |= ZF;
+                }
+                if r & 0x8000 != 0 {
+                    f |= SF;
+                }
+                let carried = if aaa { !(ax ^ t) & (ax ^ r) } else { (ax ^ t) & (ax ^ r) };
+                if carried & 0x8000 != 0 {
+                    f |= OF;
+                }
+            } else {
+                // Intel: those of the result in AL.
+                f |= szp8(nax);
+            }
             set_reg(st, Register::AX, nax);
             st.eflags = f;
         }

@@ -2059,36 +2059,52 @@ impl Fuzzer {
             let n = ((end - next) as usize).min(BATCH);
             let batch: Vec<Case> = (0..n as u64).map(|i| self.gen.case(seed, next + i)).collect();
             next += n as u64;
-            for c in &batch {
-                self.native.send(c).expect("writing to the native helper");
-            }
-            self.native.stdin.flush().expect("writing to the native helper");
-            let vx: Vec<Outcome> = batch.iter().map(|c| run_vx(&mut self.guest, c)).collect();
-            for (c, v) in batch.iter().zip(&vx) {
-                let nat = self.native.recv(c).expect("native helper died");
-                sum.cases += 1;
-                if nat.signo == 0 {
-                    sum.completed += 1;
-                } else {
-                    sum.faulted += 1;
-                }
-                *sum.signals.entry(nat.signo).or_default() += 1;
-                for m in &c.tested {
-                    *sum.tested.entry(format!("{m:?}")).or_default() += 1;
-                }
-                let diffs = compare(&nat, v);
-                if diffs.is_empty() {
-                    sum.passed += 1;
-                } else if sum.mismatches.len() < max_reports {
-                    sum.mismatches.push(report(c, &diffs));
-                } else {
-                    sum.mismatches.push(String::new());
-                }
-            }
+            self.batch(&batch, &mut sum, max_reports);
             sum.elapsed = t0.elapsed();
             progress(&sum);
         }
         sum.elapsed = t0.elapsed();
         sum
+    }
+
+    /// Run the cases given (made by hand, not by the generator).
+    pub fn check(&mut self, cases: &[Case], max_reports: usize) -> Summary {
+        let t0 = Instant::now();
+        let mut sum = Summary::default();
+        for batch in cases.chunks(BATCH) {
+            self.batch(batch, &mut sum, max_reports);
+        }
+        sum.elapsed = t0.elapsed();
+        sum
+    }
+
+    /// Run `batch` natively and translated, and count it into `sum`.
+    fn batch(&mut self, batch: &[Case], sum: &mut Summary, max_reports: usize) {
+        for c in batch {
+            self.native.send(c).expect("writing to the native helper");
+        }
+        self.native.stdin.flush().expect("writing to the native helper");
+        let vx: Vec<Outcome> = batch.iter().map(|c| run_vx(&mut self.guest, c)).collect();
+        for (c, v) in batch.iter().zip(&vx) {
+            let nat = self.native.recv(c).expect("native helper died");
+            sum.cases += 1;
+            if nat.signo == 0 {
+                sum.completed += 1;
+            } else {
+                sum.faulted += 1;
+            }
+            *sum.signals.entry(nat.signo).or_default() += 1;
+            for m in &c.tested {
+                *sum.tested.entry(format!("{m:?}")).or_default() += 1;
+            }
+            let diffs = compare(&nat, v);
+            if diffs.is_empty() {
+                sum.passed += 1;
+            } else if sum.mismatches.len() < max_reports {
+                sum.mismatches.push(report(c, &diffs));
+            } else {
+                sum.mismatches.push(String::new());
+            }
+        }
     }
 }
