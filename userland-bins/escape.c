@@ -37,6 +37,21 @@ static void t_sysenter(void) {
     printf("same pid: %d\n", r == getpid());
 }
 
+static void t_syscall_vdso(void) {
+    /* AMD's vDSO convention: push ecx, edx, ebp; ebp = ecx; syscall (the
+       second argument in ebp, the sixth at [esp]). The kernel returns to
+       the landing pad, which pops them and returns. #UD on Intel. */
+    int r;
+    say("syscall getppid");
+    __asm__ volatile(
+        "call 1f\n"
+        "jmp 2f\n"
+        "1: push %%ecx\n push %%edx\n push %%ebp\n mov %%ecx, %%ebp\n syscall\n"
+        "2:\n"
+        : "=a"(r) : "a"(64) : "memory", "ecx", "edx");
+    printf("same ppid: %d\n", r == getppid());
+}
+
 static int raw(int nr, int a) {
     int r;
     __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a) : "memory");
@@ -173,7 +188,7 @@ static void t_smc_branch(void) {
 }
 
 static struct { const char *name; void (*fn)(void); } tests[] = {
-    {"syscall", t_syscall}, {"sysenter", t_sysenter}, {"badnr", t_badnr}, {"farjmp", t_farjmp},
+    {"syscall", t_syscall}, {"syscall_vdso", t_syscall_vdso}, {"sysenter", t_sysenter}, {"badnr", t_badnr}, {"farjmp", t_farjmp},
     {"gate64", t_gate64}, {"segload_ok", t_segload_ok}, {"segload_kernel", t_segload_kernel},
     {"segload_ldt", t_segload_ldt}, {"segload_ss", t_segload_ss}, {"int81", t_int81}, {"int4", t_int4},
     {"int3", t_int3}, {"into", t_into}, {"hlt", t_hlt}, {"cli", t_cli}, {"inout", t_inout},

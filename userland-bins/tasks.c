@@ -20,6 +20,9 @@
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -424,6 +427,111 @@ static void t_blocked_kill(void)
     printf("unblocked: handler ran for %d\n", got);
 }
 
+static void *fs_changer(void *a)
+{
+    if (a)
+        printf("unshare(CLONE_FS) %d\n", unshare(CLONE_FS));
+    printf("thread chdir %d\n", chdir(a ? ".." : "tfs-dir"));
+    umask(a ? 0 : 077);
+    return 0;
+}
+
+static const char *cwd_name(void)
+{
+    static char buf[4096];
+    if (!getcwd(buf, sizeof buf))
+        return "?";
+    char *s = strrchr(buf, '/');
+    return s ? s + 1 : buf;
+}
+
+static void t_thread_fs(void)
+{
+    /* Threads share the working directory and umask (CLONE_FS), until one
+     * unshares them. */
+    mkdir("tfs-dir", 0755);
+    char here[4096];
+    if (!getcwd(here, sizeof here))
+        return;
+    umask(022);
+    pthread_t t;
+    pthread_create(&t, 0, fs_changer, 0);
+    pthread_join(t, 0);
+    mode_t m = umask(022);
+    printf("after the thread: cwd %s, umask %03o\n", cwd_name(), (unsigned)m);
+    pthread_create(&t, 0, fs_changer, "unshare");
+    pthread_join(t, 0);
+    m = umask(022);
+    printf("after the unsharing thread: cwd %s, umask %03o\n", cwd_name(), (unsigned)m);
+    chdir(here);
+    /* A vfork child borrows the memory, not the working directory. */
+    if (vfork() == 0) {
+        if (chdir("tfs-dir") == 0)
+            umask(0);
+        _exit(0);
+    }
+    wait(0);
+    m = umask(022);
+    printf("after a vfork child's chdir: cwd %s, umask %03o\n", cwd_name(), (unsigned)m);
+    printf("rmdir %d\n", rmdir("tfs-dir"));
+}
+
+static int setlk(int fd, int cmd, short type, off_t start, off_t len)
+{
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+    return fcntl(fd, cmd, &l) == 0 ? 0 : errno;
+}
+
+static void t_locks(void)
+{
+    /* Waiting locks: F_SETLKW and flock without LOCK_NB sleep until the
+     * holder lets go; a wait that would close a cycle is EDEADLK. */
+    int fd = open("locks-data", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    write(fd, "0123456789", 10);
+    int go[2], done[2];
+    pipe(go);
+    pipe(done);
+    printf("parent F_SETLK write 0-5: %d\n", setlk(fd, F_SETLK, F_WRLCK, 0, 5));
+    pid_t c = fork();
+    if (c == 0) {
+        int e1 = setlk(fd, F_SETLK, F_WRLCK, 0, 5);
+        int e2 = setlk(fd, F_SETLK, F_WRLCK, 5, 5); /* free: taken */
+        write(done[1], "r", 1);
+        int e3 = setlk(fd, F_SETLKW, F_WRLCK, 0, 5); /* waits for the parent */
+        _exit((e1 == EAGAIN) << 0 | (e2 == 0) << 1 | (e3 == 0) << 2);
+    }
+    char ch;
+    read(done[0], &ch, 1);
+    usleep(100000);
+    /* The child waits for 0-5 and holds 5-10: wanting 5-10 closes a cycle. */
+    printf("parent F_SETLKW 5-10 while the child waits for 0-5: %s\n",
+           setlk(fd, F_SETLKW, F_WRLCK, 5, 5) == EDEADLK ? "EDEADLK" : "no deadlock seen");
+    setlk(fd, F_SETLK, F_UNLCK, 0, 5);
+    int st;
+    waitpid(c, &st, 0);
+    printf("child: F_SETLK refused %d, free range taken %d, F_SETLKW got it once free %d\n", WEXITSTATUS(st) & 1,
+           WEXITSTATUS(st) >> 1 & 1, WEXITSTATUS(st) >> 2 & 1);
+    /* flock: owned by the description, so the child opens its own. */
+    printf("parent flock LOCK_EX: %d\n", flock(fd, LOCK_EX));
+    c = fork();
+    if (c == 0) {
+        int f2 = open("locks-data", O_RDWR);
+        int nb = flock(f2, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+        write(done[1], "r", 1);
+        int got = flock(f2, LOCK_EX) == 0;
+        _exit(nb | got << 1);
+    }
+    read(done[0], &ch, 1);
+    usleep(100000);
+    int still = waitpid(c, &st, WNOHANG) == 0;
+    printf("the child still waits for the flock after 0.1 s: %d\n", still);
+    flock(fd, LOCK_UN);
+    waitpid(c, &st, 0);
+    printf("child: LOCK_NB refused %d, LOCK_EX got it once free %d\n", WEXITSTATUS(st) & 1, WEXITSTATUS(st) >> 1 & 1);
+    close(fd);
+    unlink("locks-data");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -431,7 +539,8 @@ static const struct {
     {"handlers", t_handlers}, {"restart", t_restart},   {"stopcont", t_stopcont}, {"threads", t_threads},
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
     {"sigwait", t_sigwait},         {"orphan", t_orphan},
-    {"sendfile_pipe", t_sendfile_pipe}, {"blocked_kill", t_blocked_kill},
+    {"sendfile_pipe", t_sendfile_pipe}, {"blocked_kill", t_blocked_kill}, {"thread_fs", t_thread_fs},
+    {"locks", t_locks},
 };
 
 int main(int argc, char **argv)

@@ -21,12 +21,14 @@ const QSTDIN: u64 = 7;
 const QSTDOUT: u64 = 8;
 const QSTDERR: u64 = 9;
 const QCMD: u64 = 10;
+const QSHM: u64 = 11;
 
 /// `cons` is Plan 9's name; `console` and `tty` are Linux's names for the
 /// same terminal. `ptmx` and the `pts` mount point are for pseudo-terminals.
 /// `fd`, `stdin`, `stdout` and `stderr` are Linux's links into /proc/self/fd;
-/// `cmd` is the cmd device's mount point.
-static TAB: [DirTab; 11] = [
+/// `cmd` is the cmd device's mount point, `shm` a ramfs's (POSIX shared
+/// memory).
+static TAB: [DirTab; 12] = [
     DirTab { name: ".", path: QROOT, kind: FileType::Dir, perm: 0o555, rdev: 0 },
     DirTab { name: "cons", path: QCONS, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
     DirTab { name: "console", path: QCONSOLE, kind: FileType::CharDev, perm: 0o620, rdev: makedev(5, 1) },
@@ -38,6 +40,7 @@ static TAB: [DirTab; 11] = [
     DirTab { name: "stdout", path: QSTDOUT, kind: FileType::Symlink, perm: 0o777, rdev: 0 },
     DirTab { name: "stderr", path: QSTDERR, kind: FileType::Symlink, perm: 0o777, rdev: 0 },
     DirTab { name: "cmd", path: QCMD, kind: FileType::Dir, perm: 0o755, rdev: 0 },
+    DirTab { name: "shm", path: QSHM, kind: FileType::Dir, perm: 0o755, rdev: 0 },
 ];
 
 /// The console, over two host streams.

@@ -3,10 +3,48 @@
 //! file description locks (F_OFD_*, owned by the description) and flock
 //! locks (whole-file, owned by the description, separate from the other
 //! two). Locks only conflict between different owners, when their ranges
-//! overlap and one of them is a write lock.
+//! overlap and one of them is a write lock. A waiting lock request
+//! (F_SETLKW, flock without LOCK_NB) sleeps on `CHAN`, which every release
+//! wakes; a POSIX one that would close a cycle of waiting processes fails
+//! with EDEADLK, as Linux's does.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+
+/// What waiting lock requests sleep on.
+pub const CHAN: crate::sched::WaitChan = 0x4c4f_434b_0000_0000;
+
+/// Processes waiting for a POSIX lock, and the process whose lock they
+/// wait for (for deadlock detection).
+static WAITING: Mutex<Option<HashMap<u32, u32>>> = Mutex::new(None);
+
+/// Whether process `me` waiting for a lock `holder` holds would close a
+/// cycle of waiting processes.
+pub fn would_deadlock(me: u32, holder: u32) -> bool {
+    let w = WAITING.lock();
+    let Some(w) = w.as_ref() else { return false };
+    let mut at = holder;
+    for _ in 0..=w.len() {
+        if at == me {
+            return true;
+        }
+        match w.get(&at) {
+            Some(&next) => at = next,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Note that process `me` waits for `holder`'s lock (None: no longer).
+pub fn set_waiting(me: u32, holder: Option<u32>) {
+    let mut w = WAITING.lock();
+    let w = w.get_or_insert_with(HashMap::new);
+    match holder {
+        Some(h) => w.insert(me, h),
+        None => w.remove(&me),
+    };
+}
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +94,14 @@ pub fn conflict(file: (u64, u64), want: &Lock) -> Option<Lock> {
 /// Take `want` (or, with `unlock`, release its range) for its owner,
 /// unless another owner's lock is in the way: then return that one.
 pub fn set(file: (u64, u64), want: Lock, unlock: bool) -> Result<(), Lock> {
-    let mut t = LOCKS.lock();
+    set_locked(&mut LOCKS.lock(), file, want, unlock)?;
+    // What was given up (an unlock, a write lock made a read lock, a
+    // range cut) may be what someone waits for.
+    wake_waiters();
+    Ok(())
+}
+
+fn set_locked(t: &mut Option<Table>, file: (u64, u64), want: Lock, unlock: bool) -> Result<(), Lock> {
     let t = t.get_or_insert_with(HashMap::new);
     let list = t.entry(file).or_default();
     if !unlock {
@@ -90,14 +135,32 @@ pub fn set(file: (u64, u64), want: Lock, unlock: bool) -> Result<(), Lock> {
 
 /// Drop every lock `owner` holds on `file` (or on every file).
 pub fn release(file: Option<(u64, u64)>, owner: Owner) {
-    let mut t = LOCKS.lock();
-    let Some(t) = t.as_mut() else { return };
-    t.retain(|k, list| {
-        if file.is_none_or(|f| f == *k) {
-            list.retain(|l| l.owner != owner);
-        }
-        !list.is_empty()
-    });
+    if let Some(t) = LOCKS.lock().as_mut() {
+        t.retain(|k, list| {
+            if file.is_none_or(|f| f == *k) {
+                list.retain(|l| l.owner != owner);
+            }
+            !list.is_empty()
+        });
+    }
+    wake_waiters();
+}
+
+/// Tasks asleep on `CHAN` (most of the time none: no wakeup then).
+static SLEEPERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn wake_waiters() {
+    if SLEEPERS.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        crate::sched::wakeup(CHAN);
+    }
+}
+
+/// Sleep until a lock changes (the caller then tries again).
+pub fn sleep() {
+    use std::sync::atomic::Ordering;
+    SLEEPERS.fetch_add(1, Ordering::SeqCst);
+    crate::sched::sleep(CHAN);
+    SLEEPERS.fetch_sub(1, Ordering::SeqCst);
 }
 
 #[cfg(test)]

@@ -436,6 +436,13 @@ fn run(
             return 1;
         }
     };
+    // $HOME is there and takes new files (in a ramfs), as a home does.
+    if let Some(home) = std::env::var("HOME").ok().filter(|h| h.starts_with('/') && h.len() > 1 && !h.contains("/..")) {
+        let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+        if let Err(e) = nsboot::make_home(&mut ns, home.trim_end_matches('/'), uid, gid) {
+            eprintln!("vxos: cannot make {home}: {}", nsboot::describe(e));
+        }
+    }
     let mut path = program.to_string_lossy().into_owned();
     if let Ok(abs) = std::path::absolute(&program) {
         match nsboot::reach_program(&mut ns, &abs) {
@@ -553,10 +560,8 @@ fn boot(root: PathBuf, binds: Vec<nsboot::Bind>, hz: u32, export: Option<ExportO
             return 1;
         }
     };
-    if ids[1] != 0 {
-        if let Err(e) = nsboot::make_dir_for(&mut ns, &home, ids[1], ids[3]) {
-            eprintln!("vxos: cannot make {home}: {}", nsboot::describe(e));
-        }
+    if let Err(e) = nsboot::make_home(&mut ns, &home, ids[1], ids[3]) {
+        eprintln!("vxos: cannot make {home}: {}", nsboot::describe(e));
     }
     take_hostname(&ns);
     let r = ns.root();

@@ -11,6 +11,7 @@
 //! mount -a #c /dev          cons console tty ptmx
 //! mount #t /dev/pts         the pseudo-terminals' slaves
 //! mount -c #r /tmp          a fresh ramfs, mode 1777
+//! mount -c #r /dev/shm      another (POSIX shared memory, semaphores)
 //! mount #p /proc
 //! mount #C /dev/cmd         the cmd device: guest programs started through files
 //! mount #Z<cwd> <cwd>       the host's working directory at the same path,
@@ -302,6 +303,19 @@ pub fn make_dir_for(ns: &mut Namespace, path: &str, uid: u32, gid: u32) -> Resul
     Ok(())
 }
 
+/// Make `path` a home for user `uid`:`gid`, a directory new files can go
+/// in: made as `make_dir_for` does where missing, with a ramfs owned by the
+/// user put before it where it is read-only (what it holds stays visible).
+pub fn make_home(ns: &mut Namespace, path: &str, uid: u32, gid: u32) -> Result<(), Errno> {
+    make_dir_for(ns, path, uid, gid)?;
+    let dir = mount_point(ns, path)?;
+    if ns.create_target(&dir).is_ok_and(|t| !t.dev.read_only()) {
+        return Ok(());
+    }
+    let perm = dir.dev.stat(dir.qid).map_or(0o755, |st| st.perm & 0o777);
+    ns.mount(Arc::new(Ramfs::with_root(uid, gid, perm)), "", &dir, MountFlag::Before, true)
+}
+
 /// Build the boot namespace; return it and the guest's working directory.
 pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     let mut ns = root_namespace(opts)?;
@@ -315,6 +329,8 @@ pub fn boot(opts: &Options) -> Result<(Namespace, Chan), String> {
     ns.mount(device('t').unwrap(), "", &pts, MountFlag::Replace, false).map_err(fail("/dev/pts"))?;
     let tmp = mount_point(&mut ns, "/tmp").map_err(fail("/tmp"))?;
     ns.mount(device('r').unwrap(), "", &tmp, MountFlag::Replace, true).map_err(fail("/tmp"))?;
+    let shm = mount_point(&mut ns, "/dev/shm").map_err(fail("/dev/shm"))?;
+    ns.mount(device('r').unwrap(), "", &shm, MountFlag::Replace, true).map_err(fail("/dev/shm"))?;
     let proc = mount_point(&mut ns, "/proc").map_err(fail("/proc"))?;
     ns.mount(device('p').unwrap(), "", &proc, MountFlag::Replace, false).map_err(fail("/proc"))?;
     let env = env_device();

@@ -79,10 +79,8 @@ pub struct Process {
     pub clear_tid: u32,
     /// The process's view of the files (Plan 9's namespace).
     pub ns: NsRef,
-    pub cwd: Chan,
-    /// The working directory held open, so it lives while it is used,
-    /// even once removed (as a Linux cwd does).
-    cwd_hold: Option<Open>,
+    /// Working directory and umask, shared by threads cloned with CLONE_FS.
+    pub fs: Shared<FsState>,
     pub pid: u32,
     /// Real, effective user and group ids: uid, euid, gid, egid.
     pub ids: [u32; 4],
@@ -92,7 +90,6 @@ pub struct Process {
     pub groups: Vec<u32>,
     /// Resource limits (soft, hard) by RLIMIT_ number.
     pub rlimits: [(u64, u64); 16],
-    pub umask: u32,
     pub sigmask: u64,
     /// Signals waiting for delivery, and what each carries.
     pub pending: u64,
@@ -106,6 +103,26 @@ pub struct Process {
     /// The exit ends this thread only (exit, not exit_group or a signal).
     pub thread_exit_only: bool,
     pub stats: SysStats,
+}
+
+/// What Linux's CLONE_FS shares: the working directory and the umask.
+pub struct FsState {
+    pub cwd: Chan,
+    /// The working directory held open, so it lives while it is used,
+    /// even once removed (as a Linux cwd does).
+    hold: Option<Open>,
+    pub umask: u32,
+}
+
+impl FsState {
+    fn new(cwd: Chan, umask: u32) -> FsState {
+        FsState { hold: hold(&cwd), cwd, umask }
+    }
+
+    /// A copy of its own (for a new process, or unshare).
+    pub fn copy(&self) -> FsState {
+        FsState::new(self.cwd.clone(), self.umask)
+    }
 }
 
 /// VXOS_STATS: each thread reports its translator and memory counters on
@@ -179,14 +196,12 @@ impl Process {
             tid: pid,
             clear_tid: 0,
             ns,
-            cwd_hold: hold(&cwd),
-            cwd,
+            fs: Shared::new(FsState::new(cwd, 0o022)),
             pid,
             ids,
             saved_ids: [ids[1], ids[3]],
             groups: Vec::new(),
             rlimits: crate::syscall::default_rlimits(),
-            umask: 0o022,
             sigmask: 0,
             pending: 0,
             sig_info: [None; 65],
@@ -200,8 +215,8 @@ impl Process {
     }
 
     /// A new task like this thread: same identity, limits, namespace,
-    /// working directory, umask, signal mask, and (shared) memory, files
-    /// and signal actions; `pid` is its process (its own for a new one).
+    /// signal mask, a copy of the working directory and umask, and (shared)
+    /// memory, files and signal actions; `pid` is its process (its own for a new one).
     /// Callers replace what the new task does not share.
     fn sibling(&self, guest: Shared<Guest>, cpus: Rc<Cpus>, tid: u32) -> Process {
         Process {
@@ -213,14 +228,12 @@ impl Process {
             tid,
             clear_tid: 0,
             ns: self.ns.clone(),
-            cwd_hold: hold(&self.cwd),
-            cwd: self.cwd.clone(),
+            fs: Shared::new(self.fs.copy()),
             pid: tid,
             ids: self.ids,
             saved_ids: self.saved_ids,
             groups: self.groups.clone(),
             rlimits: self.rlimits,
-            umask: self.umask,
             sigmask: self.sigmask,
             pending: 0,
             sig_info: [None; 65],
@@ -234,7 +247,8 @@ impl Process {
     }
 
     /// Make a new thread of this process with id `tid`: it shares the
-    /// address space, descriptors and signal actions, starts with a copy
+    /// address space, descriptors, signal actions, working directory and
+    /// umask, starts with a copy
     /// of this thread's CPU state (its clone returns 0) and signal mask.
     pub fn thread(&mut self, tid: u32) -> Process {
         let mut cpu = self.guest.save_cpu();
@@ -242,6 +256,7 @@ impl Process {
         self.cpus.add(tid, cpu);
         let mut t = self.sibling(self.guest.clone(), self.cpus.clone(), tid);
         t.pid = self.pid;
+        t.fs = self.fs.clone();
         t
     }
 
@@ -323,7 +338,7 @@ impl Process {
         let mut mm = Mm::new(0);
         let cred = self.cred();
         let open_interp = |path: &str| -> Result<Arc<dyn crate::mm::vma::Pager>, ExecError> {
-            let f = open_program(&self.ns, &self.cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
+            let f = open_program(&self.ns, &self.fs.cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
             Ok(f)
         };
         exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids, &open_interp).map_err(|e| e.errno())?;
@@ -380,7 +395,7 @@ impl Process {
     /// Open the program `path` names; a `#!` script names its interpreter,
     /// which gets the script's path as an argument (up to 4 levels deep).
     fn find_program(&self, path: &str, argv: Vec<Vec<u8>>, depth: u32) -> Result<(Arc<Open>, Vec<Vec<u8>>), Errno> {
-        let prog = open_program(&self.ns, &self.cwd, path, self.cred())?;
+        let prog = open_program(&self.ns, &self.fs.cwd, path, self.cred())?;
         let mut head = [0u8; 256];
         let n = prog.read_at(&mut head, 0)?;
         if n < 2 || &head[..2] != b"#!" {
@@ -553,8 +568,8 @@ impl Process {
 
     /// Change the working directory.
     pub fn set_cwd(&mut self, c: Chan) {
-        self.cwd_hold = hold(&c);
-        self.cwd = c;
+        self.fs.hold = hold(&c);
+        self.fs.cwd = c;
     }
 
     /// The credentials file access is checked with.

@@ -235,7 +235,7 @@ fn status(p: &Process) -> String {
          CapInh:\t0000000000000000\nCapPrm:\t{cap:016x}\nCapEff:\t{cap:016x}\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n\
          NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\n{}",
         comm(p),
-        p.umask,
+        p.fs.umask,
         ids[0],
         ids[1],
         p.saved_ids[0],

@@ -68,3 +68,7 @@ modules!(
     test_mmap,
     test_select,
 );
+
+// Beyond the list: what the home directory, threads sharing a
+// working directory and waiting file locks make work.
+modules!(test_site, test_httpservers, test_fcntl);

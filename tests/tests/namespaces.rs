@@ -104,3 +104,35 @@ fn programs_through_host_symlinks_run() {
     let got = guest(&abs, &["one", "two"], &dir, None);
     assert_eq!(got.status, 0, "{got}");
 }
+
+/// $HOME takes new files even where the root has it read-only (a ramfs
+/// over it, what was there still seen), a missing $HOME is made, and
+/// /dev/shm is a ramfs anyone may write (POSIX shared memory).
+#[test]
+fn home_and_dev_shm_take_files() {
+    let dir = scratch("namespaces");
+    let script = "echo h > $HOME/f && cat $HOME/f; echo s > /dev/shm/g && cat /dev/shm/g; \
+                  stat -c '%a %u' /dev/shm $HOME";
+    for (home, mode) in [("/root", "700"), ("/home/someone", "755")] {
+        let o = std::process::Command::new(vxos())
+            .args(["run"])
+            .arg(busybox())
+            .args(["sh", "-c", script])
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home)
+            .env("VXOS_XCACHE", top().join("target/xcache"))
+            .output()
+            .unwrap();
+        let o = Outcome::from(o);
+        assert_eq!(o.status, 0, "HOME={home}: {o}");
+        let root_mode = std::fs::metadata(top().join("build/rootfs/root")).map(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            format!("{:o}", m.permissions().mode() & 0o777)
+        });
+        let mode = if home == "/root" { root_mode.unwrap_or(mode.into()) } else { mode.into() };
+        let me = rustix::process::geteuid().as_raw();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), format!("h\ns\n1777 0\n{mode} {me}\n"), "HOME={home}");
+    }
+}

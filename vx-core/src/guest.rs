@@ -478,7 +478,8 @@ impl Guest {
         self.vcpu.clear_all_ind();
     }
 
-    /// Finish a sysenter system call as the vDSO's landing pad does.
+    /// Finish a sysenter or syscall system call as the vDSO's landing pad
+    /// does.
     fn sysenter_landing(&mut self) -> Option<Trap> {
         self.sysenter_return = false;
         let sp = self.vcpu.state().regs[ESP];
@@ -498,15 +499,22 @@ impl Guest {
         None
     }
 
-    /// Enter a sysenter system call: the caller's stack pointer is in ebp
-    /// and the sixth argument at [ebp], as Linux's compat entry reads them.
-    fn sysenter_entry(&mut self) -> Option<Trap> {
+    /// Enter a system call made by sysenter (Intel) or syscall (AMD), as
+    /// Linux's compat entries read them: the sixth argument is at [ebp]
+    /// after sysenter, which also left the caller's stack pointer in ebp;
+    /// after syscall, the second argument is in ebp (ecx holds the return
+    /// address) and the sixth at [esp]. The vDSO's landing pad ends it.
+    fn fast_syscall_entry(&mut self, sysenter: bool) -> Option<Trap> {
         let st = self.vcpu.state();
-        let (eip, bp) = (st.eip, st.regs[EBP]);
-        match self.read_u32(bp) {
+        let (eip, sp, bp) = (st.eip, st.regs[ESP], st.regs[EBP]);
+        match self.read_u32(if sysenter { bp } else { sp }) {
             Ok(arg6) => {
                 let st = self.vcpu.state_mut();
-                st.regs[ESP] = bp;
+                if sysenter {
+                    st.regs[ESP] = bp;
+                } else {
+                    st.regs[ECX] = bp;
+                }
                 st.regs[EBP] = arg6;
                 self.sysenter_return = true;
                 None
@@ -558,11 +566,11 @@ impl Guest {
                     self.pending = Some(h);
                 }
                 exit::SYSCALL => {
-                    let sysenter = st.exit_arg == crate::translate::SYSENTER;
+                    let how = st.exit_arg;
                     st.eip = st.next_eip;
                     self.stats.syscalls += 1;
-                    if sysenter {
-                        if let Some(t) = self.sysenter_entry() {
+                    if how != 0 {
+                        if let Some(t) = self.fast_syscall_entry(how == crate::translate::SYSENTER) {
                             return t;
                         }
                     }

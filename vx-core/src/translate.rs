@@ -26,6 +26,8 @@ pub const MAX_BLOCK_INSNS: usize = 64;
 
 /// `exit_arg` of an `exit::SYSCALL` made by sysenter rather than int 0x80.
 pub const SYSENTER: u32 = 1;
+/// `exit_arg` of an `exit::SYSCALL` made by syscall (AMD hosts).
+pub const SYSCALL32: u32 = 2;
 
 /// Trap kinds carried in `exit_arg` with `exit::TRAP`.
 pub mod trap {
@@ -465,14 +467,17 @@ impl Tx<'_> {
             return Ok(true);
         }
         match code {
-            // syscall is #UD for 32-bit code on Intel; sysenter is a system
-            // call that returns through the vDSO's landing pad (guest.rs).
-            Code::Syscall => {
-                self.trap(g, trap::ILL, next);
-                return Ok(true);
-            }
-            Code::Sysenter => {
-                self.e.exit(exit::SYSCALL, eip, next, SYSENTER);
+            // 32-bit code has one fast system call instruction, as the
+            // host's maker has it: sysenter on Intel, syscall on AMD; the
+            // other is #UD. Both return through the vDSO's landing pad
+            // (guest.rs).
+            Code::Syscall | Code::Sysenter => {
+                let amd = crate::cpuid::host_is_amd();
+                match (code == Code::Syscall, amd) {
+                    (true, true) => self.e.exit(exit::SYSCALL, eip, next, SYSCALL32),
+                    (false, false) => self.e.exit(exit::SYSCALL, eip, next, SYSENTER),
+                    _ => self.trap(g, trap::ILL, next),
+                }
                 return Ok(true);
             }
             _ => {}

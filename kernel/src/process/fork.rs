@@ -32,6 +32,7 @@ impl Process {
         let mut t = self.thread(pid);
         t.pid = pid;
         t.files = Shared::new(self.files.fork_copy());
+        t.fs = Shared::new(self.fs.copy());
         t.sigactions = Shared::new(*self.sigactions);
         t.altstack = self.altstack;
         if let Some(e) = devproc::entry(self.pid) {

@@ -51,8 +51,9 @@ pub(super) fn lock_key(f: &OpenFile) -> SysResult<(u64, u64)> {
 }
 
 /// fcntl's record locks: F_GETLK, F_SETLK(W) for the process, and the
-/// F_OFD_ forms for the open file description; `wide` is struct flock64.
-pub(super) fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool) -> SysResult {
+/// F_OFD_ forms for the open file description; `wide` is struct flock64;
+/// `wait` for F_SETLKW and its kin.
+pub(super) fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, ofd: bool, wait: bool) -> SysResult {
     use crate::locks::{self, Lock, Owner};
     let file = p.files.file(fd)?;
     let mut b = vec![0u8; if wide { 24 } else { 16 }];
@@ -130,11 +131,41 @@ pub(super) fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, of
         p.uwrite(arg, &out)?;
         return Ok(0);
     }
-    match locks::set(key, want, ty == F_UNLCK) {
-        Ok(()) => Ok(0),
-        // F_SETLKW would wait for a lock this very process holds through
-        // another description: it would wait forever.
-        Err(_) => Err(Errno::EAGAIN),
+    set_waiting(p, key, want, ty == F_UNLCK, wait)
+}
+
+/// Take lock `want` on `key`; with `wait`, sleep while another owner's is
+/// in the way (EINTR on a signal, EDEADLK where a POSIX lock's wait would
+/// close a cycle), else fail with EAGAIN.
+fn set_waiting(p: &mut Process, key: (u64, u64), want: crate::locks::Lock, unlock: bool, wait: bool) -> SysResult {
+    use crate::locks::{self, Owner};
+    loop {
+        let holder = match locks::set(key, want, unlock) {
+            Ok(()) => return Ok(0),
+            Err(l) => l.owner,
+        };
+        if !wait {
+            return Err(Errno::EAGAIN);
+        }
+        let posix = match (want.owner, holder) {
+            (Owner::Process(me), Owner::Process(h)) => {
+                if locks::would_deadlock(me, h) {
+                    return Err(Errno::EDEADLK);
+                }
+                Some((me, h))
+            }
+            _ => None,
+        };
+        if p.signal_interrupts() {
+            return Err(Errno::EINTR);
+        }
+        if let Some((me, h)) = posix {
+            locks::set_waiting(me, Some(h));
+        }
+        locks::sleep();
+        if let Some((me, _)) = posix {
+            locks::set_waiting(me, None);
+        }
     }
 }
 
@@ -156,12 +187,12 @@ pub(super) fn do_fcntl(p: &mut Process, a: Args, wide_locks: bool) -> SysResult 
             f.flags = (f.flags & !keep) | (arg & keep);
             Ok(0)
         }
-        5 => lock(p, fd, arg, true, wide_locks, false), // F_GETLK
-        6 | 7 => lock(p, fd, arg, false, wide_locks, false),
-        12 => lock(p, fd, arg, true, true, false), // F_GETLK64
-        13 | 14 => lock(p, fd, arg, false, true, false),
-        36 => lock(p, fd, arg, true, true, true), // F_OFD_GETLK
-        37 | 38 => lock(p, fd, arg, false, true, true),
+        5 => lock(p, fd, arg, true, wide_locks, false, false), // F_GETLK
+        6 | 7 => lock(p, fd, arg, false, wide_locks, false, cmd == 7),
+        12 => lock(p, fd, arg, true, true, false, false), // F_GETLK64
+        13 | 14 => lock(p, fd, arg, false, true, false, cmd == 14),
+        36 => lock(p, fd, arg, true, true, true, false), // F_OFD_GETLK
+        37 | 38 => lock(p, fd, arg, false, true, true, cmd == 38),
         8 | 9 | 15 | 16 => {
             p.files.get(fd)?; // F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX
             Ok(0)
@@ -198,7 +229,7 @@ pub fn fcntl64(p: &mut Process, a: Args) -> SysResult {
 
 /// flock(2): whole-file locks owned by the open file description.
 pub fn flock(p: &mut Process, a: Args) -> SysResult {
-    use crate::locks::{self, Lock, Owner};
+    use crate::locks::{Lock, Owner};
     let file = p.files.file(a[0])?;
     let f = file.borrow();
     if f.flags & O_PATH != 0 {
@@ -211,9 +242,9 @@ pub fn flock(p: &mut Process, a: Args) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     let key = lock_key(&f)?;
+    drop(f);
     let want = Lock { owner: Owner::Flock(file.as_ptr() as usize), write, start: 0, end: u64::MAX };
-    locks::set(key, want, unlock).map_err(|_| Errno::EAGAIN)?;
-    Ok(0)
+    set_waiting(p, key, want, unlock, a[1] & 4 == 0)
 }
 
 /// ioctl(2): terminal queries on the host's streams, FIONREAD, FIOCLEX,

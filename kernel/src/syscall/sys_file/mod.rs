@@ -103,7 +103,7 @@ fn start(p: &Process, dirfd: u32, name: &str) -> SysResult<Chan> {
         return Ok(p.ns.root());
     }
     if dirfd == AT_FDCWD {
-        return Ok(p.cwd.clone());
+        return Ok(p.fs.cwd.clone());
     }
     let c = fd_chan(p, dirfd)?;
     if !c.qid.is_dir() {
@@ -128,7 +128,7 @@ fn lookup_at(p: &mut Process, dirfd: u32, path: u32, flags: u32, follow: bool) -
     let name = path_arg(p, path)?;
     if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            return Ok(p.cwd.clone());
+            return Ok(p.fs.cwd.clone());
         }
         let f = p.files.file(dirfd)?;
         let f = f.borrow();

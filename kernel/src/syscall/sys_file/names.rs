@@ -16,7 +16,7 @@ pub(super) fn do_mkdir(p: &mut Process, dirfd: u32, path: u32, mode: u32) -> Sys
     }
     may_change(p, &dir, None)?;
     let t = p.ns.create_target(&dir)?;
-    t.dev.create(t.qid, &last, FileType::Dir, mode & !p.umask & 0o1777, p.cred())?;
+    t.dev.create(t.qid, &last, FileType::Dir, mode & !p.fs.umask & 0o1777, p.cred())?;
     Ok(0)
 }
 
@@ -51,7 +51,7 @@ pub(super) fn do_mknod(p: &mut Process, dirfd: u32, path: u32, mode: u32, dev: u
     }
     may_change(p, &dir, None)?;
     let t = p.ns.create_target(&dir)?;
-    t.dev.create(t.qid, &last, kind, mode & !p.umask & 0o7777, p.cred())?;
+    t.dev.create(t.qid, &last, kind, mode & !p.fs.umask & 0o7777, p.cred())?;
     Ok(0)
 }
 
@@ -70,7 +70,7 @@ pub(in crate::syscall) fn make_socket_node(
     may_change(p, &dir, None)?;
     check()?;
     let t = p.ns.create_target(&dir)?;
-    let q = match t.dev.create(t.qid, &last, FileType::Socket, 0o777 & !p.umask, p.cred()) {
+    let q = match t.dev.create(t.qid, &last, FileType::Socket, 0o777 & !p.fs.umask, p.cred()) {
         Err(e) if Errno::from(e) == Errno::EEXIST => return Err(Errno::EADDRINUSE),
         r => r?,
     };
@@ -445,10 +445,10 @@ pub fn getdents(p: &mut Process, a: Args) -> SysResult {
 /// getcwd(2).
 pub fn getcwd(p: &mut Process, a: Args) -> SysResult {
     // A removed working directory has no name.
-    if stat_of(&p.cwd).map(|s| s.nlink == 0).unwrap_or(true) && !p.cwd.path.is_empty() {
+    if stat_of(&p.fs.cwd).map(|s| s.nlink == 0).unwrap_or(true) && !p.fs.cwd.path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let mut s = devices::names::encode(&p.cwd.path_string()).into_owned();
+    let mut s = devices::names::encode(&p.fs.cwd.path_string()).into_owned();
     s.push(0);
     if (a[1] as usize) < s.len() {
         return Err(Errno::ERANGE);

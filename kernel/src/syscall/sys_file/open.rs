@@ -64,7 +64,7 @@ pub(super) fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: 
             }
             may_change(p, &dir, None)?;
             let target = p.ns.create_target(&dir)?;
-            let q = target.dev.create(target.qid, &last, FileType::File, mode & !p.umask & 0o7777, cred)?;
+            let q = target.dev.create(target.qid, &last, FileType::File, mode & !p.fs.umask & 0o7777, cred)?;
             let mut path = dir.path.clone();
             path.push(last);
             (Chan { dev: target.dev, qid: q, path }, true)

@@ -319,10 +319,10 @@ pub(super) fn ns_ctl(p: &mut Process, pid: u32, text: &[u8]) -> SysResult<()> {
         return Err(Errno::EACCES);
     }
     let text = std::str::from_utf8(text).map_err(|_| Errno::EINVAL)?;
-    let cwd = p.cwd.clone();
+    let cwd = p.fs.cwd.clone();
     let r = crate::nsboot::apply(&mut p.ns.write(), &cwd, text);
     // The working directory keeps its path, now seen through the new namespace.
-    if let Ok(c) = p.ns.walk_from_root(&p.cwd.path) {
+    if let Ok(c) = p.ns.walk_from_root(&p.fs.cwd.path) {
         p.set_cwd(c);
     }
     Ok(r?)

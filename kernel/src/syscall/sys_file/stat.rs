@@ -187,7 +187,7 @@ pub(super) fn path_kstat(p: &mut Process, dirfd: u32, path: u32, flags: u32) -> 
     let name = path_arg(p, path)?;
     if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            return Kstat::of(&p.cwd);
+            return Kstat::of(&p.fs.cwd);
         }
         return fd_kstat(p, dirfd);
     }
@@ -319,7 +319,7 @@ pub fn statfs64(p: &mut Process, a: Args) -> SysResult {
 
 /// fstatfs64(2).
 pub fn fstatfs64(p: &mut Process, a: Args) -> SysResult {
-    let c = fd_chan(p, a[0]).or_else(|e| if e == Errno::ENOTDIR { Ok(p.cwd.clone()) } else { Err(e) })?;
+    let c = fd_chan(p, a[0]).or_else(|e| if e == Errno::ENOTDIR { Ok(p.fs.cwd.clone()) } else { Err(e) })?;
     put_statfs64(p, &c, a[1], a[2])
 }
 
@@ -332,6 +332,6 @@ pub fn statfs(p: &mut Process, a: Args) -> SysResult {
 
 /// fstatfs(2).
 pub fn fstatfs(p: &mut Process, a: Args) -> SysResult {
-    let c = fd_chan(p, a[0]).or_else(|e| if e == Errno::ENOTDIR { Ok(p.cwd.clone()) } else { Err(e) })?;
+    let c = fd_chan(p, a[0]).or_else(|e| if e == Errno::ENOTDIR { Ok(p.fs.cwd.clone()) } else { Err(e) })?;
     put_statfs(p, &c, a[1])
 }

@@ -20,8 +20,8 @@ pub fn getegid(p: &mut Process, _a: Args) -> SysResult {
 
 /// umask(2).
 pub fn umask(p: &mut Process, a: Args) -> SysResult {
-    let old = p.umask;
-    p.umask = a[0] & 0o777;
+    let old = p.fs.umask;
+    p.fs.umask = a[0] & 0o777;
     Ok(old)
 }
 

@@ -56,8 +56,9 @@ const CLONE_NEWNS: u32 = 0x20000;
 const CLONE_SYSVSEM: u32 = 0x40000;
 
 /// unshare(2): CLONE_NEWNS gives the caller a private copy of its
-/// namespace (root only, as on Linux); what vxos does not share yet
-/// (files, fs) is already unshared.
+/// namespace (root only, as on Linux), CLONE_FS its own working directory
+/// and umask, CLONE_FILES its own descriptor table (a thread's were the
+/// process's).
 pub fn unshare(p: &mut Process, a: Args) -> SysResult {
     let flags = a[0];
     if flags & !(CLONE_NEWNS | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM) != 0 {
@@ -69,6 +70,15 @@ pub fn unshare(p: &mut Process, a: Args) -> SysResult {
         }
         p.ns = p.ns.copy();
         crate::devproc::set_ns(p.pid, p.ns.clone());
+    }
+    if flags & CLONE_FS != 0 {
+        p.fs = crate::group::Shared::new(p.fs.copy());
+    }
+    if flags & CLONE_FILES != 0 && p.files.holders() > 1 {
+        p.files = crate::group::Shared::new(p.files.fork_copy());
+        if p.tid == p.pid {
+            crate::devproc::set_fds(p.pid, p.files.view());
+        }
     }
     Ok(0)
 }
@@ -191,6 +201,9 @@ fn new_thread(p: &mut Process, flags: u32, stack: u32, ptid: u32, tls: u32, ctid
         ok = p.guest.set_tls(entry, d);
     }
     let mut t = p.thread(tid);
+    if flags & CLONE_FS == 0 {
+        t.fs = crate::group::Shared::new(p.fs.copy());
+    }
     p.guest.load_cpu(&mine);
     if !ok {
         proctab::thread_exit(tid, p.pid, ExitStatus::Code(0));
