@@ -1703,6 +1703,49 @@ static void cwd_show(const char *fmt, ...)
         printf("outside the start directory\n");
 }
 
+static long x_fallocate(int fd, int mode, long long off, long long len)
+{
+    return SC(SYS_fallocate, fd, mode, (long)off, (long)(off >> 32), (long)len, (long)(len >> 32));
+}
+
+static void t_fallocate(void)
+{
+    struct kstat64 s;
+    mkfile("f", "0123456789");
+    long fd = open("f", O_RDWR);
+    res(x_fallocate(fd, 0, 0, 100), "fallocate 0..100");
+    st_show(x_fstat(fd, &s), &s, 1, "  fstat64");
+    say("  bytes 10..100 zero: %d", zeros(fd, 10, 100));
+    res(x_fallocate(fd, 0, 10, 20), "fallocate 10..30 (inside)");
+    res(x_fallocate(fd, 1 /* KEEP_SIZE */, 0, 500), "fallocate KEEP_SIZE 0..500");
+    st_show(x_fstat(fd, &s), &s, 1, "  fstat64");
+    res(x_fallocate(fd, 3 /* PUNCH_HOLE|KEEP_SIZE */, 2, 5), "fallocate PUNCH_HOLE 2..7");
+    st_show(x_fstat(fd, &s), &s, 1, "  fstat64");
+    close(fd);
+    content("f", "  content");
+    fd = open("f", O_RDWR);
+    res(x_fallocate(fd, 2 /* PUNCH_HOLE alone */, 0, 5), "fallocate PUNCH_HOLE without KEEP_SIZE");
+    res(x_fallocate(fd, 0, -1, 5), "fallocate offset -1");
+    res(x_fallocate(fd, 0, 0, 0), "fallocate len 0");
+    res(x_fallocate(fd, 0, 0x7fffffffffffffffLL, 5), "fallocate past the largest size");
+    close(fd);
+    fd = open("f", O_RDONLY);
+    res(x_fallocate(fd, 0, 0, 5), "fallocate O_RDONLY");
+    close(fd);
+    int p[2];
+    if (pipe(p))
+        setup_fail("pipe");
+    res(x_fallocate(p[1], 0, 0, 5), "fallocate pipe");
+    close(p[0]);
+    close(p[1]);
+    md("d");
+    fd = open("d", O_RDONLY | O_DIRECTORY);
+    res(x_fallocate(fd, 0, 0, 5), "fallocate dir");
+    close(fd);
+    rmd("d");
+    rm("f");
+}
+
 static void t_cwd(void)
 {
     char b[4200];
@@ -2125,7 +2168,7 @@ static const struct test {
     {"access", t_access},   {"mkdir", t_mkdir},     {"unlink", t_unlink},
     {"rename", t_rename},   {"link", t_link},       {"symlink", t_symlink},
     {"chmod", t_chmod},     {"chown", t_chown},     {"umask", t_umask},
-    {"utimensat", t_utimensat}, {"truncate", t_truncate}, {"cwd", t_cwd},
+    {"utimensat", t_utimensat}, {"truncate", t_truncate}, {"fallocate", t_fallocate}, {"cwd", t_cwd},
     {"statfs", t_statfs},   {"sync", t_sync},       {"fcntl", t_fcntl},
     {"dup", t_dup},         {"ioctl", t_ioctl},     {"fault", t_fault},
 };

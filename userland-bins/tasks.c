@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got;
@@ -532,6 +533,42 @@ static void t_locks(void)
     unlink("locks-data");
 }
 
+static void *cpu_burner(void *a)
+{
+    volatile unsigned long n = 0;
+    for (unsigned long i = 0; i < 20000000; i++)
+        n += i;
+    return a;
+}
+
+static void t_clocks(void)
+{
+    /* The clocks programs name: TAI, the alarm clocks, and the CPU clocks
+     * of a process and of a thread as their ids encode them. */
+    struct timespec r, t;
+    clock_gettime(CLOCK_REALTIME, &r);
+    printf("CLOCK_TAI: %d\n", clock_gettime(CLOCK_TAI, &t));
+    printf("  TAI - REALTIME within [0, 40] s: %d\n", t.tv_sec - r.tv_sec >= 0 && t.tv_sec - r.tv_sec <= 40);
+    /* (The alarm clocks work where the host has an RTC that can wake it.) */
+    errno = 0;
+    int ra = clock_gettime(CLOCK_REALTIME_ALARM, &t), ra_e = errno;
+    errno = 0;
+    int ba = clock_gettime(CLOCK_BOOTTIME_ALARM, &t), ba_e = errno;
+    printf("CLOCK_REALTIME_ALARM: %d %d, CLOCK_BOOTTIME_ALARM: %d %d\n", ra, ra_e, ba, ba_e);
+    int c10 = clock_gettime(10, &t);
+    printf("clock 10: %d %s\n", c10, strerror(errno));
+    pthread_t th;
+    pthread_create(&th, 0, cpu_burner, 0);
+    pthread_join(th, 0);
+    clockid_t c;
+    printf("clock_getcpuclockid(self): %d\n", clock_getcpuclockid(getpid(), &c));
+    printf("  readable, and counts: %d\n", clock_gettime(c, &t) == 0 && (t.tv_sec > 0 || t.tv_nsec > 0));
+    printf("pthread_getcpuclockid(self): %d\n", pthread_getcpuclockid(pthread_self(), &c));
+    printf("  readable: %d\n", clock_gettime(c, &t) == 0);
+    printf("clock_getres(CLOCK_MONOTONIC): %d\n", clock_getres(CLOCK_MONOTONIC, &t));
+    printf("clock_gettime of a missing process's clock: %d\n", clock_gettime((clockid_t)(~99999u << 3 | 2), &t) == -1 ? errno : 0);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -540,7 +577,7 @@ static const struct {
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
     {"sigwait", t_sigwait},         {"orphan", t_orphan},
     {"sendfile_pipe", t_sendfile_pipe}, {"blocked_kill", t_blocked_kill}, {"thread_fs", t_thread_fs},
-    {"locks", t_locks},
+    {"locks", t_locks}, {"clocks", t_clocks},
 };
 
 int main(int argc, char **argv)

@@ -6,6 +6,8 @@ use crate::process::Process;
 use rustix::time::{clock_gettime as host_clock, ClockId};
 use std::time::{Duration, Instant};
 
+/// The host clock behind guest clock `id` (but the alarm clocks: see
+/// `read_clock`).
 fn clock(id: u32) -> SysResult<ClockId> {
     Ok(match id {
         0 => ClockId::Realtime,
@@ -16,13 +18,46 @@ fn clock(id: u32) -> SysResult<ClockId> {
         5 => ClockId::RealtimeCoarse,
         6 => ClockId::MonotonicCoarse,
         7 => ClockId::Boottime,
+        11 => ClockId::Tai,
         _ => return Err(Errno::EINVAL),
     })
 }
 
+/// Read guest clock `id`: a named clock, or the CPU clock of a process or
+/// thread as clock_getcpuclockid and pthread_getcpuclockid encode them
+/// (negative: the complement of the pid shifted left by 3, the kind in the
+/// low bits, bit 2 for a thread). Another task's CPU time is the time
+/// charged to it so far.
+fn read_clock(p: &Process, id: u32) -> SysResult<rustix::time::Timespec> {
+    if id == 8 || id == 9 {
+        // The alarm clocks work where the host has a clock that can wake
+        // it (an RTC): as the host's do.
+        use rustix::time::DynamicClockId as D;
+        let which = if id == 8 { D::RealtimeAlarm } else { D::BoottimeAlarm };
+        return rustix::time::clock_gettime_dynamic(which).map_err(|e| Errno::from_host(e.raw_os_error()));
+    }
+    if (id as i32) >= 0 {
+        return Ok(host_clock(clock(id)?));
+    }
+    let (pid, thread, kind) = (!((id as i32) >> 3) as u32, id & 4 != 0, id & 3);
+    if kind == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let me = if thread { p.tid } else { p.pid };
+    if pid == 0 || pid == me {
+        return Ok(host_clock(if thread { ClockId::ThreadCPUTime } else { ClockId::ProcessCPUTime }));
+    }
+    let e = crate::proctab::get(pid).ok_or(Errno::EINVAL)?;
+    // A process clock names a process; a thread clock a thread of ours.
+    if !thread && e.tgid != pid || thread && e.tgid != p.pid {
+        return Err(Errno::EINVAL);
+    }
+    Ok(rustix::time::Timespec { tv_sec: e.cpu.as_secs() as _, tv_nsec: e.cpu.subsec_nanos() as _ })
+}
+
 /// clock_gettime(2) with the 32-bit `struct timespec`.
 pub fn clock_gettime(p: &mut Process, a: Args) -> SysResult {
-    let t = host_clock(clock(a[0])?);
+    let t = read_clock(p, a[0])?;
     let mut b = [0u8; 8];
     b[0..4].copy_from_slice(&(t.tv_sec as u32).to_le_bytes());
     b[4..8].copy_from_slice(&(t.tv_nsec as u32).to_le_bytes());
@@ -32,7 +67,7 @@ pub fn clock_gettime(p: &mut Process, a: Args) -> SysResult {
 
 /// clock_gettime64(2) with the 64-bit `struct __kernel_timespec`.
 pub fn clock_gettime64(p: &mut Process, a: Args) -> SysResult {
-    let t = host_clock(clock(a[0])?);
+    let t = read_clock(p, a[0])?;
     let mut b = [0u8; 16];
     b[0..8].copy_from_slice(&(t.tv_sec as i64).to_le_bytes());
     b[8..16].copy_from_slice(&(t.tv_nsec as i64).to_le_bytes());
@@ -42,13 +77,58 @@ pub fn clock_gettime64(p: &mut Process, a: Args) -> SysResult {
 
 /// clock_getres(2).
 pub fn clock_getres(p: &mut Process, a: Args) -> SysResult {
-    clock(a[0])?;
+    read_clock(p, a[0])?;
     if a[1] != 0 {
         let mut b = [0u8; 8];
         b[4..8].copy_from_slice(&1u32.to_le_bytes());
         p.uwrite(a[1], &b)?;
     }
     Ok(0)
+}
+
+/// clock_settime(2), clock_settime64, settimeofday(2), stime(2): the
+/// guest's clocks are the host's, which no guest may set: EPERM, as for a
+/// process without CAP_SYS_TIME, once the arguments have been checked
+/// (EINVAL for a clock that cannot be set or a bad time, EFAULT).
+fn set_time(p: &mut Process, clock_id: Option<u32>, addr: u32, wide: bool) -> SysResult {
+    if let Some(id) = clock_id {
+        if id != 0 {
+            read_clock(p, id)?;
+            return Err(Errno::EINVAL);
+        }
+    }
+    let (sec, nsec) = timespec(p, addr, wide)?;
+    check(sec, nsec)?;
+    Err(Errno::EPERM)
+}
+
+pub fn clock_settime(p: &mut Process, a: Args) -> SysResult {
+    set_time(p, Some(a[0]), a[1], false)
+}
+
+pub fn clock_settime64(p: &mut Process, a: Args) -> SysResult {
+    set_time(p, Some(a[0]), a[1], true)
+}
+
+/// settimeofday(2): a null time and zone changes nothing.
+pub fn settimeofday(p: &mut Process, a: Args) -> SysResult {
+    if a[0] == 0 {
+        if a[1] != 0 {
+            p.read_u32(a[1])?;
+            return Err(Errno::EPERM);
+        }
+        return Ok(0);
+    }
+    let (sec, usec) = (p.read_u32(a[0])? as i32 as i64, p.read_u32(a[0] + 4)? as i32 as i64);
+    if !(0..1_000_000).contains(&usec) || sec < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
+}
+
+pub fn stime(p: &mut Process, a: Args) -> SysResult {
+    p.read_u32(a[0])?;
+    Err(Errno::EPERM)
 }
 
 /// gettimeofday(2).

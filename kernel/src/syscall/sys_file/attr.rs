@@ -367,6 +367,67 @@ pub fn ftruncate64(p: &mut Process, a: Args) -> SysResult {
     do_ftruncate(p, a[0], (a[1] as u64 | (a[2] as u64) << 32) as i64)
 }
 
+/// fallocate(2), the offset and length each in two registers. The file
+/// systems vxos serves allocate as data is written, so there is nothing to
+/// reserve: mode 0 makes the file at least offset + len long,
+/// FALLOC_FL_KEEP_SIZE leaves it as it is, FALLOC_FL_PUNCH_HOLE (with
+/// KEEP_SIZE) writes zeros over the range; other modes are EOPNOTSUPP.
+pub fn fallocate(p: &mut Process, a: Args) -> SysResult {
+    const KEEP_SIZE: u32 = 1;
+    const PUNCH_HOLE: u32 = 2;
+    let mode = a[1];
+    let off = (a[2] as u64 | (a[3] as u64) << 32) as i64;
+    let len = (a[4] as u64 | (a[5] as u64) << 32) as i64;
+    let f = p.files.file(a[0])?;
+    let fb = f.borrow();
+    if fb.flags & O_PATH != 0 || !fb.writable() {
+        return Err(Errno::EBADF);
+    }
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = off.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+    let size = match &fb.obj {
+        Object::Pipe(_) | Object::Socket(_) => return Err(Errno::ESPIPE),
+        Object::Chan { open, .. } if open.chan.qid.kind == FileType::File => open.stat()?.size,
+        Object::Stdio(h) if h.metadata().is_ok_and(|m| m.is_file()) => h.metadata()?.len(),
+        _ => return Err(Errno::ENODEV),
+    };
+    match mode {
+        0 if end > size => match &fb.obj {
+            Object::Chan { open, .. } => {
+                let c = open.chan.clone();
+                drop(fb);
+                truncate_chan(&c, end as i64)
+            }
+            Object::Stdio(h) => {
+                h.set_len(end)?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENODEV),
+        },
+        0 | KEEP_SIZE => Ok(0),
+        m if m == PUNCH_HOLE | KEEP_SIZE => {
+            let zeros = vec![0u8; 64 << 10];
+            let mut at = off as u64;
+            while at < end.min(size) {
+                let n = (end.min(size) - at).min(zeros.len() as u64) as usize;
+                let w = match &fb.obj {
+                    Object::Chan { open, .. } => open.write_at(&zeros[..n], at)?,
+                    Object::Stdio(h) => std::os::unix::fs::FileExt::write_at(h, &zeros[..n], at)?,
+                    _ => return Err(Errno::ENODEV),
+                };
+                if w == 0 {
+                    return Err(Errno::EIO);
+                }
+                at += w as u64;
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EOPNOTSUPP),
+    }
+}
+
 /// fsync(2), fdatasync(2): files are written through; pipes cannot sync.
 pub fn fsync(p: &mut Process, a: Args) -> SysResult {
     let f = p.files.file(a[0])?;
