@@ -569,6 +569,59 @@ static void t_clocks(void)
     printf("clock_gettime of a missing process's clock: %d\n", clock_gettime((clockid_t)(~99999u << 3 | 2), &t) == -1 ? errno : 0);
 }
 
+static void on_alrm(int s) { (void)s; }
+
+static void t_fifo(void)
+{
+    /* Named pipes: opens that wait for the other side, O_NONBLOCK's rules,
+     * O_RDWR, end of file once the writer goes, EINTR in a waiting open. */
+    unlink("fifo-node");
+    printf("mkfifo: %d\n", mkfifo("fifo-node", 0600));
+    struct stat st;
+    stat("fifo-node", &st);
+    printf("stat: fifo %d, mode %o\n", S_ISFIFO(st.st_mode), st.st_mode & 0777);
+    int w = open("fifo-node", O_WRONLY | O_NONBLOCK);
+    printf("O_WRONLY|O_NONBLOCK with no reader: %d %s\n", w, w < 0 ? strerror(errno) : "");
+    int r = open("fifo-node", O_RDONLY | O_NONBLOCK);
+    printf("O_RDONLY|O_NONBLOCK: ok %d\n", r >= 0);
+    w = open("fifo-node", O_WRONLY | O_NONBLOCK);
+    printf("O_WRONLY|O_NONBLOCK with a reader: ok %d\n", w >= 0);
+    struct stat fs;
+    fstat(w, &fs);
+    printf("fstat of the end: fifo %d\n", S_ISFIFO(fs.st_mode));
+    printf("write: %zd\n", write(w, "abc", 3));
+    char b[16];
+    printf("read: %zd\n", read(r, b, sizeof b));
+    close(w);
+    printf("read after the writer closed: %zd\n", read(r, b, sizeof b));
+    close(r);
+    pid_t c = fork();
+    if (c == 0) {
+        int fd = open("fifo-node", O_WRONLY); /* waits for the reader */
+        write(fd, "x", 1);
+        _exit(0);
+    }
+    usleep(100000);
+    int still = waitpid(c, 0, WNOHANG) == 0;
+    r = open("fifo-node", O_RDONLY);
+    ssize_t n1 = read(r, b, 1);
+    ssize_t n2 = read(r, b, 1);
+    printf("the writer waited for a reader: %d, read %zd, then %zd\n", still, n1, n2);
+    waitpid(c, 0, 0);
+    close(r);
+    int rw = open("fifo-node", O_RDWR);
+    ssize_t nw = write(rw, "yz", 2);
+    printf("O_RDWR: write %zd, read %zd\n", nw, read(rw, b, sizeof b));
+    close(rw);
+    struct sigaction sa = {.sa_handler = on_alrm};
+    sigaction(SIGALRM, &sa, 0);
+    alarm(1);
+    errno = 0;
+    r = open("fifo-node", O_RDONLY);
+    printf("a reader waiting alone, then SIGALRM: %d %s\n", r, strerror(errno));
+    unlink("fifo-node");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -577,7 +630,7 @@ static const struct {
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
     {"sigwait", t_sigwait},         {"orphan", t_orphan},
     {"sendfile_pipe", t_sendfile_pipe}, {"blocked_kill", t_blocked_kill}, {"thread_fs", t_thread_fs},
-    {"locks", t_locks}, {"clocks", t_clocks},
+    {"locks", t_locks}, {"clocks", t_clocks}, {"fifo", t_fifo},
 };
 
 int main(int argc, char **argv)

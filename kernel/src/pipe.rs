@@ -7,12 +7,18 @@
 //! description of an end (its last descriptor in any process) closes it
 //! and wakes the other side. Writes of at most PIPE_BUF bytes are never
 //! interleaved with other writes.
+//!
+//! A named pipe (a FIFO node in any file system) is a pipe made when its
+//! node is first opened and gone once its last end closes; opening it for
+//! reading waits for a writer and for writing waits for a reader, as
+//! Linux's does (O_NONBLOCK: a reader does not wait, a writer fails with
+//! ENXIO; O_RDWR opens both ends at once and never waits).
 
 use crate::errno::{Errno, SysResult};
 use crate::sched;
 use parking_lot::Mutex;
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
 
 /// What poll, select and their kin sleep on: any pipe's change wakes it.
 pub const POLL_CHAN: sched::WaitChan = 0x504f_4c4c_0000_0000;
@@ -41,6 +47,8 @@ struct Buf {
     events: [u64; 2],
     /// Its size (F_SETPIPE_SZ).
     cap: usize,
+    /// Ends opened so far: [read, write] (a FIFO's open waits for one).
+    opens: [u64; 2],
 }
 
 /// A pipe, for reading and writing (it does not count as an end).
@@ -53,6 +61,8 @@ pub struct Pipe {
 pub struct End {
     pipe: Pipe,
     pub write: bool,
+    /// Both ends at once (a FIFO opened O_RDWR).
+    both: bool,
 }
 
 /// Make a pipe: its read end and its write end.
@@ -64,9 +74,81 @@ pub fn new() -> (End, End) {
             writers: 1,
             events: [0, 0],
             cap: CAPACITY,
+            opens: [1, 1],
         })),
     };
-    (End { pipe: pipe.clone(), write: false }, End { pipe, write: true })
+    (End { pipe: pipe.clone(), write: false, both: false }, End { pipe, write: true, both: false })
+}
+
+/// The pipes of the FIFO nodes open now, by (device number, qid path).
+type Fifos = HashMap<(u64, u64), Weak<Mutex<Buf>>>;
+static FIFOS: Mutex<Option<Fifos>> = Mutex::new(None);
+
+/// Open the FIFO node `key` for reading, writing or (`read` and `write`)
+/// both, waiting for the other side unless `nonblock`; `interrupted` says
+/// when a signal ends the wait (EINTR).
+pub fn open_fifo(
+    key: (u64, u64),
+    read: bool,
+    write: bool,
+    nonblock: bool,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> SysResult<End> {
+    let pipe = {
+        let mut t = FIFOS.lock();
+        let t = t.get_or_insert_with(HashMap::new);
+        t.retain(|_, w| w.strong_count() > 0);
+        match t.get(&key).and_then(Weak::upgrade) {
+            Some(b) => Pipe { pipe: b },
+            None => {
+                let b = Arc::new(Mutex::new(Buf {
+                    data: VecDeque::new(),
+                    readers: 0,
+                    writers: 0,
+                    events: [0, 0],
+                    cap: CAPACITY,
+                    opens: [0, 0],
+                }));
+                t.insert(key, Arc::downgrade(&b));
+                Pipe { pipe: b }
+            }
+        }
+    };
+    if read && write {
+        {
+            let mut b = pipe.pipe.lock();
+            b.readers += 1;
+            b.writers += 1;
+            b.opens[0] += 1;
+            b.opens[1] += 1;
+        }
+        pipe.wake();
+        return Ok(End { pipe, write: false, both: true });
+    }
+    if write && nonblock && pipe.pipe.lock().readers == 0 {
+        return Err(Errno::ENXIO);
+    }
+    // The other side's opens so far: wait till it has an end, or one was
+    // opened since (and perhaps closed already).
+    let other = if write { 0 } else { 1 };
+    let seen = pipe.pipe.lock().opens[other];
+    let end = End::open(&pipe, write);
+    if nonblock {
+        return Ok(end);
+    }
+    loop {
+        {
+            let b = pipe.pipe.lock();
+            let have = if write { b.readers } else { b.writers };
+            if have > 0 || b.opens[other] != seen {
+                return Ok(end);
+            }
+        }
+        if interrupted() {
+            return Err(Errno::EINTR);
+        }
+        sched::sleep(pipe.chan());
+    }
 }
 
 impl End {
@@ -76,12 +158,23 @@ impl End {
             let mut b = pipe.pipe.lock();
             if write {
                 b.writers += 1;
+                b.opens[1] += 1;
             } else {
                 b.readers += 1;
+                b.opens[0] += 1;
             }
         }
         pipe.wake();
-        End { pipe: pipe.clone(), write }
+        End { pipe: pipe.clone(), write, both: false }
+    }
+
+    /// poll(2)'s answer for this end (both sides' for a FIFO opened O_RDWR).
+    pub fn poll(&self) -> u16 {
+        if self.both {
+            self.pipe.poll(false) | self.pipe.poll(true)
+        } else {
+            self.pipe.poll(self.write)
+        }
     }
 
     /// The pipe this is an end of.
@@ -236,10 +329,11 @@ impl Drop for End {
     fn drop(&mut self) {
         {
             let mut b = self.pipe.pipe.lock();
-            if self.write {
+            if self.write || self.both {
                 b.writers -= 1;
                 b.events[0] += 1;
-            } else {
+            }
+            if !self.write {
                 b.readers -= 1;
                 b.events[1] += 1;
             }

@@ -80,7 +80,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(11, execve, p::execve),
     sys!(12, chdir, f::chdir),
     sys!(13, time, t::time),
-    sys!(14, mknod, f::mknod, "fifos, sockets and device nodes are names only"),
+    sys!(14, mknod, f::mknod, "sockets and device nodes are names only (FIFOs work)"),
     sys!(15, chmod, f::chmod),
     sys!(16, lchown, f::lchown16),
     sys!(19, lseek, f::lseek),
@@ -270,7 +270,7 @@ pub static TABLE: &[SysEntry] = &[
     sys!(284, waitid, p::waitid, "WEXITED"),
     sys!(295, openat, f::openat, "O_TMPFILE is refused"),
     sys!(296, mkdirat, f::mkdirat),
-    sys!(297, mknodat, f::mknodat, "fifos, sockets and device nodes are names only"),
+    sys!(297, mknodat, f::mknodat, "sockets and device nodes are names only (FIFOs work)"),
     sys!(298, fchownat, f::fchownat),
     sys!(299, futimesat, f::futimesat),
     sys!(300, fstatat64, f::fstatat64),
@@ -401,7 +401,10 @@ pub fn default_rlimits() -> [(u64, u64); 16] {
 /// has SA_RESTART (or that was not handled), runs again instead of
 /// failing with EINTR.
 pub fn restartable(nr: u32) -> bool {
-    matches!(nr, 3 | 4 | 7 | 55 | 102 | 114 | 143 | 145 | 146 | 180 | 181 | 221 | 240 | 284 | 362 | 364 | 369..=372)
+    matches!(
+        nr,
+        3 | 4 | 5 | 7 | 55 | 102 | 114 | 143 | 145 | 146 | 180 | 181 | 221 | 240 | 284 | 295 | 362 | 364 | 369..=372
+    )
 }
 
 /// Copy a NUL-terminated path from the guest.

@@ -28,7 +28,7 @@ const POLLPRI: u16 = 2;
 pub(super) fn poll_file(p: &Process, f: &OpenFile, events: u16) -> Ready {
     let now = Instant::now();
     let (bits, ev, wake) = match &f.obj {
-        Object::Pipe(e) => (e.pipe().poll(e.write), e.pipe().events(), None),
+        Object::Pipe(e) => (e.poll(), e.pipe().events(), None),
         Object::Tty(t) | Object::PtyMaster(t) => {
             let (readable, hup) = if matches!(f.obj, Object::PtyMaster(_)) { t.master_poll() } else { t.poll() };
             let r =

@@ -89,7 +89,10 @@ pub(super) fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: 
     } else {
         // A file just made is opened whatever its mode says, as O_CREAT does.
         let who = if created { Cred::ROOT } else { cred };
-        if (chan.qid.kind == FileType::Fifo || chan.qid.kind == FileType::Socket) && !created {
+        if chan.qid.kind == FileType::Fifo {
+            return open_fifo(p, chan, flags, keep, who);
+        }
+        if chan.qid.kind == FileType::Socket && !created {
             return Err(Errno::ENXIO);
         }
         let open = open_chan(chan, flags, who)?;
@@ -124,6 +127,21 @@ pub(super) fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: 
         crate::procview::fill(p, pid, kind);
     }
     p.files.install(OpenFile::chan(open, keep), flags & O_CLOEXEC != 0)
+}
+
+/// Open a FIFO node: its pipe (pipe.rs), after the permission check.
+fn open_fifo(p: &mut Process, chan: Chan, flags: u32, keep: u32, cred: Cred) -> SysResult {
+    let acc = flags & O_ACCMODE;
+    if acc == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let (read, write) = (acc != O_WRONLY, acc != 0);
+    let st = chan.dev.stat(chan.qid)?;
+    devices::perm::check(&st, cred, if read { 4 } else { 0 } | if write { 2 } else { 0 })?;
+    let key = (crate::files::devno(&chan), chan.qid.path);
+    let nonblock = flags & O_NONBLOCK != 0;
+    let end = crate::pipe::open_fifo(key, read, write, nonblock, &mut || p.signal_interrupts())?;
+    p.files.install(OpenFile { obj: Object::Pipe(end), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0)
 }
 
 /// Open /proc/N/fd/M of a pipe or another file that has no path: a new
