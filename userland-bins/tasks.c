@@ -622,6 +622,19 @@ static void t_fifo(void)
     unlink("fifo-node");
 }
 
+static void t_devtty(void)
+{
+    /* /dev/tty is the controlling terminal: ENXIO without one (as under a
+     * test harness), else a terminal. */
+    errno = 0;
+    int fd = open("/dev/tty", O_RDWR);
+    int e = errno;
+    printf("open /dev/tty: %s", fd >= 0 ? "ok" : strerror(e));
+    if (fd >= 0)
+        printf(", a terminal: %d", isatty(fd));
+    printf("\n");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -630,7 +643,7 @@ static const struct {
     {"thread_exit", t_thread_exit}, {"poll", t_poll}, {"creds", t_creds},       {"rlimit", t_rlimit},
     {"sigwait", t_sigwait},         {"orphan", t_orphan},
     {"sendfile_pipe", t_sendfile_pipe}, {"blocked_kill", t_blocked_kill}, {"thread_fs", t_thread_fs},
-    {"locks", t_locks}, {"clocks", t_clocks}, {"fifo", t_fifo},
+    {"locks", t_locks}, {"clocks", t_clocks}, {"fifo", t_fifo}, {"devtty", t_devtty},
 };
 
 int main(int argc, char **argv)

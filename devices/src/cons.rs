@@ -11,7 +11,8 @@ use std::io::{Read, Write};
 const QROOT: u64 = 0;
 const QCONS: u64 = 1;
 const QCONSOLE: u64 = 2;
-const QTTY: u64 = 3;
+/// `tty`: the controlling terminal.
+pub const QTTY: u64 = 3;
 /// The pseudo-terminal multiplexer: opening it makes a new pty (the kernel
 /// serves it; this device only names it).
 pub const QPTMX: u64 = 4;

@@ -115,6 +115,23 @@ pub(super) fn do_open(p: &mut Process, dirfd: u32, path: u32, flags: u32, mode: 
             return p.files.install(OpenFile { obj: Object::Tty(tty), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0);
         }
     }
+    if open.opened
+        && open.chan.dev.dc() == 'c'
+        && open.chan.qid.path == devices::cons::QTTY
+        && crate::tty::console().is_none()
+    {
+        // /dev/tty under `vxos run`: the guest's controlling terminal is
+        // vxos's; without one it is ENXIO, as on Linux.
+        use std::os::unix::fs::OpenOptionsExt;
+        let acc = flags & O_ACCMODE;
+        let host = std::fs::OpenOptions::new()
+            .read(acc != O_WRONLY)
+            .write(acc != 0)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open("/dev/tty")
+            .map_err(|_| Errno::ENXIO)?;
+        return p.files.install(OpenFile { obj: Object::Stdio(host), flags: keep, pos: 0 }, flags & O_CLOEXEC != 0);
+    }
     if open.opened && open.chan.dev.dc() == 'c' {
         if let Some(tty) = crate::tty::console() {
             // The console device's files are the terminal (`vxos boot`).
