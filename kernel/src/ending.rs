@@ -51,16 +51,20 @@ fn tidy() {
     crate::export::unmount();
 }
 
-/// End vxos with `status`, or by the fatal signal that came first.
+/// The fatal signal that has come, if one has.
+fn came() -> Option<i32> {
+    CAME.get().map(|c| c.load(Ordering::SeqCst) as i32).filter(|&s| s != 0)
+}
+
+/// End vxos with `status`, or by the fatal signal that came first (also
+/// one that comes while vxos tidies up).
 pub fn exit(status: i32) -> ! {
-    let sig = CAME.get().map_or(0, |c| c.load(Ordering::SeqCst));
-    if sig != 0 {
-        by_signal(sig as i32);
+    if let Some(sig) = came() {
+        by_signal(sig);
     }
     tidy();
-    let sig = CAME.get().map_or(0, |c| c.load(Ordering::SeqCst));
-    if sig != 0 {
-        by_signal(sig as i32);
+    if let Some(sig) = came() {
+        by_signal(sig);
     }
     std::process::exit(status)
 }

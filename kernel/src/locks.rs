@@ -8,11 +8,12 @@
 //! wakes; a POSIX one that would close a cycle of waiting processes fails
 //! with EDEADLK, as Linux's does.
 
+use crate::errno::{Errno, SysResult};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
 /// What waiting lock requests sleep on.
-pub const CHAN: crate::sched::WaitChan = 0x4c4f_434b_0000_0000;
+const CHAN: crate::sched::WaitChan = 0x4c4f_434b_0000_0000;
 
 /// Processes waiting for a POSIX lock, and the process whose lock they
 /// wait for (for deadlock detection).
@@ -20,7 +21,7 @@ static WAITING: Mutex<Option<HashMap<u32, u32>>> = Mutex::new(None);
 
 /// Whether process `me` waiting for a lock `holder` holds would close a
 /// cycle of waiting processes.
-pub fn would_deadlock(me: u32, holder: u32) -> bool {
+fn would_deadlock(me: u32, holder: u32) -> bool {
     let w = WAITING.lock();
     let Some(w) = w.as_ref() else { return false };
     let mut at = holder;
@@ -37,7 +38,7 @@ pub fn would_deadlock(me: u32, holder: u32) -> bool {
 }
 
 /// Note that process `me` waits for `holder`'s lock (None: no longer).
-pub fn set_waiting(me: u32, holder: Option<u32>) {
+fn note_waiting(me: u32, holder: Option<u32>) {
     let mut w = WAITING.lock();
     let w = w.get_or_insert_with(HashMap::new);
     match holder {
@@ -155,8 +156,49 @@ fn wake_waiters() {
     }
 }
 
+/// Take `want` (or release its range) as `set` does; where another
+/// owner's lock is in the way, fail with EAGAIN, or with `wait` sleep
+/// until it goes and try again: EINTR once `interrupted` says a signal
+/// came, EDEADLK where a POSIX lock's wait would close a cycle.
+pub fn set_wait(
+    file: (u64, u64),
+    want: Lock,
+    unlock: bool,
+    wait: bool,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> SysResult<()> {
+    loop {
+        let holder = match set(file, want, unlock) {
+            Ok(()) => return Ok(()),
+            Err(l) => l.owner,
+        };
+        if !wait {
+            return Err(Errno::EAGAIN);
+        }
+        let posix = match (want.owner, holder) {
+            (Owner::Process(me), Owner::Process(h)) => {
+                if would_deadlock(me, h) {
+                    return Err(Errno::EDEADLK);
+                }
+                Some((me, h))
+            }
+            _ => None,
+        };
+        if interrupted() {
+            return Err(Errno::EINTR);
+        }
+        if let Some((me, h)) = posix {
+            note_waiting(me, Some(h));
+        }
+        sleep();
+        if let Some((me, _)) = posix {
+            note_waiting(me, None);
+        }
+    }
+}
+
 /// Sleep until a lock changes (the caller then tries again).
-pub fn sleep() {
+fn sleep() {
     use std::sync::atomic::Ordering;
     SLEEPERS.fetch_add(1, Ordering::SeqCst);
     crate::sched::sleep(CHAN);

@@ -51,6 +51,20 @@ struct Buf {
     opens: [u64; 2],
 }
 
+impl Buf {
+    /// An empty pipe with `ends` readers and as many writers.
+    fn new(ends: u32) -> Arc<Mutex<Buf>> {
+        Arc::new(Mutex::new(Buf {
+            data: VecDeque::new(),
+            readers: ends,
+            writers: ends,
+            events: [0, 0],
+            cap: CAPACITY,
+            opens: [ends as u64; 2],
+        }))
+    }
+}
+
 /// A pipe, for reading and writing (it does not count as an end).
 #[derive(Clone)]
 pub struct Pipe {
@@ -67,16 +81,7 @@ pub struct End {
 
 /// Make a pipe: its read end and its write end.
 pub fn new() -> (End, End) {
-    let pipe = Pipe {
-        pipe: Arc::new(Mutex::new(Buf {
-            data: VecDeque::new(),
-            readers: 1,
-            writers: 1,
-            events: [0, 0],
-            cap: CAPACITY,
-            opens: [1, 1],
-        })),
-    };
+    let pipe = Pipe { pipe: Buf::new(1) };
     (End { pipe: pipe.clone(), write: false, both: false }, End { pipe, write: true, both: false })
 }
 
@@ -101,28 +106,14 @@ pub fn open_fifo(
         match t.get(&key).and_then(Weak::upgrade) {
             Some(b) => Pipe { pipe: b },
             None => {
-                let b = Arc::new(Mutex::new(Buf {
-                    data: VecDeque::new(),
-                    readers: 0,
-                    writers: 0,
-                    events: [0, 0],
-                    cap: CAPACITY,
-                    opens: [0, 0],
-                }));
+                let b = Buf::new(0);
                 t.insert(key, Arc::downgrade(&b));
                 Pipe { pipe: b }
             }
         }
     };
     if read && write {
-        {
-            let mut b = pipe.pipe.lock();
-            b.readers += 1;
-            b.writers += 1;
-            b.opens[0] += 1;
-            b.opens[1] += 1;
-        }
-        pipe.wake();
+        pipe.add_end(true, true);
         return Ok(End { pipe, write: false, both: true });
     }
     if write && nonblock && pipe.pipe.lock().readers == 0 {
@@ -154,17 +145,7 @@ pub fn open_fifo(
 impl End {
     /// A new end of `pipe` (opening /proc/N/fd/M of a pipe).
     pub fn open(pipe: &Pipe, write: bool) -> End {
-        {
-            let mut b = pipe.pipe.lock();
-            if write {
-                b.writers += 1;
-                b.opens[1] += 1;
-            } else {
-                b.readers += 1;
-                b.opens[0] += 1;
-            }
-        }
-        pipe.wake();
+        pipe.add_end(!write, write);
         End { pipe: pipe.clone(), write, both: false }
     }
 
@@ -184,6 +165,22 @@ impl End {
 }
 
 impl Pipe {
+    /// Count a new end that reads, writes or both, and wake whoever waits.
+    fn add_end(&self, read: bool, write: bool) {
+        {
+            let mut b = self.pipe.lock();
+            if read {
+                b.readers += 1;
+                b.opens[0] += 1;
+            }
+            if write {
+                b.writers += 1;
+                b.opens[1] += 1;
+            }
+        }
+        self.wake();
+    }
+
     /// Wake both sides, and whoever polls.
     fn wake(&self) {
         sched::wakeup(self.chan());

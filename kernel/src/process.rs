@@ -215,8 +215,8 @@ impl Process {
     }
 
     /// A new task like this thread: same identity, limits, namespace,
-    /// signal mask, a copy of the working directory and umask, and (shared)
-    /// memory, files and signal actions; `pid` is its process (its own for a new one).
+    /// signal mask, and (shared) memory, files, signal actions, working
+    /// directory and umask; `pid` is its process (its own for a new one).
     /// Callers replace what the new task does not share.
     fn sibling(&self, guest: Shared<Guest>, cpus: Rc<Cpus>, tid: u32) -> Process {
         Process {
@@ -228,7 +228,7 @@ impl Process {
             tid,
             clear_tid: 0,
             ns: self.ns.clone(),
-            fs: Shared::new(self.fs.copy()),
+            fs: self.fs.clone(),
             pid: tid,
             ids: self.ids,
             saved_ids: self.saved_ids,
@@ -248,15 +248,14 @@ impl Process {
 
     /// Make a new thread of this process with id `tid`: it shares the
     /// address space, descriptors, signal actions, working directory and
-    /// umask, starts with a copy
-    /// of this thread's CPU state (its clone returns 0) and signal mask.
+    /// umask, starts with a copy of this thread's CPU state (its clone
+    /// returns 0) and signal mask.
     pub fn thread(&mut self, tid: u32) -> Process {
         let mut cpu = self.guest.save_cpu();
         cpu.regs[EAX] = 0;
         self.cpus.add(tid, cpu);
         let mut t = self.sibling(self.guest.clone(), self.cpus.clone(), tid);
         t.pid = self.pid;
-        t.fs = self.fs.clone();
         t
     }
 

@@ -60,8 +60,9 @@ pub struct Guest {
     vcpu: Vcpu,
     info: InstructionInfoFactory,
     pending: Option<u64>,
-    /// The last system call came through sysenter: return through the
-    /// vDSO landing pad's `pop ebp; pop edx; pop ecx; ret`.
+    /// The last system call came through sysenter or syscall (the host
+    /// maker's fast one): return through the vDSO landing pad's
+    /// `pop ebp; pop edx; pop ecx; ret`.
     sysenter_return: bool,
     stats: GuestStats,
 }

@@ -596,7 +596,6 @@ impl Tx<'_> {
                         self.e.bytes(&t.code);
                         self.e.jmp_guest(next);
                     }
-                    Code::Syscall => self.trap(g, trap::ILL, next),
                     _ => self.trap(g, trap::GP, next),
                 }
                 return Ok(true);

@@ -37,23 +37,30 @@ fn fuzz(f: &mut common::Fuzzer, seed: u64, cases: u64) -> bool {
     n == 0
 }
 
-#[test]
-fn insn_fuzz() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("insn_fuzz");
-    let mut f = match common::Fuzzer::new(&dir) {
-        Ok(f) => f,
+/// The fuzzer for test `name`, its native helper built in a directory of
+/// that name; None (the test is skipped, and says so on stderr) without
+/// gcc -m32.
+fn fuzzer(name: &str) -> Option<common::Fuzzer> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    match common::Fuzzer::new(&dir) {
+        Ok(f) => Some(f),
         Err(e) => {
             // Straight to the stderr stream: the test harness captures
             // eprintln! of passing tests, and this must be seen.
             let msg = format!(
-                "\n*** insn_fuzz SKIPPED: cannot build or start the native helper (gcc -m32) \
+                "\n*** {name} SKIPPED: cannot build or start the native helper (gcc -m32) \
                  (install gcc-multilib): {e}\n\n"
             );
             let _ = std::io::stderr().write_all(msg.as_bytes());
-            println!("insn_fuzz SKIPPED (no gcc -m32)");
-            return;
+            println!("{name} SKIPPED (no gcc -m32)");
+            None
         }
-    };
+    }
+}
+
+#[test]
+fn insn_fuzz() {
+    let Some(mut f) = fuzzer("insn_fuzz") else { return };
     f.gen.no_skip = std::env::var_os("VX_FUZZ_NO_SKIP").is_some_and(|v| v != "0");
     let cases: u64 = std::env::var("VX_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let mut ok = fuzz(&mut f, FIXED_SEED, cases);
@@ -71,16 +78,7 @@ fn insn_fuzz() {
 /// AMD CPUs set them differently: a guest must see its host's.
 #[test]
 fn decimal_adjust_every_al() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("insn_fuzz_bcd");
-    let mut f = match common::Fuzzer::new(&dir) {
-        Ok(f) => f,
-        Err(e) => {
-            let msg =
-                format!("\n*** decimal_adjust_every_al SKIPPED: no native helper (install gcc-multilib): {e}\n\n");
-            let _ = std::io::stderr().write_all(msg.as_bytes());
-            return;
-        }
-    };
+    let Some(mut f) = fuzzer("decimal_adjust_every_al") else { return };
     let template = f.gen.case(FIXED_SEED, 0);
     let mut cases = Vec::new();
     for op in [0x27u8, 0x2f, 0x37, 0x3f] {

@@ -5,8 +5,8 @@ use super::*;
 
 impl Process {
     /// Make a child for fork: a copy-on-write copy of the address space,
-    /// the same open files, namespace, working directory, signal
-    /// dispositions and mask; its fork returns 0.
+    /// the same open files, namespace, signal dispositions and mask, and a
+    /// copy of the working directory and umask; its fork returns 0.
     pub fn fork(&mut self, pid: u32) -> std::io::Result<Process> {
         let (mut guest, reused) = crate::mm::fork::child_guest(&self.mm)?;
         guest.copy_cpu_from(&self.guest);
@@ -18,6 +18,7 @@ impl Process {
         let mut child = self.sibling(Shared::new(guest), Rc::new(Cpus::new(pid)), pid);
         child.mm = Shared::new(mm);
         child.files = Shared::new(self.files.fork_copy());
+        child.fs = Shared::new(self.fs.copy());
         devproc::set_fds(pid, child.files.view());
         child.sigactions = Shared::new(*self.sigactions);
         child.altstack = self.altstack;

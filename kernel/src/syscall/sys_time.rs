@@ -86,16 +86,15 @@ pub fn clock_getres(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// clock_settime(2), clock_settime64, settimeofday(2), stime(2): the
-/// guest's clocks are the host's, which no guest may set: EPERM, as for a
-/// process without CAP_SYS_TIME, once the arguments have been checked
-/// (EINVAL for a clock that cannot be set or a bad time, EFAULT).
-fn set_time(p: &mut Process, clock_id: Option<u32>, addr: u32, wide: bool) -> SysResult {
-    if let Some(id) = clock_id {
-        if id != 0 {
-            read_clock(p, id)?;
-            return Err(Errno::EINVAL);
-        }
+/// clock_settime(2) and clock_settime64: the guest's clocks are the
+/// host's, which no guest may set: EPERM, as for a process without
+/// CAP_SYS_TIME, once the arguments have been checked (EINVAL for a clock
+/// that cannot be set or a bad time, EFAULT). settimeofday and stime
+/// answer the same way.
+fn set_time(p: &mut Process, id: u32, addr: u32, wide: bool) -> SysResult {
+    if id != 0 {
+        read_clock(p, id)?;
+        return Err(Errno::EINVAL);
     }
     let (sec, nsec) = timespec(p, addr, wide)?;
     check(sec, nsec)?;
@@ -103,11 +102,11 @@ fn set_time(p: &mut Process, clock_id: Option<u32>, addr: u32, wide: bool) -> Sy
 }
 
 pub fn clock_settime(p: &mut Process, a: Args) -> SysResult {
-    set_time(p, Some(a[0]), a[1], false)
+    set_time(p, a[0], a[1], false)
 }
 
 pub fn clock_settime64(p: &mut Process, a: Args) -> SysResult {
-    set_time(p, Some(a[0]), a[1], true)
+    set_time(p, a[0], a[1], true)
 }
 
 /// settimeofday(2): a null time and zone changes nothing.

@@ -131,42 +131,8 @@ pub(super) fn lock(p: &mut Process, fd: u32, arg: u32, get: bool, wide: bool, of
         p.uwrite(arg, &out)?;
         return Ok(0);
     }
-    set_waiting(p, key, want, ty == F_UNLCK, wait)
-}
-
-/// Take lock `want` on `key`; with `wait`, sleep while another owner's is
-/// in the way (EINTR on a signal, EDEADLK where a POSIX lock's wait would
-/// close a cycle), else fail with EAGAIN.
-fn set_waiting(p: &mut Process, key: (u64, u64), want: crate::locks::Lock, unlock: bool, wait: bool) -> SysResult {
-    use crate::locks::{self, Owner};
-    loop {
-        let holder = match locks::set(key, want, unlock) {
-            Ok(()) => return Ok(0),
-            Err(l) => l.owner,
-        };
-        if !wait {
-            return Err(Errno::EAGAIN);
-        }
-        let posix = match (want.owner, holder) {
-            (Owner::Process(me), Owner::Process(h)) => {
-                if locks::would_deadlock(me, h) {
-                    return Err(Errno::EDEADLK);
-                }
-                Some((me, h))
-            }
-            _ => None,
-        };
-        if p.signal_interrupts() {
-            return Err(Errno::EINTR);
-        }
-        if let Some((me, h)) = posix {
-            locks::set_waiting(me, Some(h));
-        }
-        locks::sleep();
-        if let Some((me, _)) = posix {
-            locks::set_waiting(me, None);
-        }
-    }
+    locks::set_wait(key, want, ty == F_UNLCK, wait, &mut || p.signal_interrupts())?;
+    Ok(0)
 }
 
 pub(super) fn do_fcntl(p: &mut Process, a: Args, wide_locks: bool) -> SysResult {
@@ -229,7 +195,7 @@ pub fn fcntl64(p: &mut Process, a: Args) -> SysResult {
 
 /// flock(2): whole-file locks owned by the open file description.
 pub fn flock(p: &mut Process, a: Args) -> SysResult {
-    use crate::locks::{Lock, Owner};
+    use crate::locks::{self, Lock, Owner};
     let file = p.files.file(a[0])?;
     let f = file.borrow();
     if f.flags & O_PATH != 0 {
@@ -244,7 +210,8 @@ pub fn flock(p: &mut Process, a: Args) -> SysResult {
     let key = lock_key(&f)?;
     drop(f);
     let want = Lock { owner: Owner::Flock(file.as_ptr() as usize), write, start: 0, end: u64::MAX };
-    set_waiting(p, key, want, unlock, a[1] & 4 == 0)
+    locks::set_wait(key, want, unlock, a[1] & 4 == 0, &mut || p.signal_interrupts())?;
+    Ok(0)
 }
 
 /// ioctl(2): terminal queries on the host's streams, FIONREAD, FIOCLEX,
