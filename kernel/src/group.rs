@@ -37,6 +37,11 @@ impl<T> Shared<T> {
     pub fn holders(&self) -> usize {
         Rc::strong_count(&self.0)
     }
+
+    /// The state itself, if this is its last handle.
+    pub fn into_inner(self) -> Option<T> {
+        Rc::try_unwrap(self.0).ok().map(UnsafeCell::into_inner)
+    }
 }
 
 impl<T> Clone for Shared<T> {

@@ -303,12 +303,19 @@ impl Process {
             crate::proctab::thread_exit(tid, pid, st);
             return;
         }
+        let mut kept = None;
         if last {
             self.save_translations();
             crate::mm::fork::keep_window(&self.mm, &mut self.guest);
+            kept = self.prepare_to_keep();
         }
         let (tid, pid) = (self.tid, self.pid);
         drop(self);
+        if let Some((record, guest)) = kept {
+            if let Some(g) = guest.into_inner() {
+                crate::mm::kept::keep(record, g);
+            }
+        }
         crate::proctab::thread_exit(tid, pid, st);
     }
 
@@ -318,6 +325,18 @@ impl Process {
         if self.guest.holders() == 1 && self.mm.holders() == 1 {
             progcache::save(&self.guest, &self.mm);
         }
+    }
+
+    /// If this thread alone holds the image of an exec'd program, which is
+    /// ending, make its guest ready to be kept for the program's next run
+    /// (see `mm::kept`): what to keep, and a handle on the guest, to be
+    /// kept once the address space has gone.
+    fn prepare_to_keep(&mut self) -> Option<(crate::mm::kept::Record, Shared<Guest>)> {
+        if self.guest.holders() != 1 || self.mm.holders() != 1 {
+            return None;
+        }
+        let record = crate::mm::kept::prepare(&self.mm, &mut self.guest)?;
+        Some((record, self.guest.clone()))
     }
 
     /// Make the shared guest hold this thread's CPU state.
@@ -333,16 +352,22 @@ impl Process {
     pub fn exec(&mut self, path: &str, argv: Vec<Vec<u8>>, envp: &[Vec<u8>]) -> Result<(), Errno> {
         let (prog, argv) = self.find_program(path, argv, 0)?;
         let exe = prog.chan.path_string();
-        let mut guest = Guest::new().map_err(|_| Errno::ENOMEM)?;
+        let key = crate::mm::kept::ProgKey::of(&*prog);
+        let (mut guest, kept) = crate::mm::kept::guest_for(key).map_err(|_| Errno::ENOMEM)?;
         let mut mm = Mm::new(0);
+        mm.exe = key;
         let cred = self.cred();
         let open_interp = |path: &str| -> Result<Arc<dyn crate::mm::vma::Pager>, ExecError> {
             let f = open_program(&self.ns, &self.fs.cwd, path, cred).map_err(|e| ExecError::Io(e.into()))?;
             Ok(f)
         };
         exec::load(&mut guest, &mut mm, prog, &argv, envp, self.ids, &open_interp).map_err(|e| e.errno())?;
+        if let Some(record) = kept {
+            mm.adopt(&mut guest, record);
+        }
         progcache::attach(&mut guest, &mut mm);
         self.save_translations();
+        let kept = self.prepare_to_keep();
         // The point of no return. The new image is this thread's alone:
         // other threads (told to exit) keep the old one until they do.
         let mut old_mm = std::mem::replace(&mut self.mm, Shared::new(mm));
@@ -354,6 +379,11 @@ impl Process {
             }
         }
         drop(old_guest);
+        if let Some((record, guest)) = kept {
+            if let Some(g) = guest.into_inner() {
+                crate::mm::kept::keep(record, g);
+            }
+        }
         self.cpus.remove(self.tid);
         self.cpus = Rc::new(Cpus::new(self.tid));
         crate::sched::set_group(self.guest.id() as u64);

@@ -458,3 +458,45 @@ echo not reached
         4,
     );
 }
+
+/// Programs run again and again, as a shell loop runs them, and a program
+/// file rewritten in place between runs (the same file with new contents,
+/// or the contents of another program): each run shows the program it was
+/// started from, though vxos keeps an ended program's memory and
+/// translations for its next run.
+#[test]
+fn a_program_rewritten_between_runs() {
+    let bb = busybox();
+    let script = r#"
+cp "$D/hello" p && ./p && ./p; echo "hello: $?"
+i=0; while [ $i -lt 30 ]; do ./p > /dev/null || echo "run $i: $?"; i=$((i + 1)); done
+cat "$D/args" > p; env -i ./p one two | grep -v -e random -e '^envp'; echo "args in place of hello: $?"
+env -i ./p three | grep -c argv
+cp p q; cat "$D/hello" > p; ./p; ./q > /dev/null; echo "q: $?"
+cat "$D/fault_null" > p; ./p; echo "fault_null: $?"
+cat "$D/hello" > p; ./p; echo "hello again: $?"
+rm -f p q
+"#;
+    let (nd, tmpfs) = native_dir("rewritten");
+    let mut c = native_command(&bb, &["sh", "-c", script], &nd);
+    c.env("PATH", busybox_path_dir()).env("D", bins());
+    let n = run_limited(c, LIMIT);
+    if tmpfs {
+        let _ = std::fs::remove_dir_all(&nd);
+    }
+    // The guest sees its host directory at the same path: copy the
+    // programs there.
+    let vd = fresh("procs/rewritten-vxos");
+    for prog in ["hello", "args", "fault_null"] {
+        std::fs::copy(bins().join(prog), vd.join(prog)).unwrap();
+    }
+    let vbody = format!("D={}; cd /tmp || exit 99\n{script}", vd.display());
+    let v = run_limited(guest_command(&[], &bb, &["sh", "-c", &vbody], &vd), LIMIT);
+    if let Some(d) = differences("native", &n, "vxos", &v) {
+        panic!(
+            "the rewritten-program script differs from native:\n{d}\n--- native stdout\n{}",
+            String::from_utf8_lossy(&n.stdout)
+        );
+    }
+    assert!(String::from_utf8_lossy(&n.stdout).contains("argv[2] \"two\""), "natively (a test bug): {n}");
+}

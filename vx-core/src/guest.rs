@@ -124,6 +124,29 @@ impl Guest {
         })
     }
 
+    /// Start this guest, whose program has ended, afresh for a new image
+    /// of the same program: a new vCPU (registers, segments, FPU, shadow
+    /// stack and indirect-branch table all as `new` leaves them) and zero
+    /// counters. The window's mappings and the translations stay: the
+    /// embedder keeps only those that show what the new image holds (see
+    /// `Window::for_each_page`, `evict`, `forget_code`) before it runs.
+    pub fn renew(&mut self) -> io::Result<()> {
+        self.vcpu = Vcpu::new(self.win.base())?;
+        self.vcpu.state_mut().cache_ptr = &*self.cache.index as *const _ as u64;
+        self.vcpu.state_mut().code_base = self.cache.code_base();
+        self.pending = None;
+        self.sysenter_return = false;
+        self.stats = GuestStats::default();
+        self.cache.stats = Default::default();
+        Ok(())
+    }
+
+    /// Drop the translations made from the pages of `[addr, addr+len)`,
+    /// which no longer hold what they were made from; mappings stay.
+    pub fn forget_code(&mut self, addr: u32, len: u64) {
+        self.drop_code(addr, len, Why::Unmapped);
+    }
+
     /// Take this guest's window, mappings included, for `with_window`.
     /// The guest is left with no window: it must not run or reach guest
     /// memory again (take the window just before dropping the guest).

@@ -142,6 +142,15 @@ impl Window {
         f & pf::MAPPED != 0 && f & pf::PROT_MASK == prot && self.src[page as usize] == frame + 1
     }
 
+    /// The file page (frame of the memory file) `page` is mapped from, if
+    /// `map_fd` mapped it.
+    pub fn mapped_from(&self, page: u32) -> Option<u32> {
+        if self.flags[page as usize] & pf::MAPPED == 0 {
+            return None;
+        }
+        self.src[page as usize].checked_sub(1)
+    }
+
     fn touch(&mut self, first: usize, end: usize) {
         for t in first / TOUCH_PAGES..end.div_ceil(TOUCH_PAGES) {
             self.touched[t / 64] |= 1 << (t % 64);
@@ -150,7 +159,13 @@ impl Window {
 
     /// Visit every mapped page: its number, its flags, and the file
     /// page `map_fd` mapped it from (None for anonymous memory).
-    pub fn for_each_mapped(&self, mut f: impl FnMut(u32, u8, Option<u32>)) {
+    pub fn for_each_mapped(&self, f: impl FnMut(u32, u8, Option<u32>)) {
+        self.for_each_page(pf::MAPPED, f)
+    }
+
+    /// Visit, in address order, every page whose flags have a bit of
+    /// `mask` (`pf::MAPPED`, `pf::CODE`, ...), as `for_each_mapped` does.
+    pub fn for_each_page(&self, mask: u8, mut f: impl FnMut(u32, u8, Option<u32>)) {
         for t in 0..NPAGES / TOUCH_PAGES {
             if self.touched[t / 64] & (1 << (t % 64)) == 0 {
                 continue;
@@ -158,13 +173,14 @@ impl Window {
             let (a, b) = (t * TOUCH_PAGES, (t + 1) * TOUCH_PAGES);
             let (chunks, _) = self.flags[a..b].as_chunks::<8>();
             for (i, c) in chunks.iter().enumerate() {
-                if u64::from_ne_bytes(*c) & u64::from_ne_bytes([pf::MAPPED; 8]) == 0 {
+                if u64::from_ne_bytes(*c) & u64::from_ne_bytes([mask; 8]) == 0 {
                     continue;
                 }
                 for (j, &fl) in c.iter().enumerate() {
-                    if fl & pf::MAPPED != 0 {
+                    if fl & mask != 0 {
                         let page = a + i * 8 + j;
-                        f(page as u32, fl, self.src[page].checked_sub(1));
+                        let src = if fl & pf::MAPPED != 0 { self.src[page].checked_sub(1) } else { None };
+                        f(page as u32, fl, src);
                     }
                 }
             }

@@ -11,6 +11,7 @@
 pub mod fault;
 pub mod fork;
 pub mod frame;
+pub mod kept;
 pub mod layout;
 pub mod pagecache;
 pub mod pagetable;
@@ -112,6 +113,9 @@ pub struct Mm {
     /// them: a forked child reads them (its code cache starts empty), so
     /// the first fork maps them here first, for every child to share.
     pub image_pages: Vec<u32>,
+    /// The program file exec loaded here, for keeping the guest for its
+    /// next run when the image ends (see `kept.rs`).
+    pub exe: Option<kept::ProgKey>,
 }
 
 impl Mm {
@@ -132,6 +136,7 @@ impl Mm {
             notes: fork::NOTE_MAX,
             images: Vec::new(),
             image_pages: Vec::new(),
+            exe: None,
         }
     }
 

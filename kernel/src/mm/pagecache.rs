@@ -66,6 +66,17 @@ pub fn holds(k: &Key, f: Frame) -> bool {
     CACHE.lock().as_ref().and_then(|c| c.frames.get(k)) == Some(&f)
 }
 
+/// Whether the cache holds page `k` in frame `f`; if so, a new reference
+/// for the caller.
+pub fn take_if_holds(k: &Key, f: Frame) -> bool {
+    let g = CACHE.lock();
+    let held = g.as_ref().and_then(|c| c.frames.get(k)) == Some(&f);
+    if held {
+        memory().get(f);
+    }
+    held
+}
+
 /// Keep frame `f` (which holds page `k`) for later faults; the cache takes
 /// a reference of its own.
 pub fn put(k: Key, f: Frame) {
