@@ -332,8 +332,16 @@ fn copy_to_stack(g: &mut Guest, mm: &mut Mm, at: u32, bytes: &[u8]) {
     g.write(at, bytes).expect("populated stack pages are writable");
 }
 
-/// Fill `buf` from the host's random source.
+/// Fill `buf` from the host's random source (getrandom(2): no descriptor
+/// opened, and never blocking once the host's pool is ready).
 pub fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+    let mut done = 0;
+    while done < buf.len() {
+        match rustix::rand::getrandom(&mut buf[done..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

@@ -4,8 +4,10 @@
 //!
 //! The files: `frame.rs` (the memory file and its frames), `pagetable.rs`,
 //! `vma.rs`, `shared.rs` (pages shared between mappings), `fault.rs`
-//! (demand paging, copy-on-write, the host-mapping cache) and `layout.rs`
-//! (where things go in the guest's 4 GiB). The system calls are in
+//! (demand paging, copy-on-write, the host-mapping cache), `layout.rs`
+//! (where things go in the guest's 4 GiB), `pagecache.rs` (file pages
+//! shared between address spaces), `fork.rs` (fork's copy) and `kept.rs`
+//! (a program's next run on the guest its last run left). The system calls are in
 //! `syscall/sys_mm.rs`.
 
 pub mod fault;
