@@ -1662,6 +1662,35 @@ static void t_pgrp(void)
             "4 getpgrp == pid, 8 new sid, 16 setsid again EPERM, 32 setpgid 0 0 ok, "
             "64 setpgid 0 ourgroup EPERM)");
 
+    /* A group whose only member is a zombie still exists: a shell's
+       pipeline whose first command has ended joins its next one to it. */
+    a = xfork();
+    if (a == 0) {
+        SC(SYS_setpgid, 0, 0);
+        _exit(0);
+    }
+    SC(SYS_setpgid, a, a);
+    {
+        siginfo_t si;
+        res(waitid(P_PID, a, &si, WEXITED | WNOWAIT), "waitid WNOWAIT: the group leader is a zombie");
+    }
+    res(kill(a, 0), "kill the zombie 0");
+    res(kill(-a, 0), "kill the zombie's group 0");
+    res(kill(-a, SIGCONT), "kill the zombie's group SIGCONT");
+    xpipe(p);
+    b = xfork();
+    if (b == 0) {
+        close(p[1]);
+        drain(p[0]);
+        _exit(0);
+    }
+    close(p[0]);
+    res(SC(SYS_setpgid, b, a), "setpgid into a group of one zombie");
+    say("  getpgid(second) == the zombie's group: %d", SC(SYS_getpgid, b) == a);
+    release(p[1]);
+    reap(b, "child in the zombie's group");
+    reap(a, "zombie group leader");
+
     /* setsid in a group leader fails. */
     c = xfork();
     if (c == 0) {

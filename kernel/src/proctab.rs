@@ -287,6 +287,12 @@ pub fn find(f: impl Fn(u32, &Entry) -> bool) -> Vec<u32> {
         .collect()
 }
 
+/// Whether process group `pgid` exists (in session `sid`, if given): as
+/// on Linux, a zombie not yet reaped still belongs to its group.
+pub fn group_exists(pgid: u32, sid: Option<u32>) -> bool {
+    TABLE.lock().procs.iter().any(|(&p, e)| e.tgid == p && e.pgid == pgid && sid.is_none_or(|s| e.sid == s))
+}
+
 /// Counts signals sent, so processes can tell cheaply whether to look.
 static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

@@ -438,7 +438,7 @@ impl Tty {
                 if (g as i32) < 0 {
                     return Err(Errno::EINVAL);
                 }
-                if crate::proctab::find(|_, e| e.pgid == g && e.sid == sid).is_empty() {
+                if !crate::proctab::group_exists(g, Some(sid)) {
                     return Err(Errno::EPERM);
                 }
                 self.job_check(p, SIGTTOU, false)?;

@@ -462,7 +462,7 @@ pub fn setpgid(p: &mut Process, a: Args) -> SysResult {
     if target.sid == pid || target.sid != me.sid {
         return Err(Errno::EPERM);
     }
-    if pgid != pid && proctab::find(|_, e| e.pgid == pgid && e.sid == me.sid).is_empty() {
+    if pgid != pid && !proctab::group_exists(pgid, Some(me.sid)) {
         return Err(Errno::EPERM);
     }
     proctab::update(pid, |e| e.pgid = pgid);
@@ -483,7 +483,7 @@ pub fn getpgrp(p: &mut Process, _a: Args) -> SysResult {
 /// setsid(2).
 pub fn setsid(p: &mut Process, _a: Args) -> SysResult {
     let me = p.pid;
-    if !proctab::find(|q, e| e.pgid == me && q != me).is_empty() || proctab::get(me).is_some_and(|e| e.pgid == me) {
+    if proctab::group_exists(me, None) {
         return Err(Errno::EPERM);
     }
     proctab::update(me, |e| {

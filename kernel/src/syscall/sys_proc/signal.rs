@@ -32,7 +32,12 @@ pub fn kill(p: &mut Process, a: Args) -> SysResult {
         x => proctab::find(|_, e| e.pgid == x.unsigned_abs()),
     };
     if targets.is_empty() {
-        return Err(Errno::ESRCH);
+        // A group of zombies can still be signalled (to no effect).
+        let group = if pid == 0 { proctab::get(me).map(|e| e.pgid) } else { (pid < -1).then(|| pid.unsigned_abs()) };
+        return match group {
+            Some(g) if proctab::group_exists(g, None) => Ok(0),
+            _ => Err(Errno::ESRCH),
+        };
     }
     for t in targets {
         if sig == 0 {
