@@ -368,13 +368,15 @@ fn write_file(dir: &Path, fingerprint: u64, recs: &[(u32, &[u8])]) -> io::Result
         off += rec.len() as u32;
     }
     let tmp = dir.join(format!(".xlate-{}-{}.tmp", std::process::id(), fingerprint));
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    let f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    // Records are small: one host write per 256 KiB, not one per record.
+    let mut f = io::BufWriter::with_capacity(256 << 10, f);
     let written = (|| {
         f.write_all(&head)?;
         for (_, rec) in recs {
             f.write_all(rec)?;
         }
-        Ok(())
+        f.flush()
     })();
     match written.and_then(|()| std::fs::rename(&tmp, dir.join(file_name(fingerprint)))) {
         Ok(()) => Ok(()),
