@@ -131,14 +131,6 @@ pub fn attach(g: &mut Guest, mm: &mut Mm) {
     }
 }
 
-/// Note, for a guest kept from an earlier run of the program (see
-/// `mm::kept`), that its code cache holds `images` already, those of
-/// files `mm` maps executable now.
-pub fn carry(mm: &mut Mm, images: Vec<ImageKey>) {
-    let now = code_files(mm);
-    mm.images = images.into_iter().filter(|k| now.iter().any(|(n, _)| n == k)).collect();
-}
-
 /// Keep images of what the guest of an ending address space translated
 /// from each executable file, where clearly more than what is kept.
 pub fn save(g: &Guest, mm: &Mm) {

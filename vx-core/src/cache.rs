@@ -299,6 +299,9 @@ pub(crate) struct CodeCache {
     blocks: Vec<BlockMeta>,
     map: AddrMap<usize>,
     pages: AddrMap<Vec<usize>>,
+    /// Blocks set aside by page (see `park_page`): a block is under each
+    /// of its pages that is set aside, and comes back when none is.
+    parked: AddrMap<Vec<usize>>,
     slot: usize,
     /// Statistics: blocks translated, flushes, invalidations.
     pub stats: CacheStats,
@@ -336,6 +339,7 @@ impl CodeCache {
             blocks: Vec::new(),
             map: AddrMap::default(),
             pages: AddrMap::default(),
+            parked: AddrMap::default(),
             slot,
             stats: CacheStats::default(),
         };
@@ -529,6 +533,89 @@ impl CodeCache {
         eips
     }
 
+    /// Set aside every block made from guest page `page`: unreachable as
+    /// `invalidate_page` leaves them (out of the address map, chains into
+    /// them undone), but with their code kept, for `unpark_page` to bring
+    /// back once the page shows the same bytes again. Returns their eips.
+    pub(crate) fn park_page(&mut self, page: u32) -> Vec<u32> {
+        let ids = self.pages.remove(&page).unwrap_or_default();
+        let mut eips = Vec::new();
+        for id in ids {
+            if !self.blocks[id].valid {
+                continue;
+            }
+            self.blocks[id].valid = false;
+            let eip = self.blocks[id].eip;
+            if self.map.get(&eip) == Some(&id) {
+                self.map.remove(&eip);
+            }
+            eips.push(eip);
+            for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
+                let fb = &self.blocks[from];
+                let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
+                self.write_rel32(site, stub);
+            }
+            for p in self.blocks[id].pages.clone() {
+                if p != page {
+                    if let Some(v) = self.pages.get_mut(&p) {
+                        v.retain(|&x| x != id);
+                    }
+                }
+                self.parked.entry(p).or_default().push(id);
+            }
+        }
+        eips
+    }
+
+    /// Bring back the blocks set aside from guest page `page` whose other
+    /// pages are not set aside; their exits start unchained (what they
+    /// chained to may have gone meanwhile). Returns whether any came back.
+    pub(crate) fn unpark_page(&mut self, page: u32) -> bool {
+        let ids = self.parked.remove(&page).unwrap_or_default();
+        let mut any = false;
+        for id in ids {
+            let b = &self.blocks[id];
+            if b.valid || b.pages.iter().any(|p| self.parked.get(p).is_some_and(|v| v.contains(&id))) {
+                continue;
+            }
+            let exits: Vec<(usize, usize)> =
+                b.exits.iter().map(|e| ((b.host + e.site) as usize, (b.host + e.stub) as usize)).collect();
+            for (site, stub) in exits {
+                self.write_rel32(site, stub);
+            }
+            let b = &mut self.blocks[id];
+            b.valid = true;
+            let (eip, pages) = (b.eip, b.pages.clone());
+            self.map.entry(eip).or_insert(id);
+            for p in pages {
+                self.pages.entry(p).or_default().push(id);
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// Forget the blocks set aside from guest page `page` (its bytes are
+    /// not what they were made from): they never come back.
+    pub(crate) fn discard_parked(&mut self, page: u32) {
+        for id in self.parked.remove(&page).unwrap_or_default() {
+            for p in self.blocks[id].pages.clone() {
+                if let Some(v) = self.parked.get_mut(&p) {
+                    v.retain(|&x| x != id);
+                    if v.is_empty() {
+                        self.parked.remove(&p);
+                    }
+                }
+            }
+            self.stats.invalidated += 1;
+        }
+    }
+
+    /// Whether blocks made from guest page `page` are set aside.
+    pub(crate) fn has_parked(&self, page: u32) -> bool {
+        self.parked.contains_key(&page)
+    }
+
     /// How many blocks `snapshot` would keep; with `fresh`, only of those
     /// the translator made (not taken from a snapshot).
     pub(crate) fn count_kept(&self, keep: &mut dyn FnMut(u32) -> bool, fresh: bool) -> usize {
@@ -673,6 +760,7 @@ impl CodeCache {
         self.blocks.clear();
         self.map.clear();
         self.pages.clear();
+        self.parked.clear();
         self.index.clear();
         self.stats.flushes += 1;
     }

@@ -147,6 +147,57 @@ impl Guest {
         self.drop_code(addr, len, Why::Unmapped);
     }
 
+    /// Set aside the pages of `[addr, addr+len)` of a renewed guest whose
+    /// new image has nothing there yet: their host mappings stay but are
+    /// hidden (`Window::park`), and the translations made from them stay
+    /// but cannot be reached (`CodeCache::park_page`), until `unpark`
+    /// shows the same bytes there again or `discard_parked` forgets them.
+    pub fn park(&mut self, addr: u32, len: u64) {
+        let first = addr >> PAGE_SHIFT;
+        let last = ((addr as u64 + len - 1) >> PAGE_SHIFT) as u32;
+        if self.win.any_code(first, last) {
+            for p in first..=last {
+                if self.win.page_flags(p << PAGE_SHIFT) & pf::CODE != 0 {
+                    for eip in self.cache.park_page(p) {
+                        self.vcpu.clear_ind(eip);
+                    }
+                }
+            }
+            self.vcpu.reset_shadow();
+            self.win.set_code(first, last, false);
+        }
+        let _ = self.win.park(addr, len);
+    }
+
+    /// Show pages set aside by `park` again: their host mappings (those
+    /// still there) with guest protection `prot`, if given; with `code`,
+    /// their translations too. The embedder vouches that the pages hold
+    /// the bytes they held when set aside.
+    pub fn unpark(&mut self, addr: u32, len: u64, prot: Option<u8>, code: bool) {
+        if let Some(prot) = prot {
+            let _ = self.win.unpark(addr, len, prot);
+        }
+        if code {
+            let first = addr >> PAGE_SHIFT;
+            let last = ((addr as u64 + len - 1) >> PAGE_SHIFT) as u32;
+            for p in first..=last {
+                if self.cache.unpark_page(p) {
+                    self.win.mark_code(p);
+                }
+            }
+        }
+    }
+
+    /// Forget the translations set aside from `page` (see `park`).
+    pub fn discard_parked(&mut self, page: u32) {
+        self.cache.discard_parked(page);
+    }
+
+    /// Whether translations made from `page` are set aside (see `park`).
+    pub fn has_parked(&self, page: u32) -> bool {
+        self.cache.has_parked(page)
+    }
+
     /// Take this guest's window, mappings included, for `with_window`.
     /// The guest is left with no window: it must not run or reach guest
     /// memory again (take the window just before dropping the guest).

@@ -32,6 +32,9 @@ pub mod pf {
     pub const MAPPED: u8 = 8;
     /// Translated code was made from this page.
     pub const CODE: u8 = 16;
+    /// The page's host mapping is kept but hidden (no access), for a new
+    /// image of the same program to show again (see `Window::park`).
+    pub const KEPT: u8 = 32;
     pub const PROT_MASK: u8 = READ | WRITE | EXEC;
 }
 
@@ -143,12 +146,48 @@ impl Window {
     }
 
     /// The file page (frame of the memory file) `page` is mapped from, if
-    /// `map_fd` mapped it.
+    /// `map_fd` mapped it (and it is mapped, or kept hidden by `park`).
     pub fn mapped_from(&self, page: u32) -> Option<u32> {
-        if self.flags[page as usize] & pf::MAPPED == 0 {
+        if self.flags[page as usize] & (pf::MAPPED | pf::KEPT) == 0 {
             return None;
         }
         self.src[page as usize].checked_sub(1)
+    }
+
+    /// Hide the mapped pages of a range: no access on the host, but their
+    /// mappings (and the host page table's entries) stay, for `unpark` to
+    /// show again at the cost of one protection change. They read as
+    /// unmapped meanwhile.
+    pub fn park(&mut self, addr: u32, len: u64) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut any = false;
+        for f in &mut self.flags[first..end] {
+            if *f & pf::MAPPED != 0 {
+                *f = pf::KEPT;
+                any = true;
+            }
+        }
+        if any {
+            self.set_host_prot(first, end)?;
+        }
+        Ok(())
+    }
+
+    /// Show the pages of a range hidden by `park` again, with guest
+    /// protection `prot`.
+    pub fn unpark(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut any = false;
+        for f in &mut self.flags[first..end] {
+            if *f & pf::KEPT != 0 {
+                *f = pf::MAPPED | (prot & pf::PROT_MASK);
+                any = true;
+            }
+        }
+        if any {
+            self.set_host_prot(first, end)?;
+        }
+        Ok(())
     }
 
     fn touch(&mut self, first: usize, end: usize) {

@@ -195,3 +195,43 @@ fn guest_memory_checks_permissions() {
     assert!(g.read(DATA, &mut b).is_ok());
     assert!(g.read(0xffff_fffe, &mut b).is_err(), "wraps past 4 GiB");
 }
+
+/// Translations set aside with their page (a kept guest's, see
+/// `Guest::park`) cannot run while the page is hidden, and run again
+/// without being translated again once it is shown; forgotten ones are
+/// translated afresh.
+#[test]
+fn parked_code_runs_only_once_shown() {
+    // loop: mov eax, 7 ; int 0x80 ; jmp loop
+    let mut g = guest(&[0xb8, 7, 0, 0, 0, 0xcd, 0x80, 0xeb, 0xf7]);
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.run(), Trap::Syscall);
+    g.park(CODE, 0x1000);
+    assert_eq!(g.window().page_flags(CODE) & pf::MAPPED, 0, "reads as unmapped");
+    let mut b = [0u8; 1];
+    assert!(g.read(CODE, &mut b).is_err());
+    g.cpu_mut().eip = CODE;
+    match g.run() {
+        Trap::PageFault { addr, exec: true, mapped: false, .. } => assert_eq!(addr, CODE),
+        t => panic!("hidden code ran: {t:?}"),
+    }
+    // (The attempt counts as a translation; it is not kept.)
+    let blocks = g.stats().cache.blocks;
+    g.unpark(CODE, 0x1000, Some(pf::READ | pf::WRITE | pf::EXEC), true);
+    g.cpu_mut().eip = CODE;
+    g.cpu_mut().regs[EAX] = 0;
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.cpu().regs[EAX], 7);
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.stats().cache.blocks, blocks, "nothing translated again");
+    // Set aside and forgotten: shown again, the page is translated afresh
+    // (from what it holds now).
+    g.park(CODE, 0x1000);
+    g.discard_parked(CODE >> 12);
+    g.unpark(CODE, 0x1000, Some(pf::READ | pf::WRITE | pf::EXEC), true);
+    g.write(CODE + 1, &[9]).unwrap();
+    g.cpu_mut().eip = CODE;
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.cpu().regs[EAX], 9);
+    assert!(g.stats().cache.blocks > blocks);
+}

@@ -155,7 +155,18 @@ pub fn prepare(mm: &Mm, g: &mut Guest) -> Option<Record> {
     let mut pages = Vec::new();
     let (mut unmap, mut forget) = (Runs::default(), Runs::default());
     let mut last = None;
-    g.window().for_each_page(pf::MAPPED | pf::CODE, |p, flags, src| {
+    let mut pending = mm.pending.iter().peekable();
+    g.window().for_each_page(pf::MAPPED | pf::CODE | pf::KEPT, |p, flags, src| {
+        // Set aside from an earlier run and still not settled: as it was.
+        while pending.next_if(|&&(q, _)| q < p).is_some() {}
+        if let Some(&(_, k)) = pending.next_if(|&&(q, _)| q == p) {
+            pages.push((p, k));
+            return;
+        }
+        if flags & pf::KEPT != 0 {
+            unmap.add(p);
+            return;
+        }
         let k = view_at(mm, &mut last, p << 12).and_then(|v| v.page(p));
         // In the page table (if there): the page-cache frame, shared.
         let shown = k.filter(|k| match mm.pt.get(p) {
@@ -177,6 +188,15 @@ pub fn prepare(mm: &Mm, g: &mut Guest) -> Option<Record> {
         let _ = g.evict(a, n, Some(vx_core::observe::Why::Unmapped));
     });
     forget.each(|a, n| g.forget_code(a, n));
+    // Set aside with no mapping left, only translations.
+    let mut seen: Vec<u32> = pages.iter().map(|&(p, _)| p).collect();
+    seen.sort_unstable();
+    for &(p, k) in &mm.pending {
+        if seen.binary_search(&p).is_err() && g.has_parked(p) {
+            pages.push((p, k));
+        }
+    }
+    pages.sort_unstable_by_key(|&(p, _)| p);
     Some(Record { key, pages, images: mm.images.clone() })
 }
 
@@ -207,54 +227,125 @@ pub fn guest_for(key: Option<ProgKey>) -> std::io::Result<(Guest, Option<Record>
     Ok((Guest::new()?, None))
 }
 
+/// Runs of pages with a protection, for host calls one per run.
+#[derive(Default)]
+struct ProtRuns(Vec<(u32, u32, u8)>);
+
+impl ProtRuns {
+    fn add(&mut self, p: u32, prot: u8) {
+        match self.0.last_mut() {
+            Some((_, end, q)) if *end == p && *q == prot => *end += 1,
+            _ => self.0.push((p, p + 1, prot)),
+        }
+    }
+}
+
 impl Mm {
     /// Take over what a kept guest `g` (see `guest_for`) holds that shows
-    /// this new image of its program, laid out by exec; drop the rest.
+    /// this new image of its program, laid out by exec; what shows pages
+    /// the image has not mapped yet (its libraries) is set aside for
+    /// `settle` to look at when they are mapped; the rest goes.
     pub fn adopt(&mut self, g: &mut Guest, record: Record) {
-        let (mut unmap, mut forget) = (Runs::default(), Runs::default());
-        let mut adopted = 0;
+        self.pending = record.pages;
+        self.settle_pages(g, 0, 1 << 20, true);
+        // The code cache holds these images' translations (or has them
+        // set aside for when their files are mapped again).
+        self.images = record.images;
+        self.publish();
+    }
+
+    /// After `[start, end)` was mapped or its protection changed: settle
+    /// the pages there that a kept guest set aside (see `adopt`).
+    pub fn settle(&mut self, g: &mut Guest, start: u32, end: u64) {
+        if !self.pending.is_empty() {
+            self.settle_pages(g, start >> 12, end.div_ceil(4096).min(1 << 20) as u32, false);
+        }
+    }
+
+    /// Settle the set-aside pages in `[first, end)`: a page the image maps
+    /// now from the very file page it showed is taken over (its mapping,
+    /// if the page cache still holds that frame, as a read fault would
+    /// make it; its translations where it is executable); a page that
+    /// shows something else now loses what was kept of it; a page the
+    /// image has not mapped stays set aside (at exec, `at_exec`, hidden).
+    fn settle_pages(&mut self, g: &mut Guest, first: u32, end: u32, at_exec: bool) {
+        let from = self.pending.partition_point(|&(p, _)| p < first);
+        let to = self.pending.partition_point(|&(p, _)| p < end);
+        let here: Vec<(u32, pagecache::Key)> = self.pending.drain(from..to).collect();
+        let mut still = Vec::new();
+        let (mut hide, mut drop_all) = (Runs::default(), Runs::default());
+        let (mut show, mut code) = (ProtRuns::default(), Runs::default());
         let mut last = None;
-        for &(p, k) in &record.pages {
+        for (p, k) in here {
             let flags = g.window().page_flags(p << 12);
-            // Pages exec wrote (the stack) are the new image's already.
-            if self.pt.get(p).is_some() {
-                continue;
-            }
-            let view = view_at(self, &mut last, p << 12).filter(|v| v.page(p) == Some(k));
-            let Some(prot) = view.map(|v| v.prot).filter(|prot| flags & pf::CODE == 0 || prot & pf::EXEC != 0) else {
-                if flags & pf::MAPPED != 0 {
-                    unmap.add(p);
-                } else {
-                    forget.add(p);
+            let vma = view_at(self, &mut last, p << 12);
+            let Some(v) = vma else {
+                // Nothing there yet: a library not mapped yet.
+                if at_exec {
+                    hide.add(p);
                 }
+                still.push((p, k));
                 continue;
             };
-            if flags & pf::MAPPED == 0 {
+            // The same file page, and in the page table (if there) its
+            // page-cache frame, shared.
+            let same = v.page(p) == Some(k)
+                && self.pt.get(p).is_none_or(|e| {
+                    e.flags & pte::COW != 0 && e.flags & pte::WRITABLE == 0 && pagecache::holds(&k, e.frame)
+                });
+            if !same {
+                if self.pt.get(p).is_some() {
+                    // The image's own page now (exec wrote it): keep its
+                    // mapping, drop what was kept.
+                    g.forget_code(p << 12, 4096);
+                    g.discard_parked(p);
+                } else {
+                    drop_all.add(p);
+                }
                 continue;
             }
-            // The mapping shows the page-cache frame, as a read fault maps it.
-            let frame = (flags & pf::PROT_MASK == prot & !pf::WRITE)
-                .then(|| g.window().mapped_from(p))
-                .flatten()
-                .filter(|&f| pagecache::take_if_holds(&k, f));
-            match frame {
-                Some(f) => {
-                    self.pt.set(p, Some(Pte { frame: f, flags: pte::COW }));
-                    adopted += 1;
-                }
-                // The file page is the same: its translations stay.
-                None => {
-                    let _ = g.evict(p << 12, 4096, None);
+            let prot = v.prot & !pf::WRITE;
+            if self.pt.get(p).is_none() && flags & (pf::MAPPED | pf::KEPT) != 0 {
+                let shown = flags & pf::KEPT != 0 || flags & pf::PROT_MASK == prot;
+                match g.window().mapped_from(p).filter(|&f| shown && pagecache::take_if_holds(&k, f)) {
+                    Some(f) => {
+                        self.pt.set(p, Some(Pte { frame: f, flags: pte::COW }));
+                        self.live_maps += 1;
+                        if flags & pf::KEPT != 0 {
+                            show.add(p, prot);
+                        }
+                    }
+                    None => {
+                        let _ = g.evict(p << 12, 4096, None);
+                    }
                 }
             }
+            if g.has_parked(p) {
+                if v.prot & pf::EXEC != 0 {
+                    code.add(p);
+                } else {
+                    // Not executable (yet): the translations wait.
+                    still.push((p, k));
+                }
+            } else if flags & pf::CODE != 0 && v.prot & pf::EXEC == 0 {
+                g.forget_code(p << 12, 4096);
+            }
         }
-        unmap.each(|a, n| {
+        hide.each(|a, n| g.park(a, n));
+        for (p, e, prot) in show.0 {
+            g.unpark(p << 12, (e - p) as u64 * 4096, Some(prot), false);
+        }
+        code.each(|a, n| g.unpark(a, n, None, true));
+        drop_all.each(|a, n| {
             let _ = g.evict(a, n, Some(vx_core::observe::Why::Unmapped));
+            for p in a >> 12..(a >> 12) + (n / 4096) as u32 {
+                g.discard_parked(p);
+            }
         });
-        forget.each(|a, n| g.forget_code(a, n));
-        self.live_maps += adopted;
-        crate::progcache::carry(self, record.images);
-        self.publish();
+        if !still.is_empty() {
+            self.pending.extend(still);
+            self.pending.sort_unstable_by_key(|&(p, _)| p);
+        }
     }
 }
 
@@ -366,6 +457,54 @@ mod tests {
         assert_eq!(b, [0; 3]);
         g.read(TEXT + 0x1000, &mut b).unwrap();
         assert_eq!(b, [2 + 1; 3]);
+    }
+
+    const LIB: u32 = 0x40000;
+
+    fn map_lib(mm: &mut Mm, g: &mut Guest, lib: &Arc<Prog>) {
+        let file: Arc<dyn Pager> = lib.clone();
+        let backing = Backing::File { file, offset: 0, file_end: 0x2000 };
+        let v = Vma { end: LIB as u64 + 0x2000, prot: pf::READ | pf::EXEC, backing, grows_down: false };
+        mm.map(g, LIB, v);
+    }
+
+    #[test]
+    fn a_library_page_waits_for_its_mapping() {
+        let (p, lib, other) = (prog(5), prog(6), prog(7));
+        // A run that maps a library and reads it.
+        let (mut g, _) = guest_for(ProgKey::of(&*p)).unwrap();
+        let mut mm = image(&mut g, &p);
+        map_lib(&mut mm, &mut g, &lib);
+        mm.populate(&mut g, LIB, 0x2000, Access::Read).unwrap();
+        let frame = mm.pt.get(LIB >> 12).unwrap().frame;
+        keep(prepare(&mm, &mut g).unwrap(), g);
+        drop(mm);
+        // The next run: until it maps the library, nothing shows there.
+        let (mut g, record) = guest_for(ProgKey::of(&*p)).unwrap();
+        let mut mm = image(&mut g, &p);
+        mm.adopt(&mut g, record.unwrap());
+        let mut b = [0u8; 2];
+        assert!(g.read(LIB, &mut b).is_err(), "a hidden page reads as unmapped");
+        assert!(mm.pt.get(LIB >> 12).is_none());
+        assert!(!mm.pending.is_empty());
+        // Mapped again: the same page-cache frame, mapped, no fault.
+        map_lib(&mut mm, &mut g, &lib);
+        assert_eq!(mm.pt.get(LIB >> 12).map(|e| e.frame), Some(frame));
+        g.read(LIB, &mut b).unwrap();
+        assert_eq!(b, [7; 2]);
+        assert!(mm.pending.is_empty());
+        keep(prepare(&mm, &mut g).unwrap(), g);
+        drop(mm);
+        // A run that maps another file there sees that file.
+        let (mut g, record) = guest_for(ProgKey::of(&*p)).unwrap();
+        let mut mm = image(&mut g, &p);
+        mm.adopt(&mut g, record.unwrap());
+        map_lib(&mut mm, &mut g, &other);
+        assert!(mm.pt.get(LIB >> 12).is_none(), "nothing of the other file kept");
+        assert_eq!(g.window().page_flags(LIB) & (pf::MAPPED | pf::KEPT), 0);
+        mm.populate(&mut g, LIB, 0x1000, Access::Read).unwrap();
+        g.read(LIB, &mut b).unwrap();
+        assert_eq!(b, [8; 2]);
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct Mm {
     /// The program file exec loaded here, for keeping the guest for its
     /// next run when the image ends (see `kept.rs`).
     pub exe: Option<kept::ProgKey>,
+    /// Pages a kept guest set aside until this image maps them, with the
+    /// file page each showed, ascending (see `kept.rs`).
+    pub pending: Vec<(u32, pagecache::Key)>,
 }
 
 impl Mm {
@@ -139,6 +142,7 @@ impl Mm {
             images: Vec::new(),
             image_pages: Vec::new(),
             exe: None,
+            pending: Vec::new(),
         }
     }
 
@@ -160,8 +164,10 @@ impl Mm {
 
     /// Add a VMA, replacing whatever was mapped in its range.
     pub fn map(&mut self, g: &mut Guest, start: u32, v: Vma) {
-        self.unmap(g, start, v.end);
+        let end = v.end;
+        self.unmap(g, start, end);
         self.vmas.insert(start, v);
+        self.settle(g, start, end);
     }
 
     /// Remove `[start, end)`: its pages' frames are released and the
@@ -194,6 +200,7 @@ impl Mm {
         // go too if the pages may no longer be executed.
         let exec = prot & vx_core::window::pf::EXEC != 0;
         let _ = g.evict(start, end - start as u64, (!exec).then_some(vx_core::observe::Why::Protected));
+        self.settle(g, start, end);
         true
     }
 
