@@ -19,6 +19,8 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A bound host directory.
 pub struct Hostfs {
@@ -30,7 +32,29 @@ pub struct Hostfs {
     root_dev: u64,
     /// Host-relative path of each file seen, by qid path.
     paths: Mutex<HashMap<u64, PathBuf>>,
+    /// Walks answered lately (see `WALK_TTL`): what a name in a directory
+    /// (by qid path) was, when, and at which `CHANGES`.
+    walks: Mutex<HashMap<(u64, String), Walked>>,
 }
+
+/// A walk's answer, kept a moment: the file found (or ENOENT).
+struct Walked {
+    found: Result<Qid>,
+    at: Instant,
+    changes: u64,
+}
+
+/// How long a walk's answer is taken as still true without asking the
+/// host again, as FUSE's default entry timeout (1 s): a program's start
+/// looks names up dozens of times (its loader searches every library
+/// directory), three host calls each. Changes a hostfs makes itself are
+/// seen at once (`CHANGES`); another host program's, within this time.
+const WALK_TTL: Duration = Duration::from_secs(1);
+/// Answers kept at most (all forgotten past that).
+const WALKS_MAX: usize = 8192;
+/// Counts changes to host trees made through any hostfs (create, remove,
+/// rename, link...): a kept walk answer from before one is not used.
+static CHANGES: AtomicU64 = AtomicU64::new(0);
 
 fn kind_of_mode(mode: u32) -> FileType {
     match mode & 0o170000 {
@@ -72,7 +96,14 @@ impl Hostfs {
         }
         let dirfd = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let root_dev = rustix::fs::fstat(&dirfd)?.st_dev;
-        Ok(Hostfs { root, dirfd, writable, root_dev, paths: Mutex::new(HashMap::new()) })
+        Ok(Hostfs {
+            root,
+            dirfd,
+            writable,
+            root_dev,
+            paths: Mutex::new(HashMap::new()),
+            walks: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Return the host directory served (for namespace descriptions).
@@ -137,6 +168,31 @@ impl Hostfs {
             Err(Errno::EROFS)
         }
     }
+
+    /// Check that names may be changed, and note that they are about to
+    /// be (walk answers kept from before are not used again).
+    fn check_renamable(&self) -> Result<()> {
+        self.check_writable()?;
+        CHANGES.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Walk from directory `from` to `name` on the host.
+    fn walk_host(&self, from: Qid, name: &str) -> Result<Qid> {
+        let rel = self.rel(from)?;
+        let next = match name {
+            "." | "" => rel,
+            ".." => rel.parent().map(Path::to_path_buf).unwrap_or_default(),
+            _ => {
+                valid_name(name)?;
+                rel.join(names::host(name))
+            }
+        };
+        // A host symlink is a file here, never followed.
+        let fd = self.beneath(&next, OFlags::PATH)?;
+        let m = rustix::fs::fstat(&fd).map_err(|e| Errno(e.raw_os_error()))?;
+        Ok(self.remember(next, &m))
+    }
 }
 
 impl Dev for Hostfs {
@@ -157,19 +213,25 @@ impl Dev for Hostfs {
         if !from.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let rel = self.rel(from)?;
-        let next = match name {
-            "." | "" => rel,
-            ".." => rel.parent().map(Path::to_path_buf).unwrap_or_default(),
-            _ => {
-                valid_name(name)?;
-                rel.join(names::host(name))
+        // Answers kept a moment (see WALK_TTL). Only names: every access
+        // to a file still opens it beneath the bound directory.
+        let key = (from.path, name.to_string());
+        let now = Instant::now();
+        let changes = CHANGES.load(Ordering::Acquire);
+        if let Some(w) = self.walks.lock().get(&key) {
+            if w.changes == changes && now.duration_since(w.at) < WALK_TTL {
+                return w.found;
             }
-        };
-        // A host symlink is a file here, never followed.
-        let fd = self.beneath(&next, OFlags::PATH)?;
-        let m = rustix::fs::fstat(&fd).map_err(|e| Errno(e.raw_os_error()))?;
-        Ok(self.remember(next, &m))
+        }
+        let found = self.walk_host(from, name);
+        if matches!(found, Ok(_) | Err(Errno::ENOENT)) {
+            let mut walks = self.walks.lock();
+            if walks.len() >= WALKS_MAX {
+                walks.clear();
+            }
+            walks.insert(key, Walked { found, at: now, changes });
+        }
+        found
     }
 
     fn stat(&self, q: Qid) -> Result<Stat> {
@@ -251,7 +313,7 @@ impl Dev for Hostfs {
     }
 
     fn create(&self, dir: Qid, name: &str, kind: FileType, perm: u32, _cred: Cred) -> Result<Qid> {
-        self.check_writable()?;
+        self.check_renamable()?;
         valid_name(name)?;
         let name = &names::host(name);
         let d = self.dir_fd(dir)?;
@@ -276,7 +338,7 @@ impl Dev for Hostfs {
     }
 
     fn remove(&self, dir: Qid, name: &str, dir_only: bool) -> Result<()> {
-        self.check_writable()?;
+        self.check_renamable()?;
         valid_name(name)?;
         let name = &names::host(name);
         let d = self.dir_fd(dir)?;
@@ -292,7 +354,7 @@ impl Dev for Hostfs {
     }
 
     fn wstat(&self, q: Qid, w: &Wstat) -> Result<()> {
-        self.check_writable()?;
+        self.check_renamable()?;
         let io = |e: rustix::io::Errno| Errno(e.raw_os_error());
         // An O_PATH handle on the file itself (a link stays a link).
         let fd = self.beneath(&self.rel(q)?, OFlags::PATH)?;
@@ -334,7 +396,7 @@ impl Dev for Hostfs {
     }
 
     fn link(&self, dir: Qid, name: &str, target: Qid) -> Result<()> {
-        self.check_writable()?;
+        self.check_renamable()?;
         valid_name(name)?;
         let name = &names::host(name);
         let d = self.dir_fd(dir)?;
@@ -343,7 +405,7 @@ impl Dev for Hostfs {
     }
 
     fn symlink(&self, dir: Qid, name: &str, target: &str, _cred: Cred) -> Result<Qid> {
-        self.check_writable()?;
+        self.check_renamable()?;
         valid_name(name)?;
         let name = &names::host(name);
         let target = &names::host(target);
@@ -364,7 +426,7 @@ impl Dev for Hostfs {
     }
 
     fn rename(&self, olddir: Qid, old: &str, newdir: Qid, new: &str) -> Result<()> {
-        self.check_writable()?;
+        self.check_renamable()?;
         valid_name(old)?;
         valid_name(new)?;
         let (old, new) = (&names::host(old), &names::host(new));
@@ -375,7 +437,7 @@ impl Dev for Hostfs {
     }
 
     fn exchange(&self, adir: Qid, a: &str, bdir: Qid, b: &str) -> Result<()> {
-        self.check_writable()?;
+        self.check_renamable()?;
         valid_name(a)?;
         valid_name(b)?;
         let (a, b) = (&names::host(a), &names::host(b));
@@ -440,6 +502,31 @@ mod tests {
         let names: Vec<String> = h.readdir(walk(&h, "sub").unwrap(), 0).unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(names, vec!["f"]);
         assert_eq!(walk(&h, "nope").unwrap_err(), Errno::ENOENT);
+    }
+
+    #[test]
+    fn names_changed_through_hostfs_are_seen_at_once() {
+        let d = scratch("walks");
+        let h = Hostfs::new(&d, true).unwrap();
+        let root = h.attach("").unwrap();
+        // Not there, asked twice (the second answer may be a kept one).
+        assert_eq!(walk(&h, "f").unwrap_err(), Errno::ENOENT);
+        assert_eq!(walk(&h, "f").unwrap_err(), Errno::ENOENT);
+        let f = h.create(root, "f", FileType::File, 0o644, Cred::ROOT).unwrap();
+        assert_eq!(walk(&h, "f").unwrap().path, f.path, "created: found at once");
+        h.rename(root, "f", root, "g").unwrap();
+        assert_eq!(walk(&h, "f").unwrap_err(), Errno::ENOENT, "renamed away");
+        assert_eq!(walk(&h, "g").unwrap().path, f.path);
+        // Through another hostfs on the same directory too.
+        let other = Hostfs::new(&d, true).unwrap();
+        let oroot = other.attach("").unwrap();
+        other.remove(oroot, "g", false).unwrap();
+        assert_eq!(walk(&h, "g").unwrap_err(), Errno::ENOENT, "removed through another hostfs");
+        // A change behind vxos's back is seen once the answer is old.
+        assert_eq!(walk(&h, "h").unwrap_err(), Errno::ENOENT);
+        fs::write(d.join("h"), b"x").unwrap();
+        std::thread::sleep(WALK_TTL);
+        assert!(walk(&h, "h").is_ok(), "made on the host: seen within WALK_TTL");
     }
 
     #[test]
