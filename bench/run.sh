@@ -62,6 +62,9 @@ proc_pingpong 40000 1000
 proc_clone64  500   10
 proc_thread   10000 200
 proc_futex    20000 1000
+exec_python   100   3
+exec_bash     400   5
+exec_perl     400   5
 python_loop   6000000 20000
 sqlite_insert 600000 2000
 "
@@ -131,7 +134,7 @@ done <<<"$counts_table"
 # baseline (one call); it is selected with nullsys and not shown on its own.
 all_names=(sha256sum md5sum gzip bzip2 sha256 qsort64 fp_x87 fp_sse div64 strings mm_touch mm_mapunmap nullsys
            start_python start_python_cold start_bash start_bash_cold start_perl start_perl_cold python_loop sqlite_insert deb_gzip deb_bzip2 deb_xz
-           proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex boot)
+           proc_fork proc_forkexec proc_pingpong proc_clone64 proc_thread proc_futex exec_python exec_bash exec_perl boot)
 if [ "$list_only" = 1 ]; then printf '%s\n' "${all_names[@]}"; exit 0; fi
 
 selected() {
@@ -216,6 +219,14 @@ run_one() {
       qemu) pre=("$QEMU" -L "$ROOTFS" "$ROOTFS$prog") ;;
       vxos) pre=("$VXOS" run "$prog") ;;
     esac
+  fi
+  # With INSIDE=1 (the exec_* rows), ARGS are `forkexec N PROG ARG...` of
+  # procbench and PROG a Debian program, by its path in the guest root:
+  # natively it runs through the rootfs's own loader and libraries.
+  if [ "${INSIDE:-0}" = 1 ] && [ "$runner" = native ]; then
+    local -a a=("$@")
+    set -- "${a[0]}" "${a[1]}" "${a[2]}" "$ROOTFS/lib/ld-linux.so.2" \
+      --library-path "$ROOTFS/lib/i386-linux-gnu:$ROOTFS/usr/lib/i386-linux-gnu" "$ROOTFS${a[3]}" "${a[@]:4}"
   fi
   # With COLD=1, vxos keeps no translations from earlier runs.
   if [ "$runner" = vxos ] && [ "${COLD:-0}" = 1 ]; then pre=(env VXOS_XCACHE=off "${pre[@]}"); fi
@@ -599,6 +610,32 @@ if [ "$want_proc" = 1 ]; then
   fi
 fi
 
+# Start-up inside a running vxos (exec_*): a guest program (procbench) forks
+# and execs the Debian program N times and waits for it, as a shell runs its
+# commands; vxos's own start-up is left out, as the host's boot is natively.
+# Natively the same loop execs the program through the rootfs's loader.
+# qemu-user does not follow execve (its child would run natively): no qemu
+# column.
+exec_rows() {
+  local name=$1 prog=$2
+  shift 2
+  [ -n "${is_sel[$name]:-}" ] || return 0
+  deb_ok "$name" "$prog" || return 0
+  if [ ! -x "$BIN/procbench" ]; then
+    note "$BIN/procbench not found (userland-bins/build.sh builds it); skipping $name"
+    return 0
+  fi
+  local pb had_qemu=${have[qemu]}
+  pb=$(cd "$BIN" && pwd)/procbench
+  per_op[$name]=1
+  have[qemu]=0
+  INSIDE=1 bench "$name" /dev/null "$pb" forkexec "${count[$name]}" "$prog" "$@"
+  have[qemu]=$had_qemu
+}
+exec_rows exec_python /usr/bin/python3 -c pass
+exec_rows exec_bash /bin/bash -c true
+exec_rows exec_perl /usr/bin/perl -e 1
+
 # ---------------------------------------------------------------------------
 # Report.
 cell() { # cell WORKLOAD RUNNER
@@ -713,7 +750,7 @@ if [ ${#op_rows[@]} -gt 0 ]; then
     echo "| $label | ${count[$n]} | $(opcell "$n" native) | $(opcell "$n" qemu) | $(opcell "$n" vxos) | ${r_vn[$n]} | ${r_qv[$n]} |"
   done
   echo
-  echo "One operation: proc_fork fork + child _exit(0) + wait4; proc_forkexec the same with execve of \`procbench exit0\` in the child (under qemu that exec runs natively: qemu-user does not follow execve); proc_pingpong one byte there and back over two pipes; proc_clone64 proc_fork with 64 MiB of written private memory in the parent; proc_thread pthread_create + pthread_join of a thread that returns at once; proc_futex a turn passed to another thread and back through one futex word (FUTEX_WAKE, FUTEX_WAIT). These rows are not in the wall-clock geometric mean."
+  echo "One operation: proc_fork fork + child _exit(0) + wait4; proc_forkexec the same with execve of \`procbench exit0\` in the child (under qemu that exec runs natively: qemu-user does not follow execve); proc_pingpong one byte there and back over two pipes; proc_clone64 proc_fork with 64 MiB of written private memory in the parent; proc_thread pthread_create + pthread_join of a thread that returns at once; proc_futex a turn passed to another thread and back through one futex word (FUTEX_WAKE, FUTEX_WAIT); exec_python, exec_bash, exec_perl start-up inside a running vxos: procbench forks, the child execs \`python3 -c pass\`, \`bash -c true\` or \`perl -e 1\` (natively through the rootfs's loader), the parent waits (no qemu column: qemu-user does not follow execve). These rows are not in the wall-clock geometric mean."
   echo
 fi
 

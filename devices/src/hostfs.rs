@@ -291,25 +291,44 @@ impl Dev for Hostfs {
         let rel = self.rel(q)?;
         let fd = self.beneath(&rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
         let mut dir = rustix::fs::Dir::read_from(&fd).map_err(|e| Errno(e.raw_os_error()))?;
-        let mut entries: Vec<(String, rustix::fs::Stat)> = Vec::new();
+        // The host's order, as a program on the host would see it; each
+        // entry's inode and type as the host's directory gives them (as
+        // getdents(2) reports them), stat'ed only where it does not say.
+        // Inode numbers of another host file system than the bound
+        // directory's are folded as qid_of folds them.
+        let dev = rustix::fs::fstat(&fd).map_err(|e| Errno(e.raw_os_error()))?.st_dev;
+        let fold = if dev == self.root_dev { 0 } else { dev << 48 };
+        let mut out = Vec::new();
+        let mut i = 0;
         while let Some(Ok(e)) = dir.read() {
             let raw = e.file_name().to_bytes();
             if raw == b"." || raw == b".." {
                 continue;
             }
-            if let Ok(m) = rustix::fs::statat(&fd, e.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
-                entries.push((names::decode(raw).into_owned(), m));
+            i += 1;
+            if i <= start {
+                continue;
             }
+            use rustix::fs::FileType as H;
+            let kind = match e.file_type() {
+                H::RegularFile => FileType::File,
+                H::Directory => FileType::Dir,
+                H::Symlink => FileType::Symlink,
+                H::Fifo => FileType::Fifo,
+                H::Socket => FileType::Socket,
+                H::CharacterDevice => FileType::CharDev,
+                H::BlockDevice => FileType::BlockDev,
+                H::Unknown => match rustix::fs::statat(&fd, e.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(m) => kind_of_mode(m.st_mode),
+                    Err(_) => continue,
+                },
+            };
+            let name = names::decode(raw).into_owned();
+            let qid = Qid { path: e.ino() ^ fold, vers: 0, kind };
+            self.paths.lock().insert(qid.path, rel.join(names::host(&name)));
+            out.push(DirEntry { name, qid });
         }
-        // The host's order, as a program on the host would see it.
-        Ok(entries
-            .into_iter()
-            .skip(start)
-            .map(|(name, m)| {
-                let qid = self.remember(rel.join(names::host(&name)), &m);
-                DirEntry { name, qid }
-            })
-            .collect())
+        Ok(out)
     }
 
     fn create(&self, dir: Qid, name: &str, kind: FileType, perm: u32, _cred: Cred) -> Result<Qid> {
