@@ -24,13 +24,19 @@
 //!   still holds that frame for it; the page table takes the frame as a
 //!   read fault would have. Everything else goes before the guest runs.
 //!
+//! The record also names the private pages the run wrote; when the next
+//! image maps the same thing at those places, they are made at once
+//! (`Mm::make_written`: copies of the page-cache frames, or zero frames,
+//! one host mapping per run) instead of faulting one by one as the program
+//! writes them again.
+//!
 //! Between the two, nothing runs in the window, so a frame freed and used
 //! again meanwhile is never seen through a stale mapping.
 
 use super::pagecache;
 use super::pagetable::{pte, Pte};
 use super::vma::{Backing, Pager};
-use super::Mm;
+use super::{memory, Mm};
 use crate::progcache::ImageKey;
 use parking_lot::Mutex;
 use vx_core::window::pf;
@@ -61,7 +67,14 @@ pub struct Record {
     pages: Vec<(u32, pagecache::Key)>,
     /// The images of files whose translations its code cache took in.
     images: Vec<ImageKey>,
+    /// The pages it had written (private copies of file pages, with the
+    /// file page each copied; anonymous pages, None), ascending: the next
+    /// run most likely writes them too (`Mm::adopt` makes them at once).
+    written: Vec<(u32, Option<pagecache::Key>)>,
 }
+
+/// Written pages recorded at most (8 MiB).
+const WRITTEN_MAX: usize = 2048;
 
 /// A guest kept for the next exec of its program, with its record.
 struct Kept {
@@ -197,7 +210,37 @@ pub fn prepare(mm: &Mm, g: &mut Guest) -> Option<Record> {
         }
     }
     pages.sort_unstable_by_key(|&(p, _)| p);
-    Some(Record { key, pages, images: mm.images.clone() })
+    Some(Record { key, pages, images: mm.images.clone(), written: written_pages(mm) })
+}
+
+/// The private pages `mm` has written, in writable private VMAs: copies of
+/// file pages (with the file page) and anonymous pages.
+fn written_pages(mm: &Mm) -> Vec<(u32, Option<pagecache::Key>)> {
+    let mut out = Vec::new();
+    for (start, v) in mm.vmas.iter() {
+        // (A page written and then made read-only, as the loader does
+        // with relocated data, counts: it is written again next time.)
+        if matches!(v.backing, Backing::Shared { .. }) {
+            continue;
+        }
+        let view = View::of(mm, start);
+        for (p, e) in mm.pt.range(start >> 12, v.end.div_ceil(4096) as u32) {
+            if out.len() >= WRITTEN_MAX {
+                break;
+            }
+            if e.flags & pte::WRITABLE != 0 {
+                match &v.backing {
+                    Backing::File { .. } => {
+                        if let Some(k) = view.and_then(|w| w.page(p)) {
+                            out.push((p, Some(k)));
+                        }
+                    }
+                    _ => out.push((p, None)),
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Keep `g`, the guest of an ended program `prepare` looked at, for the
@@ -247,18 +290,110 @@ impl Mm {
     /// `settle` to look at when they are mapped; the rest goes.
     pub fn adopt(&mut self, g: &mut Guest, record: Record) {
         self.pending = record.pages;
+        self.written = record.written;
         self.settle_pages(g, 0, 1 << 20, true);
+        self.make_written(g, 0, 1 << 20);
         // The code cache holds these images' translations (or has them
         // set aside for when their files are mapped again).
         self.images = record.images;
         self.publish();
     }
 
+    /// Make at once, mapped writable, the pages the last run of the
+    /// program wrote that this image has in the same place (the same file
+    /// page, or anonymous memory): copies of their page-cache frames, or
+    /// zero frames, in runs of frames that follow each other, one host
+    /// mapping per run, instead of a fault (a host signal, a copy and a
+    /// mapping) for each page as the program first writes it.
+    fn make_written(&mut self, g: &mut Guest, first: u32, end: u32) {
+        let from = self.written.partition_point(|&(p, _)| p < first);
+        let to = self.written.partition_point(|&(p, _)| p < end);
+        if from == to {
+            return;
+        }
+        // Those of the range mapped now are looked at once: made now, or
+        // never; the others wait for their mapping.
+        let written: Vec<(u32, Option<pagecache::Key>)> = self.written.drain(from..to).collect();
+        let mut wait = Vec::new();
+        let mut last = None;
+        // The pages to make: (page, page-cache frame to copy or None, protection).
+        let mut todo: Vec<(u32, Option<super::frame::Frame>, u8)> = Vec::new();
+        for &(p, k) in &written {
+            if self.pt.get(p).is_some() {
+                continue;
+            }
+            let Some(v) = view_at(self, &mut last, p << 12) else {
+                wait.push((p, k));
+                continue;
+            };
+            let Some((_, vma)) = self.vmas.find(p << 12) else { continue };
+            if v.prot & pf::WRITE == 0 {
+                continue;
+            }
+            let src = match (&vma.backing, k) {
+                (Backing::Anon, None) => None,
+                (Backing::File { .. }, Some(k)) if v.page(p) == Some(k) => match pagecache::get(&k) {
+                    Some(f) => Some(f),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            todo.push((p, src, v.prot));
+        }
+        if !wait.is_empty() {
+            self.written.extend(wait);
+            self.written.sort_unstable_by_key(|&(p, _)| p);
+        }
+        let mut i = 0;
+        while i < todo.len() {
+            let (p0, _, prot) = todo[i];
+            let mut n = 1;
+            let anon = todo[i].1.is_none();
+            while i + n < todo.len()
+                && todo[i + n].0 == p0 + n as u32
+                && todo[i + n].2 == prot
+                && todo[i + n].1.is_none() == anon
+            {
+                n += 1;
+            }
+            let got = {
+                let mut mem = memory();
+                // Zero frames for anonymous pages, any for copies.
+                let r = if anon { mem.alloc_run(n as u32) } else { mem.alloc_for_copy(n as u32) };
+                let Ok((f, got)) = r else {
+                    // No memory to spare: the rest fault in as they are written.
+                    mem.put_many(todo[i..].iter().filter_map(|t| t.1));
+                    drop(mem);
+                    break;
+                };
+                for (j, &(p, src, _)) in todo[i..i + got as usize].iter().enumerate() {
+                    if let Some(s) = src {
+                        mem.copy(s, f + j as u32);
+                        mem.put(s);
+                    }
+                    self.pt.set(p, Some(Pte { frame: f + j as u32, flags: pte::WRITABLE }));
+                }
+                drop(mem);
+                let r = g.map_fd(p0 << 12, got as u64 * 4096, super::fault::memory_fd(), f as u64 * 4096, prot);
+                debug_assert!(r.is_ok(), "map_fd: {r:?}");
+                self.live_maps += 1;
+                self.stats.host_maps += 1;
+                got as usize
+            };
+            i += got;
+        }
+    }
+
     /// After `[start, end)` was mapped or its protection changed: settle
-    /// the pages there that a kept guest set aside (see `adopt`).
+    /// the pages there that a kept guest set aside, and make those the
+    /// program's last run wrote there (see `adopt`).
     pub fn settle(&mut self, g: &mut Guest, start: u32, end: u64) {
+        let (first, end) = (start >> 12, end.div_ceil(4096).min(1 << 20) as u32);
         if !self.pending.is_empty() {
-            self.settle_pages(g, start >> 12, end.div_ceil(4096).min(1 << 20) as u32, false);
+            self.settle_pages(g, first, end, false);
+        }
+        if !self.written.is_empty() {
+            self.make_written(g, first, end);
         }
     }
 
@@ -445,11 +580,15 @@ mod tests {
             let f = mm.pt.get(page >> 12).expect("the text page is present").frame;
             assert_eq!(w.mapped_from(page >> 12), Some(f));
         }
-        assert_eq!(w.page_flags(DATA) & pf::MAPPED, 0, "the written data page");
-        assert_eq!(w.page_flags(BSS) & pf::MAPPED, 0, "the bss page");
-        assert!(mm.pt.get(DATA >> 12).is_none() && mm.pt.get(BSS >> 12).is_none());
+        // The pages the last run wrote are made at once, writable: a fresh
+        // copy of the file's data page, a zero bss page.
+        for page in [DATA, BSS] {
+            assert_eq!(w.page_flags(page) & (pf::MAPPED | pf::WRITE), pf::MAPPED | pf::WRITE, "{page:#x}");
+            let e = mm.pt.get(page >> 12).expect("made at once");
+            assert_eq!(e.flags, pte::WRITABLE);
+            assert_eq!(memory().refs(e.frame), 1, "its own frame");
+        }
         // What the new image sees: the file's data, zero bss.
-        mm.populate(&mut g, DATA, 0x2000, Access::Read).unwrap();
         let mut b = [0u8; 3];
         g.read(DATA, &mut b).unwrap();
         assert_eq!(b, [3 + 1; 3]);
@@ -523,7 +662,13 @@ mod tests {
         let record = record.expect("the ended run's guest");
         let mut mm = image(&mut g, &p);
         mm.adopt(&mut g, record);
-        assert_eq!(g.window().page_flags(TEXT) & pf::MAPPED, 0);
-        assert_eq!(mm.resident(), 0);
+        for page in [TEXT, TEXT + 0x1000, DATA] {
+            assert_eq!(g.window().page_flags(page) & pf::MAPPED, 0, "{page:#x}");
+            assert!(mm.pt.get(page >> 12).is_none());
+        }
+        // (The bss is anonymous: a zero page, whatever the file.)
+        let mut b = [1u8; 3];
+        g.read(BSS, &mut b).unwrap();
+        assert_eq!(b, [0; 3]);
     }
 }

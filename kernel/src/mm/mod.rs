@@ -121,6 +121,9 @@ pub struct Mm {
     /// Pages a kept guest set aside until this image maps them, with the
     /// file page each showed, ascending (see `kept.rs`).
     pub pending: Vec<(u32, pagecache::Key)>,
+    /// Pages the program's last run wrote, not yet mapped in this image,
+    /// ascending: made at once when they are (see `kept.rs`).
+    pub written: Vec<(u32, Option<pagecache::Key>)>,
 }
 
 impl Mm {
@@ -143,6 +146,7 @@ impl Mm {
             image_pages: Vec::new(),
             exe: None,
             pending: Vec::new(),
+            written: Vec::new(),
         }
     }
 
