@@ -704,7 +704,8 @@ impl Process {
                         continue;
                     }
                     if let Err(bad) = r {
-                        if bad == crate::mm::fault::OOM {
+                        let killed = self.pending_signals() & crate::signal::bit(crate::signal::SIGKILL) != 0;
+                        if bad == crate::mm::fault::OOM && !killed {
                             let (used, all) = crate::mm::memory().usage();
                             eprintln!("vxos: out of guest memory ({used} of {all} pages in use): killed process {}, the largest (see --mem)", self.pid);
                         }
@@ -757,8 +758,15 @@ impl Process {
             "vxos: out of guest memory ({used} of {all} pages in use): killed process {victim}, the largest ({pages} pages; see --mem)"
         );
         crate::proctab::signal(victim, crate::signal::SIGKILL);
-        // Let it run to its end; the fault is tried again.
+        // Let it run to its end; the fault is tried again. Two processes
+        // faulting at once may each have chosen the other: one killed
+        // while it waits stops waiting and goes.
         while crate::proctab::get(victim).is_some_and(|e| e.life == crate::proctab::Life::Alive) {
+            if self.pending_signals() & crate::signal::bit(crate::signal::SIGKILL) != 0
+                || crate::proctab::group_exiting(self.pid).is_some()
+            {
+                return false;
+            }
             crate::sched::yield_now();
         }
         true

@@ -200,10 +200,18 @@ impl Mm {
         if !self.vmas.protect(start, end, prot) {
             return false;
         }
-        // Host mappings carry the old protection: flush them. Translations
-        // go too if the pages may no longer be executed.
-        let exec = prot & vx_core::window::pf::EXEC != 0;
-        let _ = g.evict(start, end - start as u64, (!exec).then_some(vx_core::observe::Why::Protected));
+        // Translations go if the pages may no longer be executed.
+        use vx_core::window::pf;
+        let exec = prot & pf::EXEC != 0;
+        // Made read-only (or inaccessible), as the loader does with data
+        // it has relocated: a mapped range only changes its protection on
+        // the host (no page needs more rights than it had; translations
+        // go, as below). Otherwise host mappings carry the old protection:
+        // flush them.
+        let len = end - start as u64;
+        if prot & (pf::WRITE | pf::EXEC) != 0 || g.protect(start, len, prot).is_err() {
+            let _ = g.evict(start, len, (!exec).then_some(vx_core::observe::Why::Protected));
+        }
         self.settle(g, start, end);
         true
     }

@@ -38,6 +38,8 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
         }
         let heap = Vma { end: new_end, prot: pf::READ | pf::WRITE, backing: Backing::Anon, grows_down: false };
         mm.vmas.insert(old_end as u32, heap);
+        // Heap pages the program's last run wrote are made at once.
+        mm.settle(&mut p.guest, old_end as u32, new_end);
     } else if new_end < old_end {
         mm.unmap(&mut p.guest, new_end as u32, old_end);
     }
