@@ -499,69 +499,60 @@ impl CodeCache {
         self.stats.chained += 1;
     }
 
-    /// Drop every block made from guest page `page`; return the host
-    /// entries removed (for the indirect tables) and their eips.
+    /// Make block `id` unreachable: out of the address map, the chains
+    /// into it undone, and off the block lists of its pages but `page`
+    /// (whose list the caller has taken). Returns its eip.
+    fn unhook(&mut self, id: usize, page: u32) -> u32 {
+        self.blocks[id].valid = false;
+        let eip = self.blocks[id].eip;
+        if self.map.get(&eip) == Some(&id) {
+            self.map.remove(&eip);
+        }
+        // (A source set aside gets its exit back too: it may come back.)
+        for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
+            let fb = &self.blocks[from];
+            let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
+            self.write_rel32(site, stub);
+        }
+        for i in 0..self.blocks[id].pages.len() {
+            let p = self.blocks[id].pages[i];
+            if p != page {
+                if let Some(v) = self.pages.get_mut(&p) {
+                    v.retain(|&x| x != id);
+                }
+            }
+        }
+        eip
+    }
+
+    /// Drop every block made from guest page `page`; return their eips
+    /// (for the indirect tables).
     pub(crate) fn invalidate_page(&mut self, page: u32) -> Vec<u32> {
         let ids = self.pages.remove(&page).unwrap_or_default();
         let mut eips = Vec::new();
         for id in ids {
-            if !self.blocks[id].valid {
-                continue;
-            }
-            self.blocks[id].valid = false;
-            self.stats.invalidated += 1;
-            let eip = self.blocks[id].eip;
-            if self.map.get(&eip) == Some(&id) {
-                self.map.remove(&eip);
-            }
-            eips.push(eip);
-            for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
-                let fb = &self.blocks[from];
-                if fb.valid {
-                    let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
-                    self.write_rel32(site, stub);
-                }
-            }
-            for p in std::mem::take(&mut self.blocks[id].pages) {
-                if p != page {
-                    if let Some(v) = self.pages.get_mut(&p) {
-                        v.retain(|&x| x != id);
-                    }
-                }
+            if self.blocks[id].valid {
+                self.stats.invalidated += 1;
+                eips.push(self.unhook(id, page));
+                self.blocks[id].pages.clear();
             }
         }
         eips
     }
 
     /// Set aside every block made from guest page `page`: unreachable as
-    /// `invalidate_page` leaves them (out of the address map, chains into
-    /// them undone), but with their code kept, for `unpark_page` to bring
-    /// back once the page shows the same bytes again. Returns their eips.
+    /// `invalidate_page` leaves them, but with their code kept, for
+    /// `unpark_page` to bring back once the page shows the same bytes
+    /// again. Returns their eips.
     pub(crate) fn park_page(&mut self, page: u32) -> Vec<u32> {
         let ids = self.pages.remove(&page).unwrap_or_default();
         let mut eips = Vec::new();
         for id in ids {
-            if !self.blocks[id].valid {
-                continue;
-            }
-            self.blocks[id].valid = false;
-            let eip = self.blocks[id].eip;
-            if self.map.get(&eip) == Some(&id) {
-                self.map.remove(&eip);
-            }
-            eips.push(eip);
-            for (from, k) in std::mem::take(&mut self.blocks[id].incoming) {
-                let fb = &self.blocks[from];
-                let (site, stub) = ((fb.host + fb.exits[k].site) as usize, (fb.host + fb.exits[k].stub) as usize);
-                self.write_rel32(site, stub);
-            }
-            for p in self.blocks[id].pages.clone() {
-                if p != page {
-                    if let Some(v) = self.pages.get_mut(&p) {
-                        v.retain(|&x| x != id);
-                    }
+            if self.blocks[id].valid {
+                eips.push(self.unhook(id, page));
+                for p in self.blocks[id].pages.clone() {
+                    self.parked.entry(p).or_default().push(id);
                 }
-                self.parked.entry(p).or_default().push(id);
             }
         }
         eips

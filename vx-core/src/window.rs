@@ -159,28 +159,23 @@ impl Window {
     /// show again at the cost of one protection change. They read as
     /// unmapped meanwhile.
     pub fn park(&mut self, addr: u32, len: u64) -> io::Result<()> {
-        let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-        let mut any = false;
-        for f in &mut self.flags[first..end] {
-            if *f & pf::MAPPED != 0 {
-                *f = pf::KEPT;
-                any = true;
-            }
-        }
-        if any {
-            self.set_host_prot(first, end)?;
-        }
-        Ok(())
+        self.retag(addr, len, pf::MAPPED, pf::KEPT)
     }
 
     /// Show the pages of a range hidden by `park` again, with guest
     /// protection `prot`.
     pub fn unpark(&mut self, addr: u32, len: u64, prot: u8) -> io::Result<()> {
+        self.retag(addr, len, pf::KEPT, pf::MAPPED | (prot & pf::PROT_MASK))
+    }
+
+    /// Give the pages of a range whose flags have a bit of `which` the
+    /// flags `to`, and the host protection those call for.
+    fn retag(&mut self, addr: u32, len: u64, which: u8, to: u8) -> io::Result<()> {
         let (first, end) = page_range(addr, len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         let mut any = false;
         for f in &mut self.flags[first..end] {
-            if *f & pf::KEPT != 0 {
-                *f = pf::MAPPED | (prot & pf::PROT_MASK);
+            if *f & which != 0 {
+                *f = to;
                 any = true;
             }
         }
