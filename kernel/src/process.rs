@@ -311,11 +311,7 @@ impl Process {
         }
         let (tid, pid) = (self.tid, self.pid);
         drop(self);
-        if let Some((record, guest)) = kept {
-            if let Some(g) = guest.into_inner() {
-                crate::mm::kept::keep(record, g);
-            }
-        }
+        keep_guest(kept);
         crate::proctab::thread_exit(tid, pid, st);
     }
 
@@ -379,11 +375,7 @@ impl Process {
             }
         }
         drop(old_guest);
-        if let Some((record, guest)) = kept {
-            if let Some(g) = guest.into_inner() {
-                crate::mm::kept::keep(record, g);
-            }
-        }
+        keep_guest(kept);
         self.cpus.remove(self.tid);
         self.cpus = Rc::new(Cpus::new(self.tid));
         crate::sched::set_group(self.guest.id() as u64);
@@ -704,8 +696,7 @@ impl Process {
                         continue;
                     }
                     if let Err(bad) = r {
-                        let killed = self.pending_signals() & crate::signal::bit(crate::signal::SIGKILL) != 0;
-                        if bad == crate::mm::fault::OOM && !killed {
+                        if bad == crate::mm::fault::OOM && !self.sigkilled() {
                             let (used, all) = crate::mm::memory().usage();
                             eprintln!("vxos: out of guest memory ({used} of {all} pages in use): killed process {}, the largest (see --mem)", self.pid);
                         }
@@ -762,14 +753,17 @@ impl Process {
         // faulting at once may each have chosen the other: one killed
         // while it waits stops waiting and goes.
         while crate::proctab::get(victim).is_some_and(|e| e.life == crate::proctab::Life::Alive) {
-            if self.pending_signals() & crate::signal::bit(crate::signal::SIGKILL) != 0
-                || crate::proctab::group_exiting(self.pid).is_some()
-            {
+            if self.sigkilled() || crate::proctab::group_exiting(self.pid).is_some() {
                 return false;
             }
             crate::sched::yield_now();
         }
         true
+    }
+
+    /// Whether a SIGKILL waits for this thread.
+    fn sigkilled(&self) -> bool {
+        self.pending_signals() & crate::signal::bit(crate::signal::SIGKILL) != 0
     }
 
     /// With VXOS_DEBUG set, describe a fatal trap on stderr.
@@ -838,6 +832,16 @@ impl Drop for Process {
         // when it is reaped: see proctab::reap).
         if crate::proctab::get(self.pid).is_none_or(|e| e.threads <= 1) {
             devproc::unregister(self.pid);
+        }
+    }
+}
+
+/// Keep the guest `Process::prepare_to_keep` made ready, once its address
+/// space has gone and this is its last handle.
+fn keep_guest(kept: Option<(crate::mm::kept::Record, Shared<Guest>)>) {
+    if let Some((record, guest)) = kept {
+        if let Some(g) = guest.into_inner() {
+            crate::mm::kept::keep(record, g);
         }
     }
 }

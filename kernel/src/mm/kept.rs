@@ -136,21 +136,27 @@ fn view_at(mm: &Mm, last: &mut Option<View>, addr: u32) -> Option<View> {
     *last
 }
 
-/// Runs of pages, for host calls one per run.
+/// Runs of pages (with a protection, where it matters), for host calls
+/// one per run.
 #[derive(Default)]
-struct Runs(Vec<(u32, u32)>);
+struct Runs(Vec<(u32, u32, u8)>);
 
 impl Runs {
     fn add(&mut self, p: u32) {
+        self.add_prot(p, 0)
+    }
+
+    fn add_prot(&mut self, p: u32, prot: u8) {
         match self.0.last_mut() {
-            Some((_, end)) if *end == p => *end += 1,
-            _ => self.0.push((p, p + 1)),
+            Some((_, end, q)) if *end == p && *q == prot => *end += 1,
+            _ => self.0.push((p, p + 1, prot)),
         }
     }
 
-    fn each(&self, mut f: impl FnMut(u32, u64)) {
-        for &(first, end) in &self.0 {
-            f(first << 12, (end - first) as u64 * 4096);
+    /// Each run as (address, length, protection).
+    fn each(&self, mut f: impl FnMut(u32, u64, u8)) {
+        for &(first, end, prot) in &self.0 {
+            f(first << 12, (end - first) as u64 * 4096, prot);
         }
     }
 }
@@ -197,10 +203,10 @@ pub fn prepare(mm: &Mm, g: &mut Guest) -> Option<Record> {
             None => forget.add(p),
         }
     });
-    unmap.each(|a, n| {
+    unmap.each(|a, n, _| {
         let _ = g.evict(a, n, Some(vx_core::observe::Why::Unmapped));
     });
-    forget.each(|a, n| g.forget_code(a, n));
+    forget.each(|a, n, _| g.forget_code(a, n));
     // Set aside with no mapping left, only translations.
     let mut seen: Vec<u32> = pages.iter().map(|&(p, _)| p).collect();
     seen.sort_unstable();
@@ -268,19 +274,6 @@ pub fn guest_for(key: Option<ProgKey>) -> std::io::Result<(Guest, Option<Record>
         }
     }
     Ok((Guest::new()?, None))
-}
-
-/// Runs of pages with a protection, for host calls one per run.
-#[derive(Default)]
-struct ProtRuns(Vec<(u32, u32, u8)>);
-
-impl ProtRuns {
-    fn add(&mut self, p: u32, prot: u8) {
-        match self.0.last_mut() {
-            Some((_, end, q)) if *end == p && *q == prot => *end += 1,
-            _ => self.0.push((p, p + 1, prot)),
-        }
-    }
 }
 
 impl Mm {
@@ -409,7 +402,7 @@ impl Mm {
         let here: Vec<(u32, pagecache::Key)> = self.pending.drain(from..to).collect();
         let mut still = Vec::new();
         let (mut hide, mut drop_all) = (Runs::default(), Runs::default());
-        let (mut show, mut code) = (ProtRuns::default(), Runs::default());
+        let (mut show, mut code) = (Runs::default(), Runs::default());
         let mut last = None;
         for (p, k) in here {
             let flags = g.window().page_flags(p << 12);
@@ -447,7 +440,7 @@ impl Mm {
                         self.pt.set(p, Some(Pte { frame: f, flags: pte::COW }));
                         self.live_maps += 1;
                         if flags & pf::KEPT != 0 {
-                            show.add(p, prot);
+                            show.add_prot(p, prot);
                         }
                     }
                     None => {
@@ -466,12 +459,10 @@ impl Mm {
                 g.forget_code(p << 12, 4096);
             }
         }
-        hide.each(|a, n| g.park(a, n));
-        for (p, e, prot) in show.0 {
-            g.unpark(p << 12, (e - p) as u64 * 4096, Some(prot), false);
-        }
-        code.each(|a, n| g.unpark(a, n, None, true));
-        drop_all.each(|a, n| {
+        hide.each(|a, n, _| g.park(a, n));
+        show.each(|a, n, prot| g.unpark(a, n, Some(prot), false));
+        code.each(|a, n, _| g.unpark(a, n, None, true));
+        drop_all.each(|a, n, _| {
             let _ = g.evict(a, n, Some(vx_core::observe::Why::Unmapped));
             for p in a >> 12..(a >> 12) + (n / 4096) as u32 {
                 g.discard_parked(p);
